@@ -1,0 +1,39 @@
+# Set-up is automatic: `make demo` and `make test` create .venv (Python 3.10) on first use
+# and reuse it afterwards (the stamp file is newer than pyproject.toml and requirements.lock).
+SHELL := /bin/bash
+VENV  := .venv
+BIN   := $(VENV)/bin
+STAMP := $(VENV)/.install-stamp
+PY310 ?= $(shell command -v python3.10 2>/dev/null || ls -d $$(pyenv root 2>/dev/null)/versions/3.10.*/bin/python3.10 2>/dev/null | tail -n 1)
+
+.PHONY: install demo test lint bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	@if [ ! -x $(BIN)/python ]; then \
+	  if [ -z "$(PY310)" ]; then \
+	    echo "error: Python 3.10 not found (lava-nc needs it). Install it (e.g. 'pyenv install 3.10') or run 'make PY310=/path/to/python3.10'." >&2; exit 1; \
+	  fi; \
+	  echo "creating $(VENV) with $(PY310)"; $(PY310) -m venv $(VENV); \
+	fi
+	$(BIN)/python -m pip install -q --upgrade "pip>=24,<26"
+	$(BIN)/python -m pip install -q -c requirements.lock -e '.[all]'
+	$(BIN)/python -m pip check
+	@touch $(STAMP)
+
+demo: install
+	$(BIN)/delaysnn demo
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check .
+
+bench: install
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

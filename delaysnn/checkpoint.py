@@ -1,0 +1,108 @@
+"""delaysnn checkpoints: ``torch.save`` of a plain dict, loadable with ``weights_only=True``.
+
+Layout (format ``delaysnn-checkpoint``, version 1)::
+
+    {"format": "delaysnn-checkpoint", "version": 1,
+     "config": ModelConfig.to_dict(), "state_dict": {...}, "metadata": {str: scalar}}
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .errors import CheckpointError
+from .fileio import atomic_path, check_input_path
+from .model import DelaySNN, ModelConfig
+
+FORMAT = "delaysnn-checkpoint"
+VERSION = 1
+
+
+def save_checkpoint(model: DelaySNN, path: str | os.PathLike, metadata: dict[str, Any] | None = None) -> Path:
+    """Write ``model`` to ``path`` atomically (temporary file, then rename)."""
+    payload = {
+        "format": FORMAT,
+        "version": VERSION,
+        "config": model.cfg.to_dict(),
+        "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+        "metadata": dict(metadata or {}),
+    }
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+    return Path(path)
+
+
+def read_payload(path: str | os.PathLike) -> Any:
+    """``torch.load(weights_only=True)`` with every failure turned into a one-line error."""
+    path = check_input_path(path, "checkpoint file")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else "unsafe pickle"
+        raise CheckpointError(
+            f"{path}: refused to unpickle (weights_only=True: {first[:120]}); "
+            "only plain tensors and containers are accepted"
+        ) from err
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as err:
+        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(err).__name__}); is the file complete?") from err
+
+
+def looks_like_snn_delays(obj: Any) -> bool:
+    return isinstance(obj, dict) and any(str(k).startswith("model.") and str(k).endswith(".P") for k in obj)
+
+
+def load_checkpoint(path: str | os.PathLike) -> DelaySNN:
+    """Load a delaysnn checkpoint into a model in eval mode (hard, rounded delays)."""
+    payload = read_payload(path)
+    if looks_like_snn_delays(payload):
+        raise CheckpointError(
+            f"{path}: this is an SNN-delays state_dict, not a delaysnn checkpoint; "
+            f"import it with: delaysnn convert --from snn-delays {path} -o model.pt"
+        )
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(
+            f"{path}: not a delaysnn checkpoint (field 'format' is {_describe(payload)}, "
+            f"expected '{FORMAT}'); train one with 'delaysnn train' or convert one"
+        )
+    if payload.get("version") != VERSION:
+        raise CheckpointError(f"{path}: checkpoint version {payload.get('version')!r} is not supported (this delaysnn reads {VERSION})")
+    if not isinstance(payload.get("config"), dict) or not isinstance(payload.get("state_dict"), dict):
+        raise CheckpointError(f"{path}: fields 'config' and 'state_dict' must be dicts")
+    cfg = ModelConfig.from_dict(payload["config"], source=f"{path}: field 'config'")
+    model = DelaySNN(cfg)
+    load_state(model, payload["state_dict"], source=str(path))
+    model.eval()
+    return model
+
+
+def load_state(model: DelaySNN, state: dict[str, Any], source: str) -> None:
+    """Load a state_dict, reporting missing/unexpected keys, shape mismatches and NaNs in one line."""
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    if missing or unexpected:
+        raise CheckpointError(
+            f"{source}: state_dict does not fit the config (missing {missing[:4]}, unexpected {unexpected[:4]})"
+        )
+    for key, ref in own.items():
+        value = state[key]
+        if not isinstance(value, torch.Tensor) or value.shape != ref.shape:
+            got = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+            raise CheckpointError(f"{source}: state_dict[{key!r}] has shape {got}, config implies {tuple(ref.shape)}")
+        if value.is_floating_point() and not torch.isfinite(value).all():
+            raise CheckpointError(f"{source}: state_dict[{key!r}] contains NaN or infinite values; retrain or fix the file")
+    model.load_state_dict(state)
+    if float(model.readout.sig.abs().max()) == 0.0:
+        model.set_learn_positions(False)
+
+
+def _describe(obj: Any) -> str:
+    if isinstance(obj, dict):
+        return repr(obj.get("format", "missing"))
+    return f"missing (file holds a {type(obj).__name__})"

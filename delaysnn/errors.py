@@ -1,0 +1,37 @@
+"""Typed errors. The CLI turns any ``DelaysnnError`` into a one-line message and exit code 1."""
+
+
+class DelaysnnError(Exception):
+    """Base of every error delaysnn raises on purpose (bad input, unsupported feature...)."""
+
+
+class CheckpointError(DelaysnnError):
+    """A checkpoint file is missing, unreadable, foreign or inconsistent."""
+
+
+class DataError(DelaysnnError):
+    """A dataset is missing or malformed, or an input has the wrong shape."""
+
+
+class IRValidationError(DelaysnnError):
+    """An integer network is internally inconsistent (shapes, dtypes, ranges)."""
+
+
+class HardwareLimitError(DelaysnnError):
+    """An integer network breaks a hardware profile's limits."""
+
+
+class ProfileError(DelaysnnError):
+    """A hardware profile file is malformed."""
+
+
+class UnsupportedError(DelaysnnError):
+    """A feature or graph shape delaysnn cannot handle."""
+
+
+class MissingDependencyError(DelaysnnError):
+    """An optional dependency (lava, onnxruntime, nir...) is not installed."""
+
+
+class ParityError(DelaysnnError):
+    """Backends disagree with the reference simulator."""

@@ -1,0 +1,265 @@
+"""The integer IR: the hub every backend reads (DESIGN section 3).
+
+Plain dataclasses of ints and int arrays; standard library and numpy only. Floats stop at
+``delaysnn.quantize``. Saved as one ``.dnet`` file: an uncompressed npz whose ``header.json``
+entry carries the format tag, the version and every scalar, and whose arrays are named
+``layer<i>.<field>``; no pickle anywhere.
+
+Semantics of the fields are those of Lava's ``DelayDense`` + ``LIF`` (``PyLifModelBitAcc``);
+``delaysnn.sim`` states them normatively.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import IRValidationError
+
+FORMAT = "delaysnn-ir"
+VERSION = 1
+
+# Register widths of Loihi 2's LIF as Lava's bit-accurate model implements them; these are
+# properties of the arithmetic (the sim wraps/saturates at them), not of a hardware profile.
+DECAY_MAX = 4095  # du, dv: 12 bits
+VTH_MAX = 2**17 - 1  # threshold mantissa: 17 bits (compared as vth << 6)
+BIAS_MANT_BITS = 13  # signed
+BIAS_EXP_MAX = 7
+# A readout (vth=None) behaves as an LIF whose threshold is the largest one Lava accepts:
+# with the voltage saturating at 2**23 - 1 it can in principle still reset, and every backend
+# must do the same, so the sim uses exactly this value.
+READOUT_VTH = VTH_MAX
+
+
+@dataclass
+class NeuronParams:
+    """Lava ``LIF`` process parameters (du as Lava takes it)."""
+
+    du: int  # current decay, 0..4095 (4095 clears u every step)
+    dv: int  # voltage decay, 0..4095
+    vth: int | None  # threshold mantissa 0..2**17-1; None = readout (voltage is the output)
+    bias_mant: np.ndarray  # int32 [out], 13-bit signed
+    bias_exp: int = 0  # bias = bias_mant << bias_exp, 0..7
+
+    @property
+    def spiking(self) -> bool:
+        return self.vth is not None
+
+
+@dataclass
+class DelayLayer:
+    """Dense synapses with one integer weight and one integer delay each, into LIF neurons."""
+
+    weight: np.ndarray  # int32 [out, in]; signed, fits weight_bits (binary: values in {-1, 0, +1})
+    delay: np.ndarray  # int32 [out, in]; >= 0 steps
+    neuron: NeuronParams
+    weight_bits: int = 8  # signed mantissa bits, 1..8 (binary networks: 1)
+    weight_exp: int = 0  # effective weight = weight << weight_exp, 0..7
+    binary: bool = False  # weights are sign x per-layer scale (BS4NN)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return int(self.weight.shape[0]), int(self.weight.shape[1])
+
+    @property
+    def max_delay(self) -> int:
+        return int(self.delay.max()) if self.delay.size else 0
+
+
+@dataclass
+class DelayNetwork:
+    """A feedforward stack of :class:`DelayLayer`; the last one is the readout."""
+
+    input_size: int
+    layers: list[DelayLayer]
+    input_bits: int = 1  # graded first-layer input: payloads 0..2**input_bits-1 (1 = binary spikes)
+    time_step_ms: float = 1.0  # physical bin, for reports only
+    provenance: dict[str, Any] = field(default_factory=dict)  # JSON scalars: source, quantizer options
+
+    @property
+    def output_size(self) -> int:
+        return self.layers[-1].shape[0]
+
+    @property
+    def sizes(self) -> list[int]:
+        return [self.input_size] + [layer.shape[0] for layer in self.layers]
+
+    def check(self) -> None:
+        """Raise :class:`IRValidationError` listing every internal inconsistency."""
+        problems = check_network(self)
+        if problems:
+            raise IRValidationError("invalid DelayNetwork: " + "; ".join(problems))
+
+    def validate(self, profile: Any) -> list[str]:
+        """Every violation of ``profile`` (a ``hardware.Profile``), one string each, with layer and value."""
+        return check_network(self) + profile.violations(self)
+
+
+def check_network(net: DelayNetwork) -> list[str]:
+    """Internal consistency: shapes, dtypes and the register ranges of the arithmetic."""
+    problems: list[str] = []
+    if not net.layers:
+        return ["network has no layers"]
+    if net.input_bits < 1 or net.input_bits > 24:
+        problems.append(f"input_bits {net.input_bits} outside 1..24")
+    fan_in = net.input_size
+    for i, layer in enumerate(net.layers):
+        where = f"layer {i}"
+        w, d, n = layer.weight, layer.delay, layer.neuron
+        if w.ndim != 2 or d.shape != w.shape:
+            problems.append(f"{where}: weight {w.shape} and delay {d.shape} must be equal 2-D shapes")
+            continue
+        if w.shape[1] != fan_in:
+            problems.append(f"{where}: weight has {w.shape[1]} inputs, previous layer has {fan_in}")
+        for name, arr in (("weight", w), ("delay", d), ("bias_mant", n.bias_mant)):
+            if not np.issubdtype(arr.dtype, np.integer):
+                problems.append(f"{where}: {name} dtype {arr.dtype} is not an integer type")
+        if n.bias_mant.shape != (w.shape[0],):
+            problems.append(f"{where}: bias_mant shape {n.bias_mant.shape}, expected ({w.shape[0]},)")
+        if not 1 <= layer.weight_bits <= 8:
+            problems.append(f"{where}: weight_bits {layer.weight_bits} outside 1..8")
+        lo, hi = (-1, 1) if layer.binary else (-(2 ** (layer.weight_bits - 1)), 2 ** (layer.weight_bits - 1) - 1)
+        if w.size and (w.min() < lo or w.max() > hi):
+            problems.append(f"{where}: weights span [{w.min()}, {w.max()}], {layer.weight_bits}-bit range is [{lo}, {hi}]")
+        if not 0 <= layer.weight_exp <= 7:
+            problems.append(f"{where}: weight_exp {layer.weight_exp} outside 0..7")
+        if d.size and d.min() < 0:
+            problems.append(f"{where}: negative delay {d.min()}")
+        for name, val in (("du", n.du), ("dv", n.dv)):
+            if not 0 <= val <= DECAY_MAX:
+                problems.append(f"{where}: {name}={val} outside 0..{DECAY_MAX} (12 bits)")
+        if n.vth is not None and not 0 <= n.vth <= VTH_MAX:
+            problems.append(f"{where}: vth={n.vth} outside 0..{VTH_MAX} (17 bits)")
+        bmax = 2 ** (BIAS_MANT_BITS - 1)
+        if n.bias_mant.size and (n.bias_mant.min() < -bmax or n.bias_mant.max() > bmax - 1):
+            problems.append(f"{where}: bias_mant spans [{n.bias_mant.min()}, {n.bias_mant.max()}], 13-bit range is [{-bmax}, {bmax - 1}]")
+        if not 0 <= n.bias_exp <= BIAS_EXP_MAX:
+            problems.append(f"{where}: bias_exp={n.bias_exp} outside 0..{BIAS_EXP_MAX}")
+        last = i == len(net.layers) - 1
+        if last and n.spiking:
+            problems.append(f"{where}: the readout (last layer) must have vth=None")
+        if not last and not n.spiking:
+            problems.append(f"{where}: hidden layers must spike (vth is None)")
+        fan_in = w.shape[0]
+    return problems
+
+
+# --- serialisation -------------------------------------------------------------------------
+
+_LAYER_SCALARS = ("weight_bits", "weight_exp", "binary")
+_NEURON_SCALARS = ("du", "dv", "vth", "bias_exp")
+_LAYER_ARRAYS = ("weight", "delay", "bias_mant")
+
+
+def to_bytes(net: DelayNetwork) -> bytes:
+    """Serialise to the ``.dnet`` byte format (npz + JSON header, no pickle)."""
+    net.check()
+    header = {
+        "format": FORMAT,
+        "version": VERSION,
+        "input_size": int(net.input_size),
+        "input_bits": int(net.input_bits),
+        "time_step_ms": float(net.time_step_ms),
+        "provenance": net.provenance,
+        "layers": [
+            {
+                **{k: _scalar(getattr(layer, k)) for k in _LAYER_SCALARS},
+                **{k: _scalar(getattr(layer.neuron, k)) for k in _NEURON_SCALARS},
+            }
+            for layer in net.layers
+        ],
+    }
+    arrays: dict[str, np.ndarray] = {}
+    for i, layer in enumerate(net.layers):
+        arrays[f"layer{i}.weight"] = np.ascontiguousarray(layer.weight)
+        arrays[f"layer{i}.delay"] = np.ascontiguousarray(layer.delay)
+        arrays[f"layer{i}.bias_mant"] = np.ascontiguousarray(layer.neuron.bias_mant)
+    buf = io.BytesIO()
+    np.savez(buf, header=np.frombuffer(json.dumps(header, sort_keys=True).encode(), dtype=np.uint8), **arrays)
+    return buf.getvalue()
+
+
+def from_bytes(data: bytes, source: str = "<bytes>") -> DelayNetwork:
+    """Inverse of :func:`to_bytes`; rejects unknown formats, versions and keys."""
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            files = {k: npz[k] for k in npz.files}
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as err:
+        raise IRValidationError(f"{source}: not a delaysnn IR file ({type(err).__name__}); expected a .dnet written by delaysnn") from err
+    if "header" not in files:
+        raise IRValidationError(f"{source}: no 'header' entry; not a delaysnn IR file")
+    try:
+        header = json.loads(files.pop("header").tobytes().decode())
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise IRValidationError(f"{source}: corrupt header ({err})") from err
+    if header.get("format") != FORMAT:
+        raise IRValidationError(f"{source}: field 'format' is {header.get('format')!r}, expected {FORMAT!r}")
+    if header.get("version") != VERSION:
+        raise IRValidationError(f"{source}: IR version {header.get('version')!r} not supported (this delaysnn reads {VERSION})")
+    known = {"format", "version", "input_size", "input_bits", "time_step_ms", "provenance", "layers"}
+    if set(header) - known:
+        raise IRValidationError(f"{source}: unknown header keys {sorted(set(header) - known)}")
+    layers = []
+    for i, spec in enumerate(header["layers"]):
+        if set(spec) != set(_LAYER_SCALARS) | set(_NEURON_SCALARS):
+            raise IRValidationError(f"{source}: layer {i} header keys {sorted(spec)} do not match IR version {VERSION}")
+        try:
+            arrs = {k: files.pop(f"layer{i}.{k}") for k in _LAYER_ARRAYS}
+        except KeyError as err:
+            raise IRValidationError(f"{source}: layer {i} lacks array {err}") from err
+        neuron = NeuronParams(
+            du=spec["du"], dv=spec["dv"], vth=spec["vth"], bias_mant=arrs["bias_mant"], bias_exp=spec["bias_exp"]
+        )
+        layers.append(
+            DelayLayer(
+                weight=arrs["weight"],
+                delay=arrs["delay"],
+                neuron=neuron,
+                weight_bits=spec["weight_bits"],
+                weight_exp=spec["weight_exp"],
+                binary=spec["binary"],
+            )
+        )
+    if files:
+        raise IRValidationError(f"{source}: unknown arrays {sorted(files)}")
+    net = DelayNetwork(
+        input_size=header["input_size"],
+        layers=layers,
+        input_bits=header["input_bits"],
+        time_step_ms=header["time_step_ms"],
+        provenance=header["provenance"],
+    )
+    problems = check_network(net)
+    if problems:
+        raise IRValidationError(f"{source}: " + "; ".join(problems))
+    return net
+
+
+def save(net: DelayNetwork, path: str | os.PathLike) -> Path:
+    """Write ``net`` to ``path`` atomically."""
+    from .fileio import atomic_path
+
+    data = to_bytes(net)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
+
+
+def load(path: str | os.PathLike) -> DelayNetwork:
+    from .fileio import check_input_path
+
+    path = check_input_path(path, "IR file")
+    return from_bytes(path.read_bytes(), source=str(path))
+
+
+def _scalar(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    return value

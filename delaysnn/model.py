@@ -1,0 +1,270 @@
+"""The float DCLS-delay SNN (DESIGN section 2), with the SNN-delays forward semantics.
+
+Per hidden layer: DCLS delayed dense synapse -> [synaptic filter] -> BatchNorm1d -> LIF ->
+dropout; then a DCLS synapse into a non-spiking leaky integrator (the readout). Tensors are
+``[batch, time, channels]``. Each DCLS layer left-pads its input by ``max_delay - 1`` and
+right-pads it by ``R = (max_delay - 1) // 2``, so layer ``l`` (1-based) produces ``T + l*R``
+steps and the readout voltages have ``T + (hidden_layers + 1) * R`` steps.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .dcls import build_kernel, position_limit, positions_to_delays, rounded_positions
+from .errors import CheckpointError
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to rebuild a :class:`DelaySNN` (saved in checkpoints)."""
+
+    input_size: int
+    output_size: int
+    hidden_size: int = 256
+    hidden_layers: int = 2
+    max_delay: int = 25  # DCLS kernel size (odd); delays are 0..max_delay-1 steps
+    kernel_count: int = 1
+    tau: float = 1.005  # membrane time constant, in steps (10.05 ms / 10 ms)
+    readout_tau: float = 1.005
+    threshold: float = 1.0
+    batchnorm: bool = True
+    dropout: float = 0.4
+    synaptic_tau: float | None = None  # first-order current filter (Loihi du), in steps
+    time_step_ms: float = 10.0
+    surrogate_alpha: float = 5.0
+
+    def __post_init__(self) -> None:
+        problems = []
+        for name in ("input_size", "output_size", "hidden_size", "kernel_count"):
+            if int(getattr(self, name)) < 1:
+                problems.append(f"{name} must be >= 1 (got {getattr(self, name)})")
+        if self.hidden_layers < 0:
+            problems.append(f"hidden_layers must be >= 0 (got {self.hidden_layers})")
+        if self.max_delay < 1 or self.max_delay % 2 == 0:
+            problems.append(f"max_delay must be a positive odd kernel size (got {self.max_delay})")
+        for name in ("tau", "readout_tau"):
+            if not getattr(self, name) >= 1.0:
+                problems.append(f"{name} must be >= 1 step (got {getattr(self, name)})")
+        if self.synaptic_tau is not None and not self.synaptic_tau >= 1.0:
+            problems.append(f"synaptic_tau must be >= 1 step or None (got {self.synaptic_tau})")
+        if not 0.0 <= self.dropout < 1.0:
+            problems.append(f"dropout must be in [0, 1) (got {self.dropout})")
+        if problems:
+            raise ValueError("invalid model config: " + "; ".join(problems))
+
+    @property
+    def right_padding(self) -> int:
+        return (self.max_delay - 1) // 2
+
+    def output_steps(self, input_steps: int) -> int:
+        """Length of the readout voltage sequence for ``input_steps`` input steps."""
+        return input_steps + (self.hidden_layers + 1) * self.right_padding
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "config") -> ModelConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise CheckpointError(f"{source}: unknown config keys {unknown}; was it written by a newer delaysnn?")
+        missing = sorted({"input_size", "output_size"} - set(data))
+        if missing:
+            raise CheckpointError(f"{source}: config lacks {missing}")
+        try:
+            return cls(**data)
+        except (TypeError, ValueError) as err:
+            raise CheckpointError(f"{source}: {err}") from err
+
+
+class _ATanSpike(torch.autograd.Function):
+    """Heaviside forward (x >= 0), SpikingJelly's ATan surrogate gradient backward."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, alpha: float) -> torch.Tensor:
+        ctx.save_for_backward(x)
+        ctx.alpha = alpha
+        return (x >= 0).to(x.dtype)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        (x,) = ctx.saved_tensors
+        alpha = ctx.alpha
+        return grad * (alpha / 2) / (1 + (math.pi / 2 * alpha * x) ** 2), None
+
+
+def lif(x: torch.Tensor, tau: float, threshold: float, alpha: float) -> torch.Tensor:
+    """Multi-step LIF, SpikingJelly ``LIFNode(decay_input=False, v_reset=0, detach_reset=True)``:
+    ``v = v - v/tau + x; s = (v >= threshold); v = v * (1 - s)``. Returns spikes ``[B, T, C]``."""
+    v = torch.zeros_like(x[:, 0])
+    spikes = []
+    for t in range(x.shape[1]):
+        v = v - v / tau + x[:, t]
+        s = _ATanSpike.apply(v - threshold, alpha)
+        v = v * (1.0 - s.detach())
+        spikes.append(s)
+    return torch.stack(spikes, dim=1)
+
+
+def leaky_integrator(x: torch.Tensor, tau: float) -> torch.Tensor:
+    """``v = v - v/tau + x`` over time (the readout, and the synaptic current filter)."""
+    v = torch.zeros_like(x[:, 0])
+    out = []
+    for t in range(x.shape[1]):
+        v = v - v / tau + x[:, t]
+        out.append(v)
+    return torch.stack(out, dim=1)
+
+
+class DelayedDense(nn.Module):
+    """Dense synapses, each with a weight and a learnable continuous delay (DCLS, groups=1).
+
+    ``weight [out, in, kc]``, ``pos [1, out, in, kc]`` (DCLS ``P``), buffer ``sig`` (DCLS ``SIG``).
+    In training with ``learn_positions`` the Gaussian kernel is used; otherwise positions are
+    rounded and the kernel is one-hot (DCLS 'max' with sigma 0): pure integer delays.
+    """
+
+    def __init__(self, in_features: int, out_features: int, max_delay: int, kernel_count: int = 1):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        self.max_delay, self.kernel_count = max_delay, kernel_count
+        self.weight = nn.Parameter(torch.empty(out_features, in_features, kernel_count))
+        self.pos = nn.Parameter(torch.empty(1, out_features, in_features, kernel_count))
+        self.register_buffer("sig", torch.full((1, out_features, in_features, kernel_count), float(max_delay // 2)))
+        self.learn_positions = True
+        nn.init.kaiming_uniform_(self.weight, nonlinearity="relu")
+        lim = position_limit(max_delay)
+        with torch.no_grad():
+            self.pos.uniform_(-lim, lim)
+
+    @property
+    def soft(self) -> bool:
+        return self.training and self.learn_positions
+
+    def kernel(self) -> torch.Tensor:
+        if self.soft:
+            return build_kernel(self.weight, self.pos, self.sig, self.max_delay, "gauss")
+        pos = rounded_positions(self.pos, self.max_delay)
+        return build_kernel(self.weight, pos, torch.zeros_like(self.sig), self.max_delay, "max")
+
+    def clamp_positions(self) -> None:
+        lim = position_limit(self.max_delay)
+        with torch.no_grad():
+            self.pos.clamp_(-lim, lim)
+
+    def delays(self) -> torch.Tensor:
+        """Integer delays ``[out, in, kc]`` in steps (of the rounded positions)."""
+        return positions_to_delays(self.pos.detach()[0], self.max_delay)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        k = self.max_delay
+        xp = F.pad(x.transpose(1, 2), (k - 1, (k - 1) // 2))
+        return F.conv1d(xp, self.kernel()).transpose(1, 2)
+
+
+class HiddenLayer(nn.Module):
+    def __init__(self, cfg: ModelConfig, in_features: int):
+        super().__init__()
+        self.cfg = cfg
+        self.synapse = DelayedDense(in_features, cfg.hidden_size, cfg.max_delay, cfg.kernel_count)
+        self.bn = nn.BatchNorm1d(cfg.hidden_size) if cfg.batchnorm else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        cfg = self.cfg
+        x = self.synapse(x)
+        if cfg.synaptic_tau is not None:
+            x = leaky_integrator(x, cfg.synaptic_tau)
+        if self.bn is not None:
+            b, t, c = x.shape
+            x = self.bn(x.reshape(b * t, c)).reshape(b, t, c)
+        spikes = lif(x, cfg.tau, cfg.threshold, cfg.surrogate_alpha)
+        if self.training and cfg.dropout > 0:
+            # SpikingJelly's multi-step Dropout: one mask per sample, shared over time.
+            mask = F.dropout(torch.ones_like(spikes[:, 0]), cfg.dropout, training=True)
+            spikes = spikes * mask.unsqueeze(1)
+        return spikes
+
+
+class DelaySNN(nn.Module):
+    """Feedforward DCLS-delay SNN. ``forward(x[B, T, in]) -> readout voltages [B, T', out]``."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        sizes = [cfg.input_size] + [cfg.hidden_size] * cfg.hidden_layers
+        self.hidden = nn.ModuleList(HiddenLayer(cfg, n) for n in sizes[:-1])
+        self.readout = DelayedDense(sizes[-1], cfg.output_size, cfg.max_delay, cfg.kernel_count)
+
+    @property
+    def synapses(self) -> list[DelayedDense]:
+        return [layer.synapse for layer in self.hidden] + [self.readout]
+
+    def check_input(self, x: torch.Tensor) -> None:
+        from .errors import DataError
+
+        if x.dim() != 3 or x.shape[-1] != self.cfg.input_size:
+            raise DataError(
+                f"input has shape {tuple(x.shape)}; expected [batch, time, {self.cfg.input_size}] "
+                f"(the model's input_size)"
+            )
+
+    def forward_trace(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Readout voltages and every hidden layer's spikes (after dropout)."""
+        self.check_input(x)
+        spikes = []
+        for layer in self.hidden:
+            x = layer(x)
+            spikes.append(x)
+        v = leaky_integrator(self.readout(x), self.cfg.readout_tau)
+        return v, spikes
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_trace(x)[0]
+
+    def set_learn_positions(self, learn: bool) -> None:
+        for syn in self.synapses:
+            syn.learn_positions = learn
+            syn.pos.requires_grad_(learn)
+
+    def set_sigma(self, sigma: float) -> None:
+        for syn in self.synapses:
+            syn.sig.fill_(sigma)
+
+    @property
+    def sigma(self) -> float:
+        return float(self.readout.sig.flatten()[0])
+
+    def clamp_positions(self) -> None:
+        for syn in self.synapses:
+            syn.clamp_positions()
+
+    def round_positions(self) -> None:
+        """Freeze the delays: round positions (half to even, as SNN-delays), sigma to 0."""
+        with torch.no_grad():
+            for syn in self.synapses:
+                syn.pos.copy_(rounded_positions(syn.pos, syn.max_delay))
+        self.set_sigma(0.0)
+        self.set_learn_positions(False)
+
+    def set_delays(self, delay: int) -> None:
+        """Set every synapse's delay to ``delay`` steps (e.g. 0 for the no-delay baseline)."""
+        with torch.no_grad():
+            for syn in self.synapses:
+                syn.pos.fill_(float(position_limit(syn.max_delay) - delay))
+
+
+def class_scores(v: torch.Tensor) -> torch.Tensor:
+    """SNN-delays' 'sum' readout: ``sum_t softmax(v_t)``, ``[B, classes]``."""
+    return torch.softmax(v, dim=-1).sum(dim=1)
+
+
+def predict(v: torch.Tensor) -> torch.Tensor:
+    return class_scores(v).argmax(dim=-1)
