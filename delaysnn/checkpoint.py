@@ -41,13 +41,17 @@ def save_checkpoint(model: DelaySNN, path: str | os.PathLike, metadata: dict[str
 def read_payload(path: str | os.PathLike) -> Any:
     """``torch.load(weights_only=True)`` with every failure turned into a one-line error."""
     path = check_input_path(path, "checkpoint file")
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    # torch.save writes a zip archive (or, before torch 1.6, a pickle starting with 0x80).
+    if not zipfile.is_zipfile(path) and not head.startswith(b"\x80"):
+        raise CheckpointError(f"{path}: not a PyTorch checkpoint (neither a torch.save zip archive nor a pickle); check the file name")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else "unsafe pickle"
         raise CheckpointError(
-            f"{path}: refused to unpickle (weights_only=True: {first[:120]}); "
-            "only plain tensors and containers are accepted"
+            f"{path}: holds objects other than tensors and plain containers, which delaysnn refuses to "
+            "unpickle (weights_only=True); re-save it as a plain dict or state_dict"
         ) from err
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as err:
         raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(err).__name__}); is the file complete?") from err

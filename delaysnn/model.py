@@ -140,6 +140,7 @@ class DelayedDense(nn.Module):
         self.pos = nn.Parameter(torch.empty(1, out_features, in_features, kernel_count))
         self.register_buffer("sig", torch.full((1, out_features, in_features, kernel_count), float(max_delay // 2)))
         self.learn_positions = True
+        self.qat: tuple[int | None, bool] | None = None  # (bits, binary) during quantization-aware training
         nn.init.kaiming_uniform_(self.weight, nonlinearity="relu")
         lim = position_limit(max_delay)
         with torch.no_grad():
@@ -149,11 +150,20 @@ class DelayedDense(nn.Module):
     def soft(self) -> bool:
         return self.training and self.learn_positions
 
+    def effective_weight(self) -> torch.Tensor:
+        if self.qat is None:
+            return self.weight
+        from .quantize import fake_quantize  # straight-through estimator on the quantizer's grid
+
+        bits, binary = self.qat
+        return fake_quantize(self.weight, bits, binary)
+
     def kernel(self) -> torch.Tensor:
+        weight = self.effective_weight()
         if self.soft:
-            return build_kernel(self.weight, self.pos, self.sig, self.max_delay, "gauss")
+            return build_kernel(weight, self.pos, self.sig, self.max_delay, "gauss")
         pos = rounded_positions(self.pos, self.max_delay)
-        return build_kernel(self.weight, pos, torch.zeros_like(self.sig), self.max_delay, "max")
+        return build_kernel(weight, pos, torch.zeros_like(self.sig), self.max_delay, "max")
 
     def clamp_positions(self) -> None:
         lim = position_limit(self.max_delay)
@@ -233,6 +243,12 @@ class DelaySNN(nn.Module):
         for syn in self.synapses:
             syn.learn_positions = learn
             syn.pos.requires_grad_(learn)
+
+    def set_qat(self, bits: int | None, binary: bool = False) -> None:
+        """Train through the weight quantizer (straight-through estimator); None/False: off."""
+        qat = None if bits is None and not binary else (bits, binary)
+        for syn in self.synapses:
+            syn.qat = qat
 
     def set_sigma(self, sigma: float) -> None:
         for syn in self.synapses:

@@ -1,0 +1,248 @@
+"""The ``delaysnn`` command line: thin click commands over the Python API.
+
+Only :func:`main` turns a ``DelaysnnError`` into a one-line message and exit code 1
+(``--debug`` re-raises); library code never prints errors or exits.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import __version__
+from .errors import DelaysnnError
+
+TASK_DEFAULTS = {
+    # hidden, layers, max_delay, epochs, dropout
+    "synthetic": dict(hidden=32, layers=2, max_delay=25, epochs=10, dropout=0.1),
+    "shd": dict(hidden=256, layers=2, max_delay=25, epochs=50, dropout=0.4),
+    "ssc": dict(hidden=256, layers=2, max_delay=25, epochs=50, dropout=0.4),
+}
+
+
+def _echo_json(obj: Any) -> None:
+    click.echo(json.dumps(obj, indent=2, sort_keys=True, default=str))
+
+
+def parse_qat(value: str | None) -> tuple[int | None, bool]:
+    if value is None:
+        return None, False
+    if value.lower() == "binary":
+        return None, True
+    try:
+        bits = int(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is neither a bit width 1..8 nor 'binary'") from None
+    if not 1 <= bits <= 8:
+        raise click.BadParameter(f"{bits} is outside 1..8 (or use 'binary')")
+    return bits, False
+
+
+def load_task_data(task: str, data: str | None, samples: int | None, seed: int):
+    """(train, test) SpikeDatasets for a task name."""
+    if task == "synthetic":
+        from .datasets import synthetic_splits
+
+        n_train = samples or 2048
+        return synthetic_splits(n_train=n_train, n_test=max(n_train // 4, 64), seed=seed)
+    if data is None:
+        raise DelaysnnError(f"--task {task} needs --data DIR (the directory with the official {task.upper()} .h5 files)")
+    from .heidelberg import load_heidelberg
+
+    train_set = load_heidelberg(data, task, "train", max_samples=samples)
+    test_set = load_heidelberg(data, task, "test", max_samples=samples, max_steps=train_set.steps)
+    return train_set, test_set
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="delaysnn")
+@click.option("--debug", is_flag=True, help="Show full tracebacks instead of one-line errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """delaysnn: spiking networks with learned per-synapse delays, from training to hardware.
+
+    \b
+    Example:
+      delaysnn train --task synthetic -o model.pt
+      delaysnn export model.pt --target loihi
+    """
+    ctx.obj = {"debug": debug}
+
+
+@cli.command()
+@click.option("--task", type=click.Choice(["synthetic", "shd", "ssc"]), default="synthetic", show_default=True)
+@click.option("--data", type=click.Path(), help="Directory with the SHD/SSC .h5 files.")
+@click.option("--epochs", type=click.IntRange(min=1), help="Default: 10 (synthetic), 50 (shd/ssc).")
+@click.option("--layers", type=click.IntRange(min=0), help="Hidden layers (default 2).")
+@click.option("--hidden", type=click.IntRange(min=1), help="Neurons per hidden layer (default 32 synthetic, 256 shd/ssc).")
+@click.option("--max-delay", type=click.IntRange(min=1), help="DCLS kernel size in steps (made odd, as SNN-delays).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-3, show_default=True)
+@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True))
+@click.option("--no-delays", is_flag=True, help="Baseline: every delay fixed at 0, not learned.")
+@click.option("--qat", metavar="BITS|binary", help="Quantization-aware training through the weight quantizer.")
+@click.option("--samples", type=click.IntRange(min=1), help="Limit the number of training samples.")
+@click.option("--device", default="cpu", show_default=True, help="cpu or cuda[:N].")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--init", "init_from", type=click.Path(), help="Start from this checkpoint (fine-tuning, e.g. QAT).")
+@click.option("-o", "--output", type=click.Path(), required=True, help="Checkpoint to write (.pt).")
+def train(**kw: Any) -> None:
+    """Train a DCLS-delay SNN and write a checkpoint.
+
+    \b
+    Example:
+      delaysnn train --task synthetic --epochs 10 -o model.pt
+      delaysnn train --task shd --data ~/data/SHD --device cuda -o shd.pt
+      delaysnn train --task synthetic --init model.pt --qat 4 --epochs 5 -o model-q4.pt
+    """
+    from .checkpoint import load_checkpoint, save_checkpoint
+    from .fileio import check_output_path
+    from .model import DelaySNN, ModelConfig
+    from .train import TrainOptions, seed_everything
+    from .train import train as run_training
+
+    qat_bits, qat_binary = parse_qat(kw["qat"])
+    out = check_output_path(kw["output"])
+    defaults = TASK_DEFAULTS[kw["task"]]
+    train_set, test_set = load_task_data(kw["task"], kw["data"], kw["samples"], kw["seed"])
+    max_delay = kw["max_delay"] or defaults["max_delay"]
+    max_delay += 1 - max_delay % 2  # odd kernel, as SNN-delays forces
+    seed_everything(kw["seed"])
+    if kw["init_from"]:
+        model = load_checkpoint(kw["init_from"])
+        learn = False  # fine-tuning keeps the learned integer delays
+    else:
+        cfg = ModelConfig(
+            input_size=train_set.channels,
+            output_size=train_set.n_classes,
+            hidden_size=kw["hidden"] or defaults["hidden"],
+            hidden_layers=defaults["layers"] if kw["layers"] is None else kw["layers"],
+            max_delay=max_delay,
+            dropout=defaults["dropout"] if kw["dropout"] is None else kw["dropout"],
+            time_step_ms=train_set.time_step_ms if kw["task"] != "synthetic" else 1.0,
+        )
+        model = DelaySNN(cfg)
+        learn = not kw["no_delays"]
+        if not learn:
+            model.set_delays(0)
+            model.set_sigma(0.0)
+    opts = TrainOptions(
+        epochs=kw["epochs"] or defaults["epochs"],
+        batch_size=kw["batch_size"],
+        lr=kw["lr"],
+        learn_delays=learn,
+        seed=kw["seed"],
+        device=kw["device"],
+        qat_bits=qat_bits,
+        qat_binary=qat_binary,
+        desc=f"train {kw['task']}",
+    )
+    result = run_training(model, train_set, test_set, opts)
+    meta = {"task": kw["task"], "epochs": opts.epochs, "test_acc": result.final_test_acc, "seed": kw["seed"]}
+    if kw["qat"]:
+        meta["qat"] = kw["qat"]
+    save_checkpoint(model, out, meta)
+    click.echo(f"test accuracy {100 * result.final_test_acc:.1f}% (hard delays); wrote {out}")
+
+
+@cli.command()
+@click.argument("source", type=click.Path())
+@click.option("--from", "fmt", type=click.Choice(["snn-delays"]), required=True, help="Format of SOURCE.")
+@click.option("-o", "--output", type=click.Path(), required=True)
+@click.option("--max-delay", type=click.IntRange(min=1), default=25, show_default=True)
+@click.option("--time-step-ms", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True)
+@click.option("--tau-ms", type=click.FloatRange(min=0, min_open=True), default=10.05, show_default=True)
+@click.option("--threshold", type=float, default=1.0, show_default=True)
+def convert(source: str, fmt: str, output: str, **options: Any) -> None:
+    """Import a checkpoint of another tool as a delaysnn checkpoint.
+
+    Sizes are inferred from the state_dict; the options default to SNN-delays' SHD values.
+
+    \b
+    Example:
+      delaysnn convert --from snn-delays their_best.pt -o model.pt --max-delay 25
+    """
+    from .checkpoint import save_checkpoint
+    from .convert import convert_snn_delays
+    from .fileio import check_output_path
+
+    check_output_path(output)
+    model = convert_snn_delays(source, **options)
+    save_checkpoint(model, output, {"converted_from": fmt, "source": str(source)})
+    cfg = model.cfg
+    sizes = [cfg.input_size] + [cfg.hidden_size] * cfg.hidden_layers + [cfg.output_size]
+    click.echo(f"converted {source} ({'-'.join(map(str, sizes))}, max delay {cfg.max_delay}) -> {output}")
+
+
+@cli.command()
+@click.argument("path", type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def inspect(path: str, as_json: bool) -> None:
+    """Describe a checkpoint, an IR file (.dnet), a NIR graph, an ONNX model or a netx .h5.
+
+    \b
+    Example:
+      delaysnn inspect model.pt
+    """
+    from .inspect import describe
+
+    info = describe(path)
+    if as_json:
+        _echo_json(info)
+        return
+    for key, value in info.items():
+        if isinstance(value, list):
+            click.echo(f"{key}:")
+            for row in value:
+                click.echo(f"  {row}")
+        else:
+            click.echo(f"{key}: {value}")
+
+
+@cli.command()
+@click.option("--out", "out_dir", type=click.Path(), default="demo-out", show_default=True, help="Where to write the demo's files.")
+@click.option("--epochs", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--samples", type=click.IntRange(min=64), default=2048, show_default=True, help="Training samples.")
+@click.option("--seed", type=int, default=0, show_default=True)
+def demo(out_dir: str, epochs: int, samples: int, seed: int) -> None:
+    """End to end on the built-in synthetic delay task.
+
+    Trains the network with learned delays and the same network with delays fixed at 0,
+    then prints both test accuracies.
+
+    \b
+    Example:
+      delaysnn demo --out demo-out
+    """
+    from .demo import run_demo
+
+    summary = run_demo(Path(out_dir), epochs=epochs, samples=samples, seed=seed, echo=click.echo)
+    click.echo("")
+    click.echo(summary.table())
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: one-line errors, exit code 1 (``--debug`` shows tracebacks)."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    try:
+        code = cli.main(args=args, prog_name="delaysnn", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("interrupted; no partial output was left behind", err=True)
+        sys.exit(130)
+    except click.ClickException as err:
+        err.show()
+        sys.exit(err.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted; no partial output was left behind", err=True)
+        sys.exit(130)
+    except DelaysnnError as err:
+        if debug:
+            raise
+        click.echo(f"error: {err}", err=True)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,21 @@
+import os
+
+import pytest
+import torch
+
+# Two cores on CI: keep torch from oversubscribing them.
+torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+
+@pytest.fixture
+def tiny_model():
+    from delaysnn.model import DelaySNN, ModelConfig
+
+    torch.manual_seed(0)
+    model = DelaySNN(ModelConfig(input_size=6, output_size=3, hidden_size=8, hidden_layers=2, max_delay=7))
+    with torch.no_grad():
+        for layer in model.hidden:
+            layer.bn.running_mean.uniform_(-0.2, 0.2)
+            layer.bn.running_var.uniform_(0.5, 2.0)
+    model.eval()
+    return model

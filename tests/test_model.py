@@ -1,0 +1,75 @@
+import pytest
+import torch
+
+from delaysnn.errors import DataError
+from delaysnn.model import DelayedDense, DelaySNN, ModelConfig, leaky_integrator, lif
+
+
+def test_output_length_adds_right_padding_per_layer(tiny_model):
+    x = torch.zeros(2, 10, 6)
+    v = tiny_model(x)
+    assert v.shape == (2, tiny_model.cfg.output_steps(10), 3)
+    assert tiny_model.cfg.output_steps(10) == 10 + 3 * 3
+
+
+def test_hard_delay_is_a_pure_shift():
+    syn = DelayedDense(1, 1, max_delay=7)
+    syn.eval()
+    with torch.no_grad():
+        syn.weight.fill_(2.0)
+        syn.pos.fill_(3 - 5)  # delay = 7//2 - pos = 5
+    x = torch.zeros(1, 6, 1)
+    x[0, 0, 0] = 1.0
+    y = syn(x)[0, :, 0]
+    assert y.shape[0] == 6 + 3
+    assert torch.nonzero(y).flatten().tolist() == [5]
+    assert y[5].item() == pytest.approx(2.0, rel=1e-6)
+    assert syn.delays().item() == 5
+
+
+def test_lif_matches_spikingjelly_convention():
+    # v = v - v/tau + x; spike when v >= threshold; hard reset to 0
+    x = torch.tensor([[[0.6], [0.6], [1.0], [0.0]]])
+    s = lif(x, tau=2.0, threshold=1.0, alpha=5.0)
+    # t0: v=0.6; t1: 0.3+0.6=0.9; t2: 0.45+1.0=1.45 -> spike, v=0; t3: 0
+    assert s.flatten().tolist() == [0.0, 0.0, 1.0, 0.0]
+    v = leaky_integrator(torch.tensor([[[1.0], [0.0], [0.0]]]), tau=2.0)
+    assert v.flatten().tolist() == [1.0, 0.5, 0.25]
+
+
+def test_surrogate_gradient_flows_to_weights_and_positions():
+    torch.manual_seed(0)
+    model = DelaySNN(ModelConfig(input_size=4, output_size=2, hidden_size=8, hidden_layers=1, max_delay=5))
+    model.train()
+    x = (torch.rand(3, 12, 4) < 0.5).float()
+    model(x).sum().backward()
+    assert model.hidden[0].synapse.weight.grad.abs().sum() > 0
+    assert model.hidden[0].synapse.pos.grad.abs().sum() > 0
+
+
+def test_eval_rounds_positions_without_changing_them(tiny_model):
+    pos_before = tiny_model.readout.pos.detach().clone()
+    tiny_model(torch.zeros(1, 5, 6))
+    assert torch.equal(pos_before, tiny_model.readout.pos)
+
+
+def test_wrong_input_shape_is_a_clear_error(tiny_model):
+    with pytest.raises(DataError, match=r"expected \[batch, time, 6\]"):
+        tiny_model(torch.zeros(2, 10, 5))
+
+
+def test_config_rejects_even_kernel_and_bad_tau():
+    with pytest.raises(ValueError, match="odd"):
+        ModelConfig(input_size=2, output_size=2, max_delay=24)
+    with pytest.raises(ValueError, match="tau"):
+        ModelConfig(input_size=2, output_size=2, tau=0.5)
+
+
+def test_synaptic_filter_changes_dynamics():
+    torch.manual_seed(0)
+    cfg = ModelConfig(input_size=4, output_size=2, hidden_size=8, hidden_layers=1, max_delay=5, synaptic_tau=3.0)
+    model = DelaySNN(cfg).eval()
+    plain = DelaySNN(ModelConfig(input_size=4, output_size=2, hidden_size=8, hidden_layers=1, max_delay=5)).eval()
+    plain.load_state_dict(model.state_dict())
+    x = (torch.rand(2, 10, 4) < 0.5).float() * 3
+    assert not torch.allclose(model(x), plain(x))
