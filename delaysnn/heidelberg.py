@@ -1,0 +1,546 @@
+"""The Heidelberg spiking data sets (SHD, SSC) as binned count tensors.
+
+The data sets (Cramer et al. 2020, "The Heidelberg Spiking Data Sets for the Systematic
+Evaluation of Spiking Neural Networks", IEEE TNNLS) are read from a local directory holding the
+official files, as downloaded from https://zenkelab.org/datasets/::
+
+    shd_train.h5  shd_test.h5                       (SHD: 20 classes)
+    ssc_train.h5  ssc_valid.h5  ssc_test.h5         (SSC: 35 classes)
+
+``.h5.gz`` (and ``.h5.zip``) as distributed are accepted too: the archive is decompressed,
+streaming, into a temporary ``.h5`` file (``tempfile``, so ``TMPDIR`` chooses where; about the
+size of the uncompressed file) that is deleted once the split is loaded. HDF5 needs random
+access, which a gzip stream only offers by re-decompressing from the start on every backward
+seek, so reading through ``gzip.open`` would be far slower than one decompression pass.
+
+Official layout: ``spikes/times[i]`` (variable-length floats, seconds), ``spikes/units[i]``
+(variable-length ints, 0..699, one per time), ``labels[i]``.
+
+Binning (as SNN-delays feeds its network, with the grid made explicit):
+
+- time: a fixed grid starting at t = 0, bins of ``time_step_ms``; an event at ``t`` seconds goes
+  to bin ``floor(t * 1000 / time_step_ms)``, so an event exactly on an edge opens the next bin.
+  The product is evaluated in float64 and events less than ``EDGE_TOLERANCE_MS`` (1 us) before
+  an edge count as on it, so decimal times land in the bin they name although binary floats
+  cannot hold them exactly (plain float64 puts 2.010 s and 2.030 s of a 10 ms grid, or 1.001 s
+  of a 1 ms grid, one bin early; float32 storage is off by up to 0.5 us below 16 s). Times are
+  otherwise taken as stored (float16 keeps only ~1 ms of resolution near 1 s).
+- channels: the 700 cochlea channels are summed in groups of ``n_bins`` consecutive channels
+  (unit ``u`` feeds input ``u // n_bins``), giving ``700 // n_bins`` inputs (140 for 5). When
+  ``n_bins`` does not divide 700 the last ``700 % n_bins`` channels are dropped, as SNN-delays
+  does (``frames.shape[1] // n_bins``), with a warning.
+- length: sample ``i`` lasts ``floor(max(t_i) * 1000 / time_step_ms) + 1`` bins (0 if it has no
+  event); every sample of a split is zero-padded at the end to the longest one loaded (at
+  least 1 step), or to ``max_steps`` when given, in which case later events are dropped.
+- counts are stored as uint8; a bin over 255 is clipped and reported with a warning.
+
+Work is vectorized per chunk of 256 samples (``np.bincount``): a first pass over
+``spikes/times`` sizes the output, the second bins straight into it, so memory is the uint8
+result plus one chunk (SHD train: 8156 x T x 140, about 160 MB, a few seconds).
+
+Differences from SNN-delays (SpikingJelly ``SpikingHeidelbergDigits(..., data_type='frame',
+duration=10)``): SpikingJelly shifts each sample to its own first spike (``t - t[0]``), uses
+``ceil((t_last - t_0) / duration)`` frames and folds events of the would-be extra frame into the
+last one (a sample whose events all share one time gets no frame and fails); SNN-delays then
+pads per mini-batch (``pad_sequence_collate``). Here the grid is
+absolute (the same for every sample, so onsets keep their meaning) and padding is per split, so
+a sample's bins are offset by ``t_0 mod time_step`` from theirs and its length can differ by a
+step. Because the readout sums over every step, the padding length changes class scores a
+little; both are deterministic and independent of batching here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import os
+import shutil
+import tempfile
+import warnings
+import zipfile
+import zlib
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .datasets import SpikeDataset
+from .errors import DataError
+
+__all__ = [
+    "EDGE_TOLERANCE_MS",
+    "N_UNITS",
+    "SOURCE",
+    "available_splits",
+    "bin_events",
+    "expected_files",
+    "find_split_file",
+    "load_heidelberg",
+]
+
+N_UNITS = 700  # cochlea channels in both SHD and SSC
+EDGE_TOLERANCE_MS = 1e-3  # events this close (1 us) below a bin edge count as on it (float rounding)
+SOURCE = "the Heidelberg spiking data sets (Cramer et al. 2020), https://zenkelab.org/datasets/"
+
+_TASKS: dict[str, tuple[int, tuple[str, ...]]] = {
+    "shd": (20, ("train", "test")),
+    "ssc": (35, ("train", "valid", "test")),
+}
+_FIELDS = ("spikes/times", "spikes/units", "labels")
+_SUFFIXES = (".h5", ".h5.gz", ".h5.zip")  # preference order when several are present
+_READ_CHUNK = 256  # samples read from HDF5 at a time
+_BINCOUNT_LIMIT = 1 << 22  # elements of one int64 bincount buffer (32 MiB)
+
+
+# ----------------------------------------------------------------------------------------------
+# names and files
+
+
+def available_splits(task: str) -> tuple[str, ...]:
+    """Splits of a task: ``("train", "test")`` for SHD, ``("train", "valid", "test")`` for SSC."""
+    return _TASKS[_check_task(task)][1]
+
+
+def expected_files(task: str, split: str) -> list[str]:
+    """File names accepted for one split, in order of preference (``shd_train.h5``, ...)."""
+    task, split = _check_task(task), _check_split(task, split)
+    return [f"{task}_{split}{suffix}" for suffix in _SUFFIXES]
+
+
+def find_split_file(root: str | os.PathLike, task: str, split: str) -> Path:
+    """The file holding ``task/split`` under ``root`` (plain ``.h5`` preferred over archives)."""
+    root = Path(root)
+    names = expected_files(task, split)
+    if not root.exists():
+        raise DataError(
+            f"{root}: data directory does not exist; create it and put {names[0]} (or {names[1]}) there, "
+            f"downloaded from {SOURCE}"
+        )
+    if not root.is_dir():
+        raise DataError(f"{root}: is not a directory; pass the directory that holds {names[0]} (from {SOURCE})")
+    for name in names:
+        if (root / name).is_file():
+            return root / name
+    present = sorted(p.name for p in root.glob(f"{task.lower()}_*.h5*"))
+    also = f" (found {', '.join(present)})" if present else ""
+    raise DataError(
+        f"{root}: no {' / '.join(names)} for {task.lower()}/{split.lower()}{also}; "
+        f"download it (.h5.gz or .h5.zip as distributed is fine) from {SOURCE} into {root}"
+    )
+
+
+def _check_task(task: str) -> str:
+    key = str(task).lower()
+    if key not in _TASKS:
+        raise DataError(f"task {task!r}: unknown Heidelberg data set; use one of {', '.join(_TASKS)}")
+    return key
+
+
+def _check_split(task: str, split: str) -> str:
+    task = _check_task(task)
+    key = str(split).lower()
+    splits = _TASKS[task][1]
+    if key not in splits:
+        raise DataError(f"{task}: unknown split {split!r}; use one of {', '.join(splits)}")
+    return key
+
+
+# ----------------------------------------------------------------------------------------------
+# opening .h5 / .h5.gz / .h5.zip
+
+
+@contextlib.contextmanager
+def _plain_h5(path: Path, progress: bool) -> Iterator[Path]:
+    """Yield a path h5py can open: ``path`` itself, or a temporary decompressed copy."""
+    if path.name.endswith(".h5"):
+        yield path
+        return
+    fd, tmp_name = tempfile.mkstemp(prefix=f"delaysnn-{path.name}-", suffix=".h5")
+    tmp = Path(tmp_name)
+    try:
+        try:
+            with os.fdopen(fd, "wb") as out:
+                if path.name.endswith(".gz"):
+                    _gunzip(path, out, progress)
+                else:
+                    _unzip(path, out, progress)
+        except DataError:
+            raise
+        except (gzip.BadGzipFile, zipfile.BadZipFile, EOFError, zlib.error) as err:
+            kind = "gzip" if path.name.endswith(".gz") else "zip"
+            raise DataError(
+                f"{path}: not a valid {kind} archive ({err}); the download is corrupt or truncated, "
+                f"download it again from {SOURCE}"
+            ) from err
+        except OSError as err:
+            raise DataError(
+                f"{path}: cannot decompress into {tmp} ({err.strerror or err}); free space in "
+                f"{tmp.parent} or point TMPDIR elsewhere, or decompress the file by hand"
+            ) from err
+        yield tmp
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+
+
+def _copy_with_progress(src, out, total: int | None, desc: str, progress: bool) -> None:
+    from tqdm.auto import tqdm
+
+    with tqdm(total=total, desc=desc, unit="B", unit_scale=True, disable=not progress, leave=False) as bar:
+        while True:
+            block = src.read(1 << 20)
+            if not block:
+                break
+            out.write(block)
+            bar.update(len(block))
+
+
+def _gunzip(path: Path, out, progress: bool) -> None:
+    from tqdm.auto import tqdm
+
+    # The bar counts compressed bytes read: their total is the file size (gzip keeps the
+    # decompressed size only modulo 2**32).
+    size = path.stat().st_size
+    with (
+        open(path, "rb") as raw,
+        tqdm.wrapattr(
+            raw, "read", total=size, desc=f"gunzip {path.name}", disable=not progress, leave=False, unit="B"
+        ) as counted,
+        gzip.GzipFile(fileobj=counted, mode="rb") as src,
+    ):
+        shutil.copyfileobj(src, out, 1 << 20)
+
+
+def _unzip(path: Path, out, progress: bool) -> None:
+    with zipfile.ZipFile(path) as archive:
+        inner = path.name[: -len(".zip")]
+        members = [m for m in archive.infolist() if m.filename.rsplit("/", 1)[-1] == inner]
+        if not members:
+            members = [m for m in archive.infolist() if m.filename.endswith(".h5")]
+        if len(members) != 1:
+            names = [m.filename for m in archive.infolist()][:5]
+            raise DataError(
+                f"{path}: expected one member {inner} in the archive, found {names}; "
+                f"extract {inner} by hand into {path.parent}"
+            )
+        with archive.open(members[0]) as src:
+            _copy_with_progress(src, out, members[0].file_size, f"unzip {path.name}", progress)
+
+
+def _datasets(h5, path: Path):
+    import h5py
+
+    found = []
+    for field in _FIELDS:
+        try:
+            obj = h5.get(field)
+        except (KeyError, TypeError, ValueError):  # e.g. "spikes" is a dataset, not a group
+            obj = None
+        if not isinstance(obj, h5py.Dataset):
+            raise DataError(
+                f"{path}: no dataset '{field}' (official layout: spikes/times, spikes/units, labels); "
+                f"is this a Heidelberg file? download it again from {SOURCE}"
+            )
+        found.append(obj)
+    return found
+
+
+# ----------------------------------------------------------------------------------------------
+# binning
+
+
+def bin_events(
+    times: Sequence[np.ndarray],
+    units: Sequence[np.ndarray],
+    *,
+    time_step_ms: float = 10.0,
+    n_bins: int = 5,
+    n_steps: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Bin a batch of event lists into ``(counts int64 [n, T, 700 // n_bins], lengths int64 [n])``.
+
+    ``times[i]`` in seconds, ``units[i]`` in 0..699, as in the files. ``T`` is ``n_steps`` if
+    given (events at later bins dropped) else the longest sample; ``lengths[i]`` is sample
+    ``i``'s own number of bins before any cap (0 without events). The rules are those of the
+    module docstring; :func:`load_heidelberg` applies them chunk by chunk into uint8.
+    """
+    time_step_ms = _check_time_step(time_step_ms)
+    n_bins = _check_n_bins(n_bins, warn=False)
+    if n_steps is not None and (not _is_int(n_steps) or n_steps < 0):
+        raise DataError(f"n_steps={n_steps!r}: expected a number of time steps >= 0, or None for the longest sample")
+    counts, lengths, _, _ = _bin(times, units, time_step_ms, n_bins, n_steps, np.int64, "events", 0)
+    return counts, lengths
+
+
+def _bin(
+    times: Sequence[np.ndarray],
+    units: Sequence[np.ndarray],
+    time_step_ms: float,
+    n_bins: int,
+    n_steps: int | None,
+    dtype,
+    where: str,
+    first_index: int,
+    out: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """:func:`bin_events` into ``dtype``: also returns how many bins exceeded its maximum (clipped
+    to it) and the largest count seen. ``where`` and ``first_index`` name samples in errors;
+    ``out`` (zeros, ``[n, n_steps, channels]`` of ``dtype``) receives the counts in place."""
+    n = len(times)
+    channels = N_UNITS // n_bins
+    if len(units) != n:
+        raise DataError(f"{where}: {n} samples in spikes/times but {len(units)} in spikes/units")
+    t_list = [np.asarray(t).reshape(-1) for t in times]
+    u_list = [np.asarray(u).reshape(-1) for u in units]
+    lens = np.fromiter((t.size for t in t_list), dtype=np.int64, count=n)
+    ulens = np.fromiter((u.size for u in u_list), dtype=np.int64, count=n)
+    bad = np.flatnonzero(lens != ulens)
+    if bad.size:
+        i = int(bad[0])
+        raise DataError(
+            f"{where}: sample {first_index + i} has {lens[i]} spikes/times but {ulens[i]} spikes/units; "
+            f"each time needs its unit: the file is corrupt, download it again from {SOURCE}"
+        )
+    offsets = np.concatenate(([0], np.cumsum(lens)))
+    t = np.concatenate(t_list) if n else np.zeros(0)
+    u = np.concatenate(u_list) if n else np.zeros(0, dtype=np.int64)
+
+    def sample_of(pos: int) -> int:
+        return first_index + int(np.searchsorted(offsets, pos, side="right")) - 1
+
+    if t.dtype.kind not in "fiu":
+        raise DataError(f"{where}: spikes/times has dtype {t.dtype}, expected floats (seconds)")
+    t = t.astype(np.float64, copy=False)
+    bad = np.flatnonzero(~np.isfinite(t) | (t < 0))
+    if bad.size:
+        p = int(bad[0])
+        raise DataError(
+            f"{where}: spikes/times of sample {sample_of(p)} holds {t[p]!r}, expected finite times >= 0 s; "
+            f"the file is corrupt, download it again from {SOURCE}"
+        )
+    if u.dtype.kind == "f" and u.size and not np.all(u == np.floor(u)):
+        p = int(np.flatnonzero(u != np.floor(u))[0])
+        raise DataError(f"{where}: spikes/units of sample {sample_of(p)} holds {u[p]!r}, expected integer unit ids")
+    if u.dtype.kind not in "fiu":
+        raise DataError(f"{where}: spikes/units has dtype {u.dtype}, expected integer unit ids 0..{N_UNITS - 1}")
+    u = u.astype(np.int64)
+    bad = np.flatnonzero((u < 0) | (u >= N_UNITS))
+    if bad.size:
+        p = int(bad[0])
+        raise DataError(
+            f"{where}: spikes/units of sample {sample_of(p)} holds unit {u[p]}, outside 0..{N_UNITS - 1} "
+            f"(SHD and SSC have {N_UNITS} channels); is this a Heidelberg file? download it again from {SOURCE}"
+        )
+
+    bins = np.floor((t * 1000.0 + EDGE_TOLERANCE_MS) / time_step_ms).astype(np.int64)
+    lengths = np.zeros(n, dtype=np.int64)
+    nonempty = lens > 0
+    if bins.size:
+        lengths[nonempty] = np.maximum.reduceat(bins, offsets[:-1][nonempty]) + 1
+    steps = int(n_steps) if n_steps is not None else int(lengths.max(initial=0))
+    counts = np.zeros((n, steps, channels), dtype=dtype) if out is None else out
+    top = np.iinfo(dtype).max
+    clipped, peak = 0, 0
+    if steps == 0 or channels == 0 or not bins.size:
+        return counts, lengths, clipped, peak
+    chan = u // n_bins
+    keep = (bins < steps) & (chan < channels)
+    # One bincount per block of samples, so the int64 buffer stays bounded for long grids.
+    rows = max(1, _BINCOUNT_LIMIT // (steps * channels))
+    for r0 in range(0, n, rows):
+        r1 = min(n, r0 + rows)
+        e0, e1 = offsets[r0], offsets[r1]
+        k = keep[e0:e1]
+        sample = np.repeat(np.arange(r1 - r0, dtype=np.int64), lens[r0:r1])[k]
+        flat = (sample * steps + bins[e0:e1][k]) * channels + chan[e0:e1][k]
+        block = np.bincount(flat, minlength=(r1 - r0) * steps * channels)
+        if block.size:
+            most = int(block.max())
+            peak = max(peak, most)
+            if most > top:
+                clipped += int(np.count_nonzero(block > top))
+                np.minimum(block, top, out=block)
+        counts[r0:r1] = block.reshape(r1 - r0, steps, channels)
+    return counts, lengths, clipped, peak
+
+
+# ----------------------------------------------------------------------------------------------
+# the loader
+
+
+def load_heidelberg(
+    root: str | os.PathLike,
+    task: str = "shd",
+    split: str = "train",
+    *,
+    time_step_ms: float = 10.0,
+    n_bins: int = 5,
+    max_steps: int | None = None,
+    max_samples: int | None = None,
+    progress: bool = True,
+) -> SpikeDataset:
+    """Load one split of SHD or SSC from ``root`` as ``uint8 [N, T, 700 // n_bins]`` counts.
+
+    Example::
+
+        train = load_heidelberg("data/shd", "shd", "train")      # x [8156, T, 140], 20 classes
+        test = load_heidelberg("data/shd", "shd", "test", max_steps=train.steps)
+
+    ``max_samples`` loads the first samples in file order, not a random subset (``T`` then
+    follows them);
+    ``max_steps`` fixes ``T`` (pads, or drops later events); ``progress`` shows tqdm bars.
+    Raises :class:`DataError` (one line: file, field, fix) on a missing or malformed file.
+    """
+    task = _check_task(task)
+    split = _check_split(task, split)
+    n_classes = _TASKS[task][0]
+    time_step_ms = _check_time_step(time_step_ms)
+    n_bins = _check_n_bins(n_bins)
+    if max_steps is not None and (not _is_int(max_steps) or max_steps < 1):
+        raise DataError(
+            f"max_steps={max_steps!r}: expected a positive number of time steps, or None for the longest sample"
+        )
+    if max_samples is not None and (not _is_int(max_samples) or max_samples < 1):
+        raise DataError(f"max_samples={max_samples!r}: expected a positive number of samples, or None for all")
+
+    path = find_split_file(root, task, split)
+    name = f"{task}/{split}"
+    with _plain_h5(path, progress) as local:
+        x, y = _read_split(local, path, name, n_classes, time_step_ms, n_bins, max_steps, max_samples, progress)
+    return SpikeDataset(
+        x=torch.from_numpy(x), y=torch.from_numpy(y), n_classes=n_classes, name=name, time_step_ms=time_step_ms
+    )
+
+
+def _read_split(
+    local: Path,
+    path: Path,
+    name: str,
+    n_classes: int,
+    time_step_ms: float,
+    n_bins: int,
+    max_steps: int | None,
+    max_samples: int | None,
+    progress: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    import h5py
+    from tqdm.auto import tqdm
+
+    if not h5py.is_hdf5(local):
+        raise DataError(
+            f"{path}: not an HDF5 file (no HDF5 signature); expected the official {path.name.split('.')[0]}.h5 "
+            f"from {SOURCE}, download it again"
+        )
+    try:
+        h5 = h5py.File(local, "r")
+    except OSError as err:
+        raise DataError(
+            f"{path}: cannot open as HDF5 ({err}); the file is damaged, download it again from {SOURCE}"
+        ) from err
+    with h5:
+        times_ds, units_ds, labels_ds = _datasets(h5, path)
+        sizes = [len(times_ds), len(units_ds), len(labels_ds)]
+        if len(set(sizes)) != 1:
+            raise DataError(
+                f"{path}: spikes/times has {sizes[0]} samples, spikes/units {sizes[1]}, labels {sizes[2]}; "
+                f"they must match: the file is truncated or foreign, download it again from {SOURCE}"
+            )
+        n = sizes[0] if max_samples is None else min(sizes[0], max_samples)
+        y = _labels(labels_ds, n, path, n_classes, name)
+
+        # Pass 1 (times only, cheap) sizes the output, so pass 2 bins straight into it.
+        steps = max_steps if max_steps is not None else _longest(times_ds, n, time_step_ms, name, progress)
+        x = np.zeros((n, steps, N_UNITS // n_bins), dtype=np.uint8)
+        clipped, peak = 0, 0
+        with tqdm(total=n, desc=f"binning {name}", unit="sample", disable=not progress, leave=False) as bar:
+            for start in range(0, n, _READ_CHUNK):
+                stop = min(n, start + _READ_CHUNK)
+                _, _, over, most = _bin(
+                    times_ds[start:stop],
+                    units_ds[start:stop],
+                    time_step_ms,
+                    n_bins,
+                    steps,
+                    np.uint8,
+                    str(path),
+                    start,
+                    out=x[start:stop],
+                )
+                clipped, peak = clipped + over, max(peak, most)
+                bar.update(stop - start)
+
+    if clipped:
+        warnings.warn(
+            f"{path}: {clipped} bins hold more than 255 spikes (max {peak}); clipped to 255 to fit uint8 "
+            f"(use a shorter time_step_ms or a smaller n_bins)",
+            stacklevel=3,
+        )
+    return x, y
+
+
+def _longest(times_ds, n: int, time_step_ms: float, name: str, progress: bool) -> int:
+    """Bins of the longest of the first ``n`` samples (at least 1), by the binning rule."""
+    from tqdm.auto import tqdm
+
+    latest = 0.0
+    with tqdm(total=n, desc=f"measuring {name}", unit="sample", disable=not progress, leave=False) as bar:
+        for start in range(0, n, _READ_CHUNK):
+            stop = min(n, start + _READ_CHUNK)
+            for t in times_ds[start:stop]:
+                t = np.asarray(t)
+                if t.size and t.dtype.kind in "fiu":
+                    last = float(t.max())
+                    if np.isfinite(last):  # bad values are reported by the binning pass
+                        latest = max(latest, last)
+            bar.update(stop - start)
+    return max(1, int(np.floor((latest * 1000.0 + EDGE_TOLERANCE_MS) / time_step_ms)) + 1)
+
+
+def _labels(labels_ds, n: int, path: Path, n_classes: int, name: str) -> np.ndarray:
+    raw = np.asarray(labels_ds[:n])
+    if raw.ndim != 1 or raw.dtype.kind not in "iuf" or (raw.dtype.kind == "f" and not np.all(raw == np.floor(raw))):
+        raise DataError(
+            f"{path}: labels has shape {raw.shape} and dtype {raw.dtype}, expected one integer class per sample; "
+            f"download the file again from {SOURCE}"
+        )
+    y = raw.astype(np.int64)
+    bad = np.flatnonzero((y < 0) | (y >= n_classes))
+    if bad.size:
+        i = int(bad[0])
+        raise DataError(
+            f"{path}: labels[{i}] = {y[i]}, outside 0..{n_classes - 1} for {name}; "
+            f"check that the file belongs to this task (SHD has 20 classes, SSC 35)"
+        )
+    return y
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
+
+def _check_time_step(time_step_ms) -> float:
+    try:
+        value = float(time_step_ms)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not np.isfinite(value) or value <= 0:
+        raise DataError(
+            f"time_step_ms={time_step_ms!r}: expected a positive bin width in milliseconds (SNN-delays: 10)"
+        )
+    return value
+
+
+def _check_n_bins(n_bins, warn: bool = True) -> int:
+    if not _is_int(n_bins) or not 1 <= n_bins <= N_UNITS:
+        raise DataError(
+            f"n_bins={n_bins!r}: expected an integer in 1..{N_UNITS} (channels summed per input; SNN-delays: 5 -> 140 inputs)"
+        )
+    n_bins = int(n_bins)
+    if N_UNITS % n_bins and warn:
+        warnings.warn(
+            f"n_bins={n_bins} does not divide {N_UNITS}: the last {N_UNITS % n_bins} channels are dropped, "
+            f"{N_UNITS // n_bins} inputs remain (as SNN-delays does); use a divisor of {N_UNITS} to keep all",
+            stacklevel=3,
+        )
+    return n_bins
