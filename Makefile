@@ -4,7 +4,9 @@ SHELL := /bin/bash
 VENV  := .venv
 BIN   := $(VENV)/bin
 STAMP := $(VENV)/.install-stamp
-PY310 ?= $(shell command -v python3.10 2>/dev/null || ls -d $$(pyenv root 2>/dev/null)/versions/3.10.*/bin/python3.10 2>/dev/null | tail -n 1)
+# First Python 3.10 that actually runs (a pyenv shim on PATH may exist without a 3.10 selected).
+PY310 ?= $(shell for p in $$(command -v python3.10 2>/dev/null) $$(ls -d $$(pyenv root 2>/dev/null)/versions/3.10.*/bin/python3.10 2>/dev/null | sort -rV); do \
+  "$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' >/dev/null 2>&1 && echo "$$p" && break; done)
 
 .PHONY: install demo test lint bench clean
 
