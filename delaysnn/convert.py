@@ -107,6 +107,7 @@ def convert_snn_delays(
         dropout=float(dropout),
         synaptic_tau=None,
         time_step_ms=float(time_step_ms),
+        truncate_layers=True,  # reproduce SNN-delays' per-layer cut exactly
     )
     model = DelaySNN(cfg)
     load_state(model, _map_keys(modules, dcls, batchnorm), source=src)

@@ -39,6 +39,11 @@ class ModelConfig:
     synaptic_tau: float | None = None  # first-order current filter (Loihi du), in steps
     time_step_ms: float = 10.0
     surrogate_alpha: float = 5.0
+    # SNN-delays pads every layer's input on the right and so cuts each layer's output at
+    # T + l*R steps: spikes a layer emits later never reach the next one. Hardware runs every
+    # layer for the whole window, so our own models pad the input once (False); imported
+    # SNN-delays models keep their cut (True) to reproduce their outputs exactly.
+    truncate_layers: bool = False
 
     def __post_init__(self) -> None:
         problems = []
@@ -150,16 +155,20 @@ class DelayedDense(nn.Module):
     def soft(self) -> bool:
         return self.training and self.learn_positions
 
-    def effective_weight(self) -> torch.Tensor:
+    def effective_weight(self, row_gain: torch.Tensor | None = None) -> torch.Tensor:
+        """The weights the kernel uses: during QAT, on the grid ``quantize`` will deploy
+        (``row_gain``: the BatchNorm gain folded into each row before quantization)."""
         if self.qat is None:
             return self.weight
         from .quantize import fake_quantize  # straight-through estimator on the quantizer's grid
 
         bits, binary = self.qat
-        return fake_quantize(self.weight, bits, binary)
+        if row_gain is not None:
+            row_gain = row_gain.to(self.weight.dtype)
+        return fake_quantize(self.weight, bits, binary, row_gain=row_gain)
 
-    def kernel(self) -> torch.Tensor:
-        weight = self.effective_weight()
+    def kernel(self, row_gain: torch.Tensor | None = None) -> torch.Tensor:
+        weight = self.effective_weight(row_gain)
         if self.soft:
             return build_kernel(weight, self.pos, self.sig, self.max_delay, "gauss")
         pos = rounded_positions(self.pos, self.max_delay)
@@ -174,10 +183,12 @@ class DelayedDense(nn.Module):
         """Integer delays ``[out, in, kc]`` in steps (of the rounded positions)."""
         return positions_to_delays(self.pos.detach()[0], self.max_delay)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, right_pad: int | None = None, row_gain: torch.Tensor | None = None) -> torch.Tensor:
+        """``[B, T, in] -> [B, T + right_pad, out]`` (``right_pad`` defaults to DCLS' ``(K-1)//2``)."""
         k = self.max_delay
-        xp = F.pad(x.transpose(1, 2), (k - 1, (k - 1) // 2))
-        return F.conv1d(xp, self.kernel()).transpose(1, 2)
+        right = (k - 1) // 2 if right_pad is None else right_pad
+        xp = F.pad(x.transpose(1, 2), (k - 1, right))
+        return F.conv1d(xp, self.kernel(row_gain)).transpose(1, 2)
 
 
 class HiddenLayer(nn.Module):
@@ -187,9 +198,16 @@ class HiddenLayer(nn.Module):
         self.synapse = DelayedDense(in_features, cfg.hidden_size, cfg.max_delay, cfg.kernel_count)
         self.bn = nn.BatchNorm1d(cfg.hidden_size) if cfg.batchnorm else None
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def qat_row_gain(self) -> torch.Tensor | None:
+        if self.synapse.qat is None or self.bn is None:
+            return None
+        from .quantize import bn_fold
+
+        return bn_fold(self)[0]
+
+    def forward(self, x: torch.Tensor, right_pad: int | None = None) -> torch.Tensor:
         cfg = self.cfg
-        x = self.synapse(x)
+        x = self.synapse(x, right_pad, self.qat_row_gain())
         if cfg.synaptic_tau is not None:
             x = leaky_integrator(x, cfg.synaptic_tau)
         if self.bn is not None:
@@ -229,11 +247,16 @@ class DelaySNN(nn.Module):
     def forward_trace(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Readout voltages and every hidden layer's spikes (after dropout)."""
         self.check_input(x)
+        cfg = self.cfg
+        right_pad = None
+        if not cfg.truncate_layers:
+            x = F.pad(x, (0, 0, 0, cfg.output_steps(x.shape[1]) - x.shape[1]))
+            right_pad = 0
         spikes = []
         for layer in self.hidden:
-            x = layer(x)
+            x = layer(x, right_pad)
             spikes.append(x)
-        v = leaky_integrator(self.readout(x), self.cfg.readout_tau)
+        v = leaky_integrator(self.readout(x, right_pad), cfg.readout_tau)
         return v, spikes
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

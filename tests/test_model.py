@@ -73,3 +73,33 @@ def test_synaptic_filter_changes_dynamics():
     plain.load_state_dict(model.state_dict())
     x = (torch.rand(2, 10, 4) < 0.5).float() * 3
     assert not torch.allclose(model(x), plain(x))
+
+
+def test_truncate_layers_reproduces_the_snn_delays_cut():
+    torch.manual_seed(0)
+    base = dict(input_size=4, output_size=2, hidden_size=8, hidden_layers=2, max_delay=5)
+    cut = DelaySNN(ModelConfig(**base, truncate_layers=True)).eval()
+    full = DelaySNN(ModelConfig(**base)).eval()
+    full.load_state_dict(cut.state_dict())
+    x = (torch.rand(2, 10, 4) < 0.5).float() * 2
+    v_cut, s_cut = cut.forward_trace(x)
+    v_full, s_full = full.forward_trace(x)
+    assert v_cut.shape == v_full.shape == (2, 10 + 3 * 2, 2)
+    assert s_cut[0].shape[1] == 12 and s_full[0].shape[1] == 16
+    # identical up to the first layer's cut, where SNN-delays stops feeding spikes forward
+    assert torch.equal(s_cut[0], s_full[0][:, :12])
+    assert torch.allclose(v_cut[:, :12], v_full[:, :12])
+
+
+def test_qat_kernel_lies_on_the_deployed_grid():
+    from delaysnn.quantize import bn_fold, weight_grid
+
+    torch.manual_seed(0)
+    model = DelaySNN(ModelConfig(input_size=4, output_size=2, hidden_size=8, hidden_layers=1, max_delay=5)).eval()
+    model.set_qat(3)
+    layer = model.hidden[0]
+    gain = bn_fold(layer)[0]
+    w = layer.synapse.effective_weight(gain.float()).double() * gain[:, None, None]
+    grid = weight_grid((layer.synapse.weight.double() * gain[:, None, None]).squeeze(-1), 3)
+    m = w.squeeze(-1) / grid.step
+    assert torch.allclose(m, m.round(), atol=1e-4) and m.abs().max() <= 4

@@ -1,0 +1,152 @@
+"""Accuracy of the integer network at float / 8 / 4 / 2-bit / binary weights (post-training
+quantization), on the synthetic delay task; prints a markdown table.
+
+    .venv/bin/python bench/quant_table.py [--epochs 10] [--samples 2048] [--checkpoint model.pt] [--json]
+
+``accuracy_table(model, test_set, configs)`` is the reusable part: QAT rows are added by
+passing QAT-trained models (or extra configs) to it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from delaysnn.datasets import SpikeDataset, SyntheticTask, synthetic_splits  # noqa: E402
+from delaysnn.ir import DelayNetwork  # noqa: E402
+from delaysnn.model import DelaySNN, class_scores  # noqa: E402
+from delaysnn.quantize import input_bits_for, quantize_with_report  # noqa: E402
+from delaysnn.sim import simulate  # noqa: E402
+
+# (row name, quantize_model options; None = the float model itself)
+DEFAULT_CONFIGS: list[tuple[str, dict[str, Any] | None]] = [
+    ("float", None),
+    ("8-bit", {"weight_bits": 8}),
+    ("4-bit", {"weight_bits": 4}),
+    ("2-bit", {"weight_bits": 2}),
+    ("binary", {"binary": True}),
+]
+
+
+def integer_predictions(net: DelayNetwork, x: torch.Tensor, batch_size: int = 256) -> tuple[np.ndarray, float]:
+    """Class predictions of the integer network (softmax-sum over time of ``v * readout_scale``)
+    and its mean hidden spike rate."""
+    preds, rates = [], []
+    for start in range(0, x.shape[0], batch_size):
+        res = simulate(net, x[start : start + batch_size], record=False)
+        preds.append(res.predict())  # softmax-sum of v * provenance["readout_scale"]
+        rates.append(np.mean([s.mean() for s in res.spikes]) if res.spikes else 0.0)
+    return np.concatenate(preds), float(np.mean(rates))
+
+
+@torch.no_grad()
+def float_predictions(model: DelaySNN, x: torch.Tensor, batch_size: int = 256) -> np.ndarray:
+    model.eval()
+    return np.concatenate(
+        [class_scores(model(x[i : i + batch_size].float())).argmax(-1).numpy() for i in range(0, x.shape[0], batch_size)]
+    )
+
+
+def accuracy_table(
+    model: DelaySNN,
+    test_set: SpikeDataset,
+    configs: list[tuple[str, dict[str, Any] | None]] | None = None,
+) -> list[dict[str, Any]]:
+    """One row per config: accuracy, agreement with the float model's predictions, mean relative
+    weight error, hidden spike rate, and time. ``configs``: ``(name, quantize options | None)``."""
+    configs = DEFAULT_CONFIGS if configs is None else configs
+    y = test_set.y.numpy()
+    x = test_set.x
+    t0 = time.perf_counter()
+    pred_float = float_predictions(model, x)
+    float_time = time.perf_counter() - t0
+    rows = []
+    for name, options in configs:
+        t0 = time.perf_counter()
+        if options is None:
+            rows.append(
+                {"config": name, "accuracy": float((pred_float == y).mean()), "agreement": 1.0, "weight_error": 0.0,
+                 "spike_rate": None, "seconds": float_time}
+            )
+            continue
+        options = {"input_bits": input_bits_for(test_set.max_count), "clip_delays": False, **options}
+        net, report = quantize_with_report(model, **options)
+        pred, rate = integer_predictions(net, x)
+        rows.append(
+            {
+                "config": name,
+                "accuracy": float((pred == y).mean()),
+                "agreement": float((pred == pred_float).mean()),
+                "weight_error": float(np.mean([r.rel_weight_error for r in report.layers])),
+                "spike_rate": rate,
+                "seconds": time.perf_counter() - t0,
+            }
+        )
+    return rows
+
+
+def markdown(rows: list[dict[str, Any]], title: str = "") -> str:
+    lines = [f"**{title}**", ""] if title else []
+    lines += [
+        "| weights | test accuracy | agrees with float | rel. weight error | hidden spike rate | time (s) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        rate = "-" if r["spike_rate"] is None else f"{r['spike_rate']:.3f}"
+        lines.append(
+            f"| {r['config']} | {100 * r['accuracy']:.1f}% | {100 * r['agreement']:.1f}% "
+            f"| {100 * r['weight_error']:.2f}% | {rate} | {r['seconds']:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def trained_model(epochs: int, samples: int, seed: int) -> tuple[DelaySNN, SpikeDataset]:
+    """The demo's model, trained on the synthetic task with ``delaysnn.train``."""
+    from delaysnn.demo import demo_config
+    from delaysnn.train import TrainOptions, train
+
+    task = SyntheticTask()
+    train_set, test_set = synthetic_splits(task, n_train=samples, n_test=512, seed=seed)
+    torch.manual_seed(seed)
+    model = DelaySNN(demo_config(task))
+    train(model, train_set, test_set, TrainOptions(epochs=epochs, seed=seed, progress=False))
+    return model, test_set
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--samples", type=int, default=2048, help="training samples of the synthetic task")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--checkpoint", type=Path, help="use this trained checkpoint (synthetic task) instead of training")
+    parser.add_argument("--json", action="store_true", help="print the rows as JSON")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(2)
+    if args.checkpoint:
+        from delaysnn.checkpoint import load_checkpoint
+
+        model = load_checkpoint(args.checkpoint)
+        test_set = synthetic_splits(SyntheticTask(), n_train=0, n_test=512, seed=args.seed)[1]
+    else:
+        model, test_set = trained_model(args.epochs, args.samples, args.seed)
+    rows = accuracy_table(model, test_set)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        print(markdown(rows, f"Post-training quantization, synthetic delay task ({len(test_set)} test samples)"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
