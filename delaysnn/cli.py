@@ -142,7 +142,13 @@ def train(**kw: Any) -> None:
         desc=f"train {kw['task']}",
     )
     result = run_training(model, train_set, test_set, opts)
-    meta = {"task": kw["task"], "epochs": opts.epochs, "test_acc": result.final_test_acc, "seed": kw["seed"]}
+    meta = {
+        "task": kw["task"],
+        "epochs": opts.epochs,
+        "test_acc": result.final_test_acc,
+        "seed": kw["seed"],
+        "input_max_count": train_set.max_count,  # sets the graded input's bit width when quantizing
+    }
     if kw["qat"]:
         meta["qat"] = kw["qat"]
     save_checkpoint(model, out, meta)
@@ -176,6 +182,145 @@ def convert(source: str, fmt: str, output: str, **options: Any) -> None:
     cfg = model.cfg
     sizes = [cfg.input_size] + [cfg.hidden_size] * cfg.hidden_layers + [cfg.output_size]
     click.echo(f"converted {source} ({'-'.join(map(str, sizes))}, max delay {cfg.max_delay}) -> {output}")
+
+
+def quantize_options(f: Any) -> Any:
+    """Options shared by every command that may quantize a checkpoint on the way."""
+    opts = [
+        click.option("--weight-bits", type=click.IntRange(1, 8), default=8, show_default=True, help="Fixed-point weight bits."),
+        click.option("--binary", is_flag=True, help="Binary weights: sign x per-layer scale (BS4NN)."),
+        click.option("--input-bits", type=click.IntRange(1, 24), help="Graded input bits (default: from the training data)."),
+        click.option("--profile", default=None, help="Hardware profile to check (name, e.g. loihi2, or a .toml path)."),
+        click.option("--clip-delays", is_flag=True, help="Clip delays beyond the limit instead of refusing."),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+def _quantize_opts(kw: dict[str, Any]) -> Any:
+    from .pipeline import QuantizeOptions
+
+    return QuantizeOptions(
+        weight_bits=kw.pop("weight_bits"),
+        binary=kw.pop("binary"),
+        input_bits=kw.pop("input_bits"),
+        profile=kw.pop("profile"),
+        clip_delays=kw.pop("clip_delays"),
+    )
+
+
+@cli.command()
+@click.argument("model", type=click.Path())
+@click.option("-o", "--output", type=click.Path(), required=True, help="IR file to write (.dnet).")
+@click.option("--json", "as_json", is_flag=True, help="Print the per-layer report as JSON.")
+@quantize_options
+def quantize(model: str, output: str, as_json: bool, **kw: Any) -> None:
+    """Quantize a checkpoint to the integer network (IR) and print a per-layer report.
+
+    \b
+    Example:
+      delaysnn quantize model.pt -o model.dnet --weight-bits 4
+      delaysnn quantize model.pt -o model-bin.dnet --binary --profile loihi2
+    """
+    from . import ir
+    from .fileio import check_output_path
+    from .pipeline import is_ir_file, load_network
+
+    check_output_path(output)
+    if is_ir_file(model):
+        raise DelaysnnError(f"{model}: already an integer network; quantize takes a checkpoint (.pt)")
+    net, report = load_network(model, _quantize_opts(kw))
+    ir.save(net, output)
+    if as_json:
+        _echo_json(report.to_dict())
+    else:
+        click.echo(report.to_markdown())
+        click.echo(f"wrote {output}")
+
+
+@cli.command()
+@click.argument("model", type=click.Path())
+@click.option("--target", type=click.Choice(["loihi", "nir", "onnx", "ir"]), required=True)
+@click.option("-o", "--output", type=click.Path(), help="Output file (default: MODEL with the target's suffix).")
+@click.option("--float", "float_model", is_flag=True, help="nir/onnx: export the float model instead of the integer one.")
+@quantize_options
+def export(model: str, target: str, output: str | None, float_model: bool, **kw: Any) -> None:
+    """Export a checkpoint or IR file to Loihi 2 (lava-dl netx .h5), NIR, ONNX or the IR.
+
+    A checkpoint is quantized first (--weight-bits / --binary). --target loihi checks the
+    Loihi 2 profile and refuses, with every violation listed, a network that breaks it.
+
+    \b
+    Example:
+      delaysnn export model.pt --target loihi
+      delaysnn export model.pt --target nir -o model.nir
+      delaysnn export model.pt --target onnx --float -o model-float.onnx
+    """
+    from .fileio import check_output_path
+    from .pipeline import check_profile, default_output, load_network
+    from .pipeline import export as run_export
+
+    out = check_output_path(output or default_output(model, target))
+    qopts = _quantize_opts(kw)
+    if target == "loihi" and qopts.profile is None:
+        qopts.profile = "loihi2"
+    if float_model:
+        if target not in ("nir", "onnx"):
+            raise DelaysnnError(f"--float applies to --target nir or onnx, not {target}")
+        from .checkpoint import load_checkpoint
+        from .pipeline import export_float
+
+        export_float(load_checkpoint(model), target, out)
+        click.echo(f"wrote {out} (float model)")
+        return
+    net, _ = load_network(model, qopts)
+    if qopts.profile is not None:
+        check_profile(net, qopts.profile)
+    run_export(net, target, out)
+    click.echo(f"wrote {out} ({target}, {'-'.join(map(str, net.sizes))})")
+
+
+@cli.command()
+@click.argument("model", type=click.Path())
+@click.option("--task", type=click.Choice(["synthetic", "shd", "ssc"]), help="Default: the task the model was trained on.")
+@click.option("--data", type=click.Path(), help="Directory with the SHD/SSC .h5 files.")
+@click.option("--samples", type=click.IntRange(min=1), default=512, show_default=True)
+@click.option("--plot", type=click.Path(), help="Write a spike raster of the first sample (PNG).")
+@click.option("--json", "as_json", is_flag=True)
+@quantize_options
+def simulate(model: str, task: str | None, data: str | None, samples: int, plot: str | None, as_json: bool, **kw: Any) -> None:
+    """Run the bit-accurate integer simulator and report accuracy (and firing rates).
+
+    \b
+    Example:
+      delaysnn simulate model.pt --task synthetic --samples 512
+      delaysnn simulate model.dnet --data ~/data/SHD --plot raster.png
+    """
+    from .pipeline import evaluation_inputs, load_network, task_of
+    from .sim import simulate as run_sim
+
+    net, _ = load_network(model, _quantize_opts(kw))
+    x, y, what = evaluation_inputs(net, task or task_of(model), data, samples)
+    result = run_sim(net, x)
+    rates = [float(s.mean()) for s in result.spikes]
+    info: dict[str, Any] = {"inputs": what, "firing_rates": rates}
+    if y is not None:
+        info["accuracy"] = float((result.predict(net.provenance.get("readout_scale")) == y).mean())
+    if plot:
+        from .plots import spike_raster
+
+        spike_raster(result, plot, sample=0)
+        info["plot"] = plot
+    if as_json:
+        _echo_json(info)
+        return
+    click.echo(f"inputs: {what}")
+    if "accuracy" in info:
+        click.echo(f"accuracy (integer network): {100 * info['accuracy']:.1f}%")
+    click.echo("firing rates per hidden layer: " + ", ".join(f"{100 * r:.2f}%" for r in rates))
+    if plot:
+        click.echo(f"wrote {plot}")
 
 
 @cli.command()

@@ -68,7 +68,7 @@ def run_demo(
         result = train(model, train_set, test_set, TrainOptions(epochs=epochs, learn_delays=learn, seed=seed, desc=name))
         accs[name] = result.final_test_acc
         path = out_dir / ("model.pt" if learn else "model-nodelay.pt")
-        save_checkpoint(model, path, {"task": "synthetic", "test_acc": result.final_test_acc, "learned_delays": learn})
+        save_checkpoint(model, path, {"task": "synthetic", "test_acc": result.final_test_acc, "learned_delays": learn, "input_max_count": 1})
         summary.add(f"train ({name})", f"{100 * result.final_test_acc:.1f}% test", f"{time.perf_counter() - t0:.0f} s -> {path}")
         echo(f"{name}: test accuracy {100 * result.final_test_acc:.1f}%")
     gain = 100 * (accs["learned delays"] - accs["delays fixed at 0"])
