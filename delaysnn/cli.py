@@ -324,6 +324,48 @@ def simulate(model: str, task: str | None, data: str | None, samples: int, plot:
 
 
 @cli.command()
+@click.argument("model", type=click.Path())
+@click.option("--hw", "profiles", multiple=True, metavar="NAME|FILE.toml",
+              help="Energy profile (repeatable; default loihi2, cmos45_int8, cmos45_fp32).")
+@click.option("--task", type=click.Choice(["synthetic", "shd", "ssc"]), help="Inputs to count on (default: the model's task, else random spikes).")
+@click.option("--data", type=click.Path(), help="Directory with the SHD/SSC .h5 files.")
+@click.option("--samples", type=click.IntRange(min=1), default=16, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the estimate as JSON.")
+@click.option("--plot", type=click.Path(), help="Write a PNG: energy breakdown, per-layer activity, delay histogram.")
+@quantize_options
+def estimate(model: str, profiles: tuple[str, ...], task: str | None, data: str | None, samples: int, as_json: bool, plot: str | None, **kw: Any) -> None:
+    """Synaptic operations, memory, Loihi 2 cores and energy per inference.
+
+    Counts come from the integer simulator run on real inputs; energy uses cited hardware
+    profiles (hardware/profiles/*.toml, or your own file). --profile checks hardware limits
+    as elsewhere; --hw picks energy profiles.
+
+    \b
+    Example:
+      delaysnn estimate model.pt --task synthetic
+      delaysnn estimate model.pt --hw loihi2 --hw my_chip.toml --json
+      delaysnn estimate model.dnet --data ~/data/SHD --plot energy.png
+    """
+    from .estimate import DEFAULT_PROFILES
+    from .estimate import estimate as run_estimate
+    from .estimate import plot as plot_estimate
+    from .pipeline import evaluation_inputs, load_network, task_of
+
+    net, _ = load_network(model, _quantize_opts(kw))
+    x, _, what = evaluation_inputs(net, task or task_of(model), data, samples)
+    est = run_estimate(net, x, profiles=list(profiles) or list(DEFAULT_PROFILES))
+    if plot:
+        plot_estimate(est, plot)
+    if as_json:
+        _echo_json(est.to_dict())
+        return
+    click.echo(f"inputs: {what}")
+    click.echo(est.table())
+    if plot:
+        click.echo(f"wrote {plot}")
+
+
+@cli.command()
 @click.argument("path", type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def inspect(path: str, as_json: bool) -> None:

@@ -189,7 +189,10 @@ def to_bytes(net: DelayNetwork) -> bytes:
 def from_bytes(data: bytes, source: str = "<bytes>") -> DelayNetwork:
     """Inverse of :func:`to_bytes`; rejects unknown formats, versions and keys."""
     try:
-        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+        loaded = np.load(io.BytesIO(data), allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise ValueError("a single array, not an archive")
+        with loaded as npz:
             files = {k: npz[k] for k in npz.files}
     except (ValueError, OSError, zipfile.BadZipFile, EOFError) as err:
         raise IRValidationError(f"{source}: not a delaysnn IR file ({type(err).__name__}); expected a .dnet written by delaysnn") from err
@@ -199,13 +202,18 @@ def from_bytes(data: bytes, source: str = "<bytes>") -> DelayNetwork:
         header = json.loads(files.pop("header").tobytes().decode())
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise IRValidationError(f"{source}: corrupt header ({err})") from err
+    if not isinstance(header, dict):
+        raise IRValidationError(f"{source}: header is a JSON {type(header).__name__}, expected an object")
     if header.get("format") != FORMAT:
         raise IRValidationError(f"{source}: field 'format' is {header.get('format')!r}, expected {FORMAT!r}")
-    if header.get("version") != VERSION:
+    if header.get("version") != VERSION or not _is_int(header.get("version")):
         raise IRValidationError(f"{source}: IR version {header.get('version')!r} not supported (this delaysnn reads {VERSION})")
     known = {"format", "version", "input_size", "input_bits", "time_step_ms", "provenance", "layers"}
     if set(header) - known:
         raise IRValidationError(f"{source}: unknown header keys {sorted(set(header) - known)}")
+    problems = _header_problems(header)
+    if problems:
+        raise IRValidationError(f"{source}: " + "; ".join(problems))
     layers = []
     for i, spec in enumerate(header["layers"]):
         if set(spec) != set(_LAYER_SCALARS) | set(_NEURON_SCALARS):
@@ -240,6 +248,34 @@ def from_bytes(data: bytes, source: str = "<bytes>") -> DelayNetwork:
     if problems:
         raise IRValidationError(f"{source}: " + "; ".join(problems))
     return net
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _header_problems(header: dict[str, Any]) -> list[str]:
+    """Type problems of a parsed header (a crafted file must not reach the dataclasses)."""
+    problems = []
+    for key in ("input_size", "input_bits"):
+        if not _is_int(header.get(key)):
+            problems.append(f"field {key!r} is {header.get(key)!r}, expected an integer")
+    if not isinstance(header.get("time_step_ms"), int | float) or isinstance(header.get("time_step_ms"), bool):
+        problems.append(f"field 'time_step_ms' is {header.get('time_step_ms')!r}, expected a number")
+    if not isinstance(header.get("provenance"), dict):
+        problems.append("field 'provenance' must be an object")
+    layers = header.get("layers")
+    if not isinstance(layers, list) or not all(isinstance(spec, dict) for spec in layers):
+        return problems + ["field 'layers' must be a list of objects"]
+    for i, spec in enumerate(layers):
+        for key in ("weight_bits", "weight_exp", "du", "dv", "bias_exp"):
+            if key in spec and not _is_int(spec[key]):
+                problems.append(f"layer {i}: field {key!r} is {spec[key]!r}, expected an integer")
+        if "vth" in spec and spec["vth"] is not None and not _is_int(spec["vth"]):
+            problems.append(f"layer {i}: field 'vth' is {spec['vth']!r}, expected an integer or null")
+        if "binary" in spec and not isinstance(spec["binary"], bool):
+            problems.append(f"layer {i}: field 'binary' is {spec['binary']!r}, expected true or false")
+    return problems
 
 
 def save(net: DelayNetwork, path: str | os.PathLike) -> Path:

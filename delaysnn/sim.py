@@ -1,0 +1,528 @@
+"""The bit-accurate reference simulator: the normative statement of delaysnn's integer arithmetic.
+
+Every backend (Lava, netx, ONNX, NIR...) must reproduce :func:`simulate` spike for spike and
+voltage for voltage. The arithmetic is that of Lava 0.10's ``DelayDense`` (bit-accurate model)
+feeding ``LIF`` (``PyLifModelBitAcc``), including the int32 registers of Lava's Python models, so
+parity holds even where a network drives its registers to wrap or saturate (DESIGN section 4).
+
+The rules live in the small pure functions below, each with its equation; :func:`simulate`
+composes them. The network is feedforward, so a layer's whole input over time is known before
+the layer runs: the synaptic input ``a[t, b, o]`` of all steps is computed at once (event driven,
+see :func:`synaptic_input`), then only the cheap per-step neuron recurrence remains.
+
+Time alignment (defined once, here, by :func:`alignment`): input step ``t`` is sim step ``t``
+(Lava time step ``t + 1``); a spike at step ``t`` through a synapse of delay ``d`` reaches the next
+layer's ``a`` at step ``t + 1 + d``, so layer ``l`` (0-based) adds one step of latency and its
+output at step ``t`` first reflects input step ``t - (l + 1)``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .errors import DataError, UnsupportedError
+from .ir import READOUT_VTH, DelayLayer, DelayNetwork
+
+# --- register widths and shifts of Loihi's LIF, as lava/proc/lif/models.py implements them ---
+DECAY_SHIFT = 12  # decays are 12-bit fractions of 4096
+DECAY_UNITY = 1 << DECAY_SHIFT
+CURRENT_DECAY_OFFSET = 1  # Lava's ds_offset: the current decays by (du + 1) / 4096, so du=4095 clears u
+ACTIVATION_SHIFT = 6  # synaptic input is MSB-aligned: a << 6
+THRESHOLD_SHIFT = 6  # threshold compared as vth << 6
+U_LIMIT = 1 << 23  # u is a 24-bit register that wraps (once) beyond +-2**23
+U_MODULUS = 1 << 24
+V_LIMIT = (1 << 23) - 1  # v saturates at +-(2**23 - 1)
+INT32_MODULUS = 1 << 32  # Lava's Python models hold a, u and v in int32 registers
+
+# --- time alignment ---
+LAYER_LATENCY = 1  # each DelayDense buffers its output one step: a delay-0 spike arrives next step
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """Where things sit on the simulator's time axis (shared by every backend).
+
+    ``input_steps`` input steps are presented at sim steps ``0 .. input_steps-1``; the run lasts
+    ``steps`` steps; ``latency[l]`` is the first step at which layer ``l``'s output can reflect
+    input step 0 (``l + 1``): layer ``l`` at step ``t`` corresponds to the float model's (zero
+    latency) step ``t - latency[l]``.
+    """
+
+    input_steps: int
+    steps: int
+    latency: tuple[int, ...]
+
+    def float_step(self, layer: int, step: int) -> int:
+        """The float model's step that ``layer``'s output at sim ``step`` corresponds to."""
+        return step - self.latency[layer]
+
+
+def alignment(net: DelayNetwork, input_steps: int, steps: int | None = None) -> Alignment:
+    """The time axis of a run of ``net`` on ``input_steps`` input steps.
+
+    By default the run lasts until the last input step has reached the readout through the
+    zero-delay path (``input_steps + len(layers)``) plus ``net.provenance["tail_steps"]`` (0 if
+    absent; ``quantize`` sets it to the float model's total right padding so the integer readout
+    spans the float readout's window).
+    """
+    latency = tuple(LAYER_LATENCY * (i + 1) for i in range(len(net.layers)))
+    if steps is None:
+        tail = int(net.provenance.get("tail_steps", 0))
+        steps = input_steps + latency[-1] + tail
+    if steps < 1:
+        raise DataError(f"steps={steps}: a run needs at least one step")
+    return Alignment(input_steps=int(input_steps), steps=int(steps), latency=latency)
+
+
+# --- the arithmetic, one rule per function ---
+
+
+def effective_weight(weight: np.ndarray, weight_exp: int) -> np.ndarray:
+    """``w_eff = weight << weight_exp`` (Loihi's shared weight exponent, 0..7 in the IR).
+
+    Lava applies the shift to each step's per-delay-slot sum; with a non-negative exponent that is
+    the same as shifting each synapse, so the simulator shifts the summed input (:func:`activation`).
+    """
+    return np.asarray(weight, dtype=np.int64) << int(weight_exp)
+
+
+def effective_bias(bias_mant: np.ndarray, bias_exp: int) -> np.ndarray:
+    """``bias = bias_mant << bias_exp``, added to ``v`` at every step."""
+    return np.asarray(bias_mant, dtype=np.int64) << int(bias_exp)
+
+
+def effective_threshold(vth: int | None) -> int:
+    """``vth << 6``; a readout (``vth=None``) uses ``READOUT_VTH``: it can reset only at saturation."""
+    return (READOUT_VTH if vth is None else int(vth)) << THRESHOLD_SHIFT
+
+
+def wrap32(x: np.ndarray) -> np.ndarray:
+    """Two's-complement wrap to int32, as Lava's int32 registers (``a_buff``, ``a_in << 6``, u, v) do."""
+    return ((np.asarray(x, dtype=np.int64) + (1 << 31)) & (INT32_MODULUS - 1)) - (1 << 31)
+
+
+def decay(x: np.ndarray, keep: int) -> np.ndarray:
+    """``p = x * keep;  sign(p) * (|p| >> 12)``: multiply by ``keep/4096``, truncating toward zero.
+
+    ``keep`` is ``4096 - (du + 1)`` for the current and ``4096 - dv`` for the voltage.
+    """
+    p = np.asarray(x, dtype=np.int64) * int(keep)
+    return np.sign(p) * (np.abs(p) >> DECAY_SHIFT)
+
+
+def activation(a: np.ndarray, weight_exp: int) -> np.ndarray:
+    """The current increment ``(a << weight_exp) << 6`` as Lava's int32 registers hold it (any layout).
+
+    ``a`` is the exact integer sum of weight x payload of the synapses arriving now.
+    ``a_buff`` (int32) holds ``a << weight_exp``; the LIF shifts it by 6 in int32:
+    ``wrap32(wrap32(a << weight_exp) << 6)``. Both wraps are no-ops unless ``|a| << weight_exp``
+    reaches 2**25.
+    """
+    a = np.asarray(a, dtype=np.int64)
+    return wrap32(wrap32(a << int(weight_exp)) << ACTIVATION_SHIFT)
+
+
+def wrap_current(u: np.ndarray) -> np.ndarray:
+    """The 24-bit current wraps once, asymmetrically: ``u > 2**23 -> u - 2**24``, then
+    ``u <= -2**23 -> u + 2**24`` (so +2**23 stays and -2**23 becomes +2**23)."""
+    u = np.where(u > U_LIMIT, u - U_MODULUS, u)
+    return np.where(u <= -U_LIMIT, u + U_MODULUS, u)
+
+
+def current_update(u: np.ndarray, act: np.ndarray, du: int) -> np.ndarray:
+    """``u = wrap_current(wrap32(decay(u, 4096 - (du + 1)) + act))`` with ``act`` from :func:`activation`."""
+    return wrap_current(wrap32(decay(u, DECAY_UNITY - (du + CURRENT_DECAY_OFFSET)) + act))
+
+
+def voltage_update(v: np.ndarray, u: np.ndarray, dv: int, bias: np.ndarray) -> np.ndarray:
+    """``v = clip(wrap32(decay(v, 4096 - dv) + u + bias), -(2**23 - 1), 2**23 - 1)`` (v saturates)."""
+    return np.clip(wrap32(decay(v, DECAY_UNITY - dv) + u + bias), -V_LIMIT, V_LIMIT)
+
+
+def spike_and_reset(v: np.ndarray, vth_eff: int) -> tuple[np.ndarray, np.ndarray]:
+    """``s = v > vth << 6`` (strictly greater); ``v[s] = 0``. ``u`` is not reset."""
+    s = v > vth_eff
+    return s, np.where(s, 0, v)
+
+
+def neuron_step(
+    u: np.ndarray, v: np.ndarray, act: np.ndarray, layer: DelayLayer
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One step of one layer's neurons, in the order Lava runs it: current, voltage, spike/reset.
+
+    Returns ``(u, v, s)``. :func:`simulate` runs the same equations vectorized over time.
+    """
+    n = layer.neuron
+    u = current_update(u, act, n.du)
+    v = voltage_update(v, u, n.dv, effective_bias(n.bias_mant, n.bias_exp))
+    s, v = spike_and_reset(v, effective_threshold(n.vth))
+    return u, v, s
+
+
+# --- results ---
+
+
+@dataclass
+class SimResult:
+    """Output of a run, on the time axis of :func:`alignment` (``[batch, steps, neurons]``).
+
+    ``spikes``: per hidden layer, uint8 0/1. ``voltages``: the readout's ``v`` (after reset),
+    int32. ``u``/``v``: per layer (readout included) traces when recorded, else None.
+    """
+
+    spikes: list[np.ndarray]
+    voltages: np.ndarray
+    alignment: Alignment
+    u: list[np.ndarray] | None = None
+    v: list[np.ndarray] | None = None
+    readout_scale: float = 1.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def batch(self) -> int:
+        return int(self.voltages.shape[0])
+
+    def class_scores(self, readout_scale: float | None = None) -> np.ndarray:
+        return class_scores(self, readout_scale)
+
+    def predict(self, readout_scale: float | None = None) -> np.ndarray:
+        return predict(self, readout_scale)
+
+
+def class_scores(result: SimResult, readout_scale: float | None = None) -> np.ndarray:
+    """``sum_t softmax(v_t * readout_scale)`` over every step of the run: ``[batch, classes]``.
+
+    ``readout_scale`` maps integer voltages back to the float model's units (``quantize`` stores it
+    in ``net.provenance["readout_scale"]``); None uses the result's own (1.0 if the IR has none).
+    """
+    scale = result.readout_scale if readout_scale is None else float(readout_scale)
+    z = result.voltages.astype(np.float64) * scale
+    z -= z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return (e / e.sum(axis=-1, keepdims=True)).sum(axis=1)
+
+
+def predict(result: SimResult, readout_scale: float | None = None) -> np.ndarray:
+    """Class index per sample: argmax of :func:`class_scores`."""
+    return class_scores(result, readout_scale).argmax(axis=-1)
+
+
+# --- input handling ---
+
+
+def as_input(net: DelayNetwork, x: Any) -> np.ndarray:
+    """Validate ``x`` (numpy array or torch tensor ``[batch, time, input_size]`` of payloads) and
+    return it as int64. Payloads must be integers in ``0 .. 2**input_bits - 1``."""
+    if hasattr(x, "detach"):  # torch tensor, without importing torch
+        x = x.detach().cpu().numpy()
+    x = np.asarray(x)
+    if x.ndim != 3 or x.shape[2] != net.input_size:
+        raise DataError(f"input has shape {tuple(x.shape)}; expected [batch, time, {net.input_size}] (the network's input_size)")
+    if x.shape[0] < 1 or x.shape[1] < 1:
+        raise DataError(f"input has shape {tuple(x.shape)}; need at least one sample and one step")
+    if x.dtype == np.bool_:
+        return x.astype(np.int64)
+    if np.issubdtype(x.dtype, np.floating):
+        if not np.all(np.isfinite(x)) or not np.array_equal(x, np.trunc(x)):
+            raise DataError("input has non-integer values; payloads are integer spike counts (graded spikes)")
+    elif not np.issubdtype(x.dtype, np.integer):
+        raise DataError(f"input dtype {x.dtype} is not numeric; expected integer spike counts")
+    top = (1 << net.input_bits) - 1
+    lo, hi = x.min(), x.max()
+    if lo < 0:
+        raise DataError(f"input has negative payload {lo}; payloads are counts in 0..{top}")
+    if hi > top:
+        raise DataError(f"input payload {hi} exceeds input_bits={net.input_bits} (max {top}); clip the counts or re-quantize with more input bits")
+    return x.astype(np.int64)
+
+
+# --- synaptic input: all steps at once ---
+
+# Cost model (ns per unit, measured on the development machine) used to pick the cheaper exact
+# method per layer: events cost ~5 ns per (event x output); BLAS ~0.04 ns per multiply-add.
+_EVENT_COST = 5.0
+_MATMUL_COST = 0.04
+_F64_EXACT = 1 << 53  # every integer of magnitude below 2**53 is a float64
+_F32_EXACT = 1 << 24
+
+
+@dataclass(frozen=True)
+class Events:
+    """Nonzero inputs of a layer, sorted by input: spike at step ``t[k]`` of sample ``b[k]`` on input
+    ``i[k]`` with payload ``p[k]`` (None for binary spikes); ``counts[i]`` events per input."""
+
+    i: np.ndarray
+    t: np.ndarray
+    b: np.ndarray
+    p: np.ndarray | None
+    counts: np.ndarray
+    batch: int
+    size: int  # number of inputs
+
+    @property
+    def max_payload(self) -> int:
+        return 1 if self.p is None or self.p.size == 0 else int(self.p.max())
+
+
+def events(x_itb: np.ndarray, steps: int, binary: bool) -> Events:
+    """The events of ``x_itb`` (``[inputs, time, batch]``) that can still arrive within ``steps``
+    (a spike at step ``t`` reaches ``a`` at ``t + 1 + d`` at the earliest)."""
+    x = x_itb[:, : max(steps - LAYER_LATENCY, 0)]
+    i, t, b = np.nonzero(x)  # C order: sorted by input channel
+    p = None if binary else x[i, t, b]
+    counts = np.bincount(i, minlength=x_itb.shape[0])
+    return Events(i=i, t=t, b=b, p=p, counts=counts, batch=x_itb.shape[2], size=x_itb.shape[0])
+
+
+def activation_bound(weight: np.ndarray, max_payload: int) -> int:
+    """``max_o sum_i |weight[o, i]| * max_payload``: no ``|a|`` of the layer can exceed it."""
+    return int(np.abs(np.asarray(weight, dtype=np.int64)).sum(axis=1).max(initial=0)) * int(max_payload)
+
+
+def synaptic_input(
+    ev: Events, weight: np.ndarray, delay: np.ndarray, steps: int, *, shift: int = 0, method: str | None = None
+) -> np.ndarray:
+    """``a[o, t, b] = sum_i weight[o, i] * x[i, t - 1 - delay[o, i], b]``, times ``2**shift``.
+
+    Returns float64 ``[out, steps, batch]`` holding exact integers. Two exact methods, the cheaper
+    one chosen by a cost model (``method`` forces ``"events"`` or ``"dense"``; tests check both):
+
+    - events: for each output ``o``, scatter every event's weight to row ``(t + 1 + delay[o, i], b)``
+      with ``np.bincount`` (work ~ events x outputs; the bin array, ``steps x batch`` doubles, stays
+      in cache; events are sorted by input so per-input lookups are an ``np.repeat``);
+    - dense: one matmul per distinct delay on time-shifted inputs (work ~ distinct delays x
+      dense), better for dense activity or few distinct delays.
+
+    Exactness: both accumulate in floating point. Every partial sum is an integer of magnitude at
+    most ``B = max_o sum_i |weight[o, i]| * max_payload`` (times ``2**shift``); float32 represents
+    every integer below 2**24 and float64 every integer below 2**53, and a sum of such integers that
+    stays below the bound is computed exactly in any order. The dtype is chosen from ``B`` here
+    (``B < 2**53`` holds for any fan-in below 2**21 with 8-bit weights and 24-bit payloads).
+    """
+    n_out = weight.shape[0]
+    bound = activation_bound(weight, ev.max_payload) << shift
+    if bound >= _F64_EXACT:
+        raise UnsupportedError(f"synaptic sums may reach {bound} >= 2**53; fan-in too large for exact simulation")
+    if method not in (None, "events", "dense"):
+        raise ValueError(f"method {method!r}: expected 'events', 'dense' or None")
+    if ev.t.size == 0:
+        return np.zeros((n_out, steps, ev.batch), dtype=np.float64)
+    n_delays = len(np.unique(delay))
+    event_cost = ev.t.size * n_out * _EVENT_COST
+    dense_cost = n_delays * steps * ev.batch * ev.size * n_out * _MATMUL_COST
+    if method == "dense" or (method is None and dense_cost < event_cost):
+        return _synaptic_dense(ev, weight, delay, steps, shift, np.float32 if bound < _F32_EXACT else np.float64)
+    return _synaptic_events(ev, weight, delay, steps, shift)
+
+
+def _synaptic_events(ev: Events, weight: np.ndarray, delay: np.ndarray, steps: int, shift: int) -> np.ndarray:
+    nb = ev.batch
+    rows = steps * nb
+    r1 = (ev.t + LAYER_LATENCY) * nb + ev.b  # row (t, b) of a delay-0 arrival
+    delay_rows = np.asarray(delay, dtype=np.int64) * nb  # [out, in]
+    w = np.asarray(weight, dtype=np.float64) * float(1 << shift)
+    p = None if ev.p is None else ev.p.astype(np.float64)
+    out = np.empty((weight.shape[0], rows), dtype=np.float64)
+    limit = rows + int(delay_rows.max(initial=0)) + nb  # bincount length covering every target
+    idx = np.empty_like(r1)
+    for o in range(weight.shape[0]):
+        np.add(r1, np.repeat(delay_rows[o], ev.counts), out=idx)
+        vals = np.repeat(w[o], ev.counts)
+        if p is not None:
+            vals *= p
+        out[o] = np.bincount(idx, weights=vals, minlength=limit)[:rows]
+    return out.reshape(weight.shape[0], steps, nb)
+
+
+def _synaptic_dense(ev: Events, weight: np.ndarray, delay: np.ndarray, steps: int, shift: int, dtype: type) -> np.ndarray:
+    n_out, n_in = weight.shape
+    x = np.zeros((steps, ev.batch, n_in), dtype=dtype)
+    x[ev.t, ev.b, ev.i] = 1 if ev.p is None else ev.p
+    a = np.zeros((steps, ev.batch, n_out), dtype=dtype)
+    w = np.asarray(weight, dtype=dtype)
+    for d in np.unique(delay):
+        n = steps - LAYER_LATENCY - int(d)
+        if n <= 0:
+            continue
+        wd = np.where(delay == d, w, 0).T
+        start = LAYER_LATENCY + int(d)
+        a[start:] += (x[:n].reshape(-1, n_in) @ wd).reshape(n, ev.batch, n_out)
+    return a.transpose(2, 0, 1).astype(np.float64) * float(1 << shift)
+
+
+# --- the neuron recurrence ---
+
+
+@dataclass
+class _LayerTrace:
+    spikes: np.ndarray  # bool [out, steps, batch]
+    u: np.ndarray | None  # int32 [out, steps, batch]
+    v: np.ndarray | None
+
+
+def _run_neurons(act: np.ndarray, act_max: int, layer: DelayLayer, record_u: bool, record_v: bool) -> _LayerTrace:
+    """The per-step recurrence of :func:`neuron_step`, in place on int64 ``[out, batch]`` state.
+
+    ``act`` is ``[out, steps, batch]`` (int64, or float64 holding exact integers) from
+    :func:`activation`, with ``|act| <= act_max``. When bounds prove a wrap or a clip can never
+    trigger it is skipped (same result, fewer passes): ``|u_t| <= |u_{t-1}| (4095 - du)/4096 + M``
+    gives ``|u| <= M * 4096 / (du + 1)`` with ``M = act_max``; likewise
+    ``|v| <= (max|u| + max|bias|) * 4096 / dv``.
+    """
+    n = layer.neuron
+    n_out, steps, nb = act.shape
+    keep_u = DECAY_UNITY - (n.du + CURRENT_DECAY_OFFSET)
+    keep_v = DECAY_UNITY - n.dv
+    bias = effective_bias(n.bias_mant, n.bias_exp)[:, None]
+    vth_eff = effective_threshold(n.vth)
+    bias_max = int(np.abs(bias).max(initial=0))
+    # u never leaves 24 bits when act_max <= 2**24 (u then stays in [-2**23, 2**23] and every
+    # int32 register holds its exact value), so the int32 wraps of Lava's registers cannot trigger.
+    int32_safe = act_max <= U_MODULUS
+    u_bound = act_max * DECAY_UNITY / (DECAY_UNITY - keep_u)
+    need_wrap = not u_bound < U_LIMIT
+    u_abs = min(u_bound, U_LIMIT) if int32_safe else math.inf
+    v_bound = math.inf if n.dv == 0 else (u_abs + bias_max) * DECAY_UNITY / n.dv
+    need_clip = not v_bound < V_LIMIT
+    has_bias = bias_max != 0
+
+    u = np.zeros((n_out, nb), dtype=np.int64)
+    v = np.zeros((n_out, nb), dtype=np.int64)
+    p = np.empty_like(u)
+    q = np.empty_like(u)
+    s = np.empty((n_out, nb), dtype=bool)
+    spikes = np.zeros((n_out, steps, nb), dtype=bool)
+    u_tr = np.zeros((n_out, steps, nb), dtype=np.int32) if record_u else None
+    v_tr = np.zeros((n_out, steps, nb), dtype=np.int32) if record_v else None
+
+    def trunc_decay(x: np.ndarray, keep: int) -> None:
+        # x = sign(x * keep) * (|x * keep| >> 12), in place
+        np.multiply(x, keep, out=p)
+        np.abs(p, out=q)
+        np.right_shift(q, DECAY_SHIFT, out=q)
+        np.sign(p, out=p)
+        np.multiply(p, q, out=x)
+
+    for t in range(steps):
+        a_t = act[:, t]
+        # current
+        if keep_u == 0:
+            u[...] = a_t
+        else:
+            trunc_decay(u, keep_u)
+            np.add(u, a_t, out=u, casting="unsafe")  # float64 a_t holds an exact integer
+        if not int32_safe:
+            u[...] = wrap32(u)
+        if need_wrap:
+            u[...] = wrap_current(u)
+        # voltage
+        if keep_v == 0:
+            v[...] = u
+        else:
+            if keep_v != DECAY_UNITY:
+                trunc_decay(v, keep_v)
+            v += u
+        if has_bias:
+            v += bias
+        if not int32_safe:
+            v[...] = wrap32(v)
+        if need_clip:
+            np.clip(v, -V_LIMIT, V_LIMIT, out=v)
+        # spike and reset
+        np.greater(v, vth_eff, out=s)
+        v[s] = 0
+        spikes[:, t] = s
+        if u_tr is not None:
+            u_tr[:, t] = u
+        if v_tr is not None:
+            v_tr[:, t] = v
+    return _LayerTrace(spikes=spikes, u=u_tr, v=v_tr)
+
+
+# --- the public entry point ---
+
+
+def _to_bto(x_otb: np.ndarray) -> np.ndarray:
+    """``[neurons, steps, batch]`` (internal layout) -> ``[batch, steps, neurons]`` (public layout)."""
+    return np.ascontiguousarray(x_otb.transpose(2, 1, 0))
+
+
+def simulate(net: DelayNetwork, x: Any, *, record: bool = True, steps: int | None = None) -> SimResult:
+    """Run ``net`` on ``x`` (``[batch, time, input_size]`` integer payloads), bit-accurately.
+
+    Returns hidden spikes and readout voltages ``[batch, steps, n]`` on the :func:`alignment` time
+    axis; with ``record`` also every layer's ``u`` and ``v`` traces (to bisect a backend mismatch).
+    """
+    net.check()
+    xs = as_input(net, x)
+    align = alignment(net, xs.shape[1], steps)
+    n_steps = align.steps
+    layer_in = xs.transpose(2, 1, 0)  # internal layout: [inputs, time, batch]
+    binary = net.input_bits == 1
+    spikes: list[np.ndarray] = []
+    u_list: list[np.ndarray] = []
+    v_list: list[np.ndarray] = []
+    voltages = np.zeros(0)
+    last = len(net.layers) - 1
+    for li, layer in enumerate(net.layers):
+        ev = events(layer_in, n_steps, binary)
+        shift = layer.weight_exp + ACTIVATION_SHIFT
+        act_max = activation_bound(layer.weight, ev.max_payload) << shift
+        if act_max < 1 << 31:  # no int32 register can wrap: activation() is a plain shift
+            act = synaptic_input(ev, layer.weight, layer.delay, n_steps, shift=shift)
+        else:
+            act = activation(synaptic_input(ev, layer.weight, layer.delay, n_steps).astype(np.int64), layer.weight_exp)
+            act_max = int(np.abs(act).max(initial=0))
+        trace = _run_neurons(act, act_max, layer, record_u=record, record_v=record or li == last)
+        if record:
+            u_list.append(_to_bto(trace.u))
+            v_list.append(_to_bto(trace.v))
+        if li == last:
+            voltages = _to_bto(trace.v)
+        else:
+            spikes.append(_to_bto(trace.spikes).view(np.uint8))
+            layer_in = trace.spikes
+            binary = True
+    return SimResult(
+        spikes=spikes,
+        voltages=voltages,
+        alignment=align,
+        u=u_list if record else None,
+        v=v_list if record else None,
+        readout_scale=float(net.provenance.get("readout_scale", 1.0)),
+    )
+
+
+def run(net: DelayNetwork, x: Any, *, steps: int | None = None) -> SimResult:
+    """Backend interface used by :mod:`delaysnn.verify` (every backend module exposes ``run``)."""
+    return simulate(net, x, record=True, steps=steps)
+
+
+__all__: Sequence[str] = (
+    "Alignment",
+    "SimResult",
+    "activation",
+    "alignment",
+    "class_scores",
+    "current_update",
+    "decay",
+    "effective_bias",
+    "effective_threshold",
+    "effective_weight",
+    "neuron_step",
+    "predict",
+    "run",
+    "simulate",
+    "spike_and_reset",
+    "synaptic_input",
+    "events",
+    "activation_bound",
+    "voltage_update",
+    "wrap32",
+    "wrap_current",
+)
