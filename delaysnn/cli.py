@@ -325,6 +325,54 @@ def simulate(model: str, task: str | None, data: str | None, samples: int, plot:
 
 @cli.command()
 @click.argument("model", type=click.Path())
+@click.option("--backends", default="sim,lava,netx,onnx,nir", show_default=True, help="Comma-separated backends to compare with the simulator.")
+@click.option("--samples", type=click.IntRange(min=1), default=16, show_default=True, help="Inputs to run (Lava takes ~1 s each).")
+@click.option("--task", type=click.Choice(["synthetic", "shd", "ssc"]), help="Inputs (default: the model's task, else random spikes).")
+@click.option("--data", type=click.Path(), help="Directory with the SHD/SSC .h5 files.")
+@click.option("--json", "as_json", is_flag=True)
+@quantize_options
+def verify(model: str, backends: str, samples: int, task: str | None, data: str | None, as_json: bool, **kw: Any) -> None:
+    """Spike-exact parity: every backend must reproduce the simulator's spikes and voltages.
+
+    Reports per backend the mismatch counts per layer and the first mismatch (backend,
+    layer, sample, neuron, step); exits 1 on any mismatch or on a backend that could not run.
+
+    \b
+    Example:
+      delaysnn verify model.pt --backends sim,lava,netx,onnx,nir --samples 8
+      delaysnn verify model.dnet --backends onnx --samples 256
+    """
+    from .pipeline import evaluation_inputs, load_network, task_of
+    from .verify import BACKENDS
+    from .verify import verify as run_verify
+
+    names = [b.strip() for b in backends.split(",") if b.strip()]
+    unknown = [b for b in names if b not in BACKENDS]
+    if unknown or not names:
+        raise click.BadParameter(f"unknown backend(s) {unknown}; choose from {', '.join(BACKENDS)}", param_hint="--backends")
+    net, _ = load_network(model, _quantize_opts(kw))
+    x, _, what = evaluation_inputs(net, task or task_of(model), data, samples)
+    reports = []
+    for name in names:
+        if not as_json:
+            click.echo(f"running {name} on {what} ...", err=True)
+        reports.extend(run_verify(net, x, [name]))
+    failed = [r for r in reports if not r.ok]
+    if as_json:
+        from dataclasses import asdict
+
+        _echo_json({"inputs": what, "ok": not failed, "reports": [asdict(r) for r in reports]})
+    else:
+        for r in reports:
+            click.echo(r.summary())
+    if failed:
+        raise DelaysnnError(f"parity failed for {', '.join(r.backend for r in failed)} (see above)")
+    if not as_json:
+        click.echo(f"all {len(reports)} backends identical to the simulator")
+
+
+@cli.command()
+@click.argument("model", type=click.Path())
 @click.option("--hw", "profiles", multiple=True, metavar="NAME|FILE.toml",
               help="Energy profile (repeatable; default loihi2, cmos45_int8, cmos45_fp32).")
 @click.option("--task", type=click.Choice(["synthetic", "shd", "ssc"]), help="Inputs to count on (default: the model's task, else random spikes).")
