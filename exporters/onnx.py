@@ -1,0 +1,628 @@
+"""ONNX backend: an integer ONNX model that onnxruntime runs spike for spike like ``delaysnn.sim``.
+
+Lowering of one :class:`~delaysnn.ir.DelayLayer` (all tensors time-major ``[time, batch, n]``
+inside the graph, so ``Scan`` iterates over axis 0 and no per-step transposes are needed):
+
+* **Delays** as delayed gathers: the input spike train is padded in front by ``1 + max_delay``
+  zero steps and, for every distinct delay ``d`` of the layer, sliced so that step ``t`` sees
+  the input of step ``t - 1 - d`` (DESIGN 4: a spike at ``t`` through delay ``d`` arrives at
+  ``t + 1 + d``), then multiplied by ``W_d`` (the weights of the synapses with delay ``d``, zero
+  elsewhere); a few consecutive delays share one product (slices concatenated along channels,
+  their ``W_d`` stacked). ``MatMulInteger`` (uint8 payloads x int8 weights -> int32) is exact
+  while payloads fit 8 bits and every neuron's ``sum |w| * max payload`` stays below 2**31
+  (always for hidden layers, and for graded input up to 8 bits at any realistic fan-in);
+  otherwise the layer falls back to an int64 ``MatMul``, exact for every valid IR. The sum,
+  in int64, becomes ``sim.activation``: a ``Mul`` by ``2**(weight_exp + 6)`` (``weight_exp >=
+  0``: no flooring), through Lava's int32 registers where the bound says they can wrap.
+* **Neuron** as one ``Scan`` over time whose body is ``delaysnn.sim.neuron_step`` in int64, op
+  for op: ``Div`` by 4096 of the decayed product (integer ``Div`` truncates toward zero in
+  onnxruntime and in ``onnx.reference``: the ``sign(p) * (|p| >> 12)`` of the spec), the
+  one-time wrap of ``u`` with two ``Where``, ``Clip`` of ``v``, strict ``Greater`` against
+  ``vth << 6`` and reset of ``v`` only. Lava's int32 registers (``sim.wrap32``) are modelled
+  with ``Mod`` by 2**32 on the activation, ``u`` and ``v`` of layers whose weights can drive
+  them past 32 bits (the sim's condition). Terms that the layer's constants make identities are left out, with the
+  sim's own bounds (:func:`_neuron_plan`): ``du = 4095`` clears ``u``, ``dv = 0`` keeps ``v``,
+  a zero bias adds nothing, and the wraps and the clip are dropped where the largest possible
+  activation proves they never trigger.
+* **Readout**: the same ``Scan`` with ``vth = READOUT_VTH`` (it can reset, like the sim);
+  its voltages are the model's output.
+
+Time axis: the model appends ``extra_steps`` zero input steps itself (``delaysnn.sim.alignment``:
+one step of latency per layer plus the IR's ``tail_steps``; stored in the metadata with the
+per-layer latency), so an input of ``T`` steps gives outputs of exactly the sim's length and
+layout; batch and time are dynamic. :func:`run` pads or truncates for an explicit ``steps``
+(the network is causal, so a longer run truncated equals a shorter run). Opset 17 (onnxruntime
+1.20 runs up to 21).
+
+``export_float`` is separate and the only function here that reads the float model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from collections import Counter
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from delaysnn.errors import DataError, UnsupportedError
+from delaysnn.ir import DelayLayer, DelayNetwork
+
+if TYPE_CHECKING:  # heavy, optional: imported inside the functions that need them
+    import onnx
+
+    from delaysnn.model import DelaySNN
+    from delaysnn.sim import SimResult
+
+OPSET = 17
+FORMAT = "delaysnn-onnx"
+VERSION = 1
+INPUT = "x"
+VOLTAGES = "voltages"
+FLOAT_FORMAT = "delaysnn-onnx-float"
+
+_INT32_MAX = 2**31 - 1  # MatMulInteger accumulates in int32
+_UINT8_MAX = 255  # MatMulInteger's activations are uint8
+_PRODUCT_DEPTH = 2048  # inner dimension to aim for when batching delays into one product
+
+
+def spikes_name(layer: int) -> str:
+    """Graph output name of hidden layer ``layer``'s spikes."""
+    return f"spikes{layer}"
+
+
+def extra_steps(net: DelayNetwork) -> int:
+    """Zero steps the model appends to its input: ``sim.alignment(net, T).steps - T``."""
+    from delaysnn.sim import alignment
+
+    return alignment(net, 0).steps
+
+
+# --- graph construction --------------------------------------------------------------------
+
+
+class _Graph:
+    """Collects nodes and initializers with unique names; one per (sub)graph being built."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.nodes: list[Any] = []
+        self.initializers: list[Any] = []
+        self._count = 0
+
+    def fresh(self, hint: str) -> str:
+        self._count += 1
+        return f"{self.prefix}{hint}_{self._count}"
+
+    def const(self, hint: str, value: np.ndarray | int, dtype: Any = np.int64) -> str:
+        from onnx import numpy_helper
+
+        name = self.fresh(hint)
+        self.initializers.append(numpy_helper.from_array(np.asarray(value, dtype=dtype), name))
+        return name
+
+    def op(
+        self, op_type: str, inputs: list[str], hint: str | None = None, outputs: int = 1, name: str | None = None, **attrs: Any
+    ) -> Any:
+        """Append a node; return its output name (``name`` if given), or names when ``outputs > 1``."""
+        from onnx import helper
+
+        names = [name] if name else [self.fresh(hint or op_type.lower()) for _ in range(outputs)]
+        self.nodes.append(helper.make_node(op_type, inputs, names, name=self.fresh(op_type), **attrs))
+        return names[0] if outputs == 1 else names
+
+
+def _max_payload(net: DelayNetwork, index: int) -> int:
+    """Largest value a layer's input carries: graded counts for layer 0, spikes (1) after."""
+    return 2**net.input_bits - 1 if index == 0 else 1
+
+
+def _uses_uint8(layer: DelayLayer, max_payload: int) -> bool:
+    """Whether MatMulInteger (uint8 x int8 -> int32) is exact for this layer, for every input:
+    payloads fit uint8 and no partial sum can reach 2**31 (``sim.activation_bound``)."""
+    from delaysnn.sim import activation_bound
+
+    return max_payload <= _UINT8_MAX and activation_bound(layer.weight, max_payload) <= _INT32_MAX
+
+
+def _delay_groups(layer: DelayLayer) -> dict[int, np.ndarray]:
+    """``{d: W_d[in, out]}``: the weights of the synapses with delay ``d`` (zero elsewhere)."""
+    used = layer.weight != 0
+    delays = np.unique(layer.delay[used]) if used.any() else np.array([0])
+    w = layer.weight.astype(np.int64)
+    return {int(d): np.where(used & (layer.delay == d), w, 0).T for d in delays}
+
+
+def _synaptic_input(g: _Graph, layer: DelayLayer, x: str, uint8: bool) -> str:
+    """``a[t] = sum_d W_d x[t - 1 - d]``, int64 ``[time, batch, out]``.
+
+    ``x`` is time-major, uint8 (``uint8``) or int64; the front padding realises both the one
+    step of latency and the delays. Consecutive delays are batched: their shifted inputs are
+    concatenated along channels and multiplied by their stacked ``W_d`` in one product, which
+    is the same sum with fewer, larger GEMMs and fewer int32 additions (about 3x faster for
+    256-wide layers in onnxruntime 1.20 than one product per delay).
+    """
+    groups = _delay_groups(layer)
+    max_d = max(groups)
+    xp = g.op("Pad", [x, g.const("pads", [1 + max_d, 0, 0, 0, 0, 0])], "padded")
+    axes = g.const("axes", [0])
+    delays = list(groups)
+    per_product = max(1, _PRODUCT_DEPTH // layer.shape[1])
+    total = None
+    for first in range(0, len(delays), per_product):
+        chunk = delays[first : first + per_product]
+        shifted = [g.op("Slice", [xp, g.const("start", [max_d - d]), g.const("end", [-(1 + d)]), axes], f"delay{d}") for d in chunk]
+        stacked = shifted[0] if len(chunk) == 1 else g.op("Concat", shifted, f"delays{chunk[0]}_{chunk[-1]}", axis=2)
+        w = np.concatenate([groups[d] for d in chunk], axis=0)
+        if uint8:
+            prod = g.op("MatMulInteger", [stacked, g.const("w", w, np.int8)], "a_part")
+        else:
+            prod = g.op("MatMul", [stacked, g.const("w", w, np.int64)], "a_part")
+        total = prod if total is None else g.op("Add", [total, prod], "a_sum")
+    if uint8:
+        total = g.op("Cast", [total], "a64", to=_onnx_type(np.int64))
+    return total
+
+
+def _activation(g: _Graph, layer: DelayLayer, a: str, bound: int) -> tuple[str, int]:
+    """``sim.activation``: ``(a << weight_exp) << 6`` through Lava's int32 registers.
+
+    Returns the tensor and the largest magnitude it can hold. With ``|a| <= bound`` small
+    enough both int32 wraps are no-ops and one ``Mul`` is exact (``weight_exp >= 0``).
+    """
+    from delaysnn import sim
+
+    shift = layer.weight_exp + sim.ACTIVATION_SHIFT
+    if bound << shift < 2**31:
+        return g.op("Mul", [a, g.const("act_scale", 1 << shift)], "act"), bound << shift
+    a = _wrap32(g, g.op("Mul", [a, g.const("w_scale", 1 << layer.weight_exp)], "a_buff"))
+    return _wrap32(g, g.op("Mul", [a, g.const("act_scale", 1 << sim.ACTIVATION_SHIFT)], "act_raw")), 2**31
+
+
+def _wrap32(g: _Graph, x: str) -> str:
+    """``sim.wrap32`` in int64: ``((x + 2**31) mod 2**32) - 2**31`` (``Mod`` with fmod=0 is floored)."""
+    half = g.const("half32", 2**31)
+    wrapped = g.op("Mod", [g.op("Add", [x, half], "biased"), g.const("mod32", 2**32)], "mod", fmod=0)
+    return g.op("Sub", [wrapped, half], "wrap32")
+
+
+@dataclass(frozen=True)
+class _NeuronPlan:
+    """Which of the sim's wraps and clips can trigger for a layer (the rest are left out)."""
+
+    int32: bool  # u and v can leave 32 bits: model Lava's int32 registers
+    u_wrap: bool  # u can leave 24 bits: the one-time wrap
+    v_clip: bool  # v can reach +-(2**23 - 1): saturation
+
+
+def _neuron_plan(layer: DelayLayer, act_max: int) -> _NeuronPlan:
+    """The sim's bounds (``sim._run_neurons``), static: ``|act| <= act_max`` for every input.
+
+    ``|u| <= act_max * 4096 / (du + 1)``; ``|v| <= (max|u| + max|bias|) * 4096 / dv``. Exact
+    rational comparisons, so a dropped term provably never triggers.
+    """
+    from delaysnn import sim
+
+    n = layer.neuron
+    int32_safe = act_max <= sim.U_MODULUS
+    u_bound = Fraction(act_max * sim.DECAY_UNITY, n.du + sim.CURRENT_DECAY_OFFSET)
+    u_wrap = not u_bound < sim.U_LIMIT
+    bias_max = int(np.abs(sim.effective_bias(n.bias_mant, n.bias_exp)).max(initial=0))
+    if not int32_safe or n.dv == 0:
+        v_clip = True
+    else:
+        v_clip = not (min(u_bound, sim.U_LIMIT) + bias_max) * sim.DECAY_UNITY / n.dv < sim.V_LIMIT
+    return _NeuronPlan(int32=not int32_safe, u_wrap=u_wrap, v_clip=v_clip)
+
+
+def _onnx_type(dtype: Any) -> int:
+    from onnx import helper
+
+    return helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+
+
+def _neuron_body(layer: DelayLayer, index: int, plan: _NeuronPlan) -> Any:
+    """Scan body: ``sim.neuron_step`` for one layer's neurons, in int64.
+
+    State ``(u, v)``, scan input ``act_t`` (``sim.activation``); scan output the spikes (bool,
+    hidden layers) or the voltage after reset (readout).
+    """
+    from onnx import TensorProto, helper
+
+    from delaysnn import sim
+
+    n = layer.neuron
+    g = _Graph(f"l{index}_")
+    u_in, v_in, act = f"l{index}_u_in", f"l{index}_v_in", f"l{index}_act_t"
+    consts: dict[int, str] = {}
+
+    def k(value: int) -> str:
+        if value not in consts:
+            consts[value] = g.const("k", value)
+        return consts[value]
+
+    def decay(x: str, keep: int, hint: str) -> str:
+        # sign(x * keep) * (|x * keep| >> 12) == trunc(x * keep / 4096): integer Div truncates
+        return g.op("Div", [g.op("Mul", [x, k(keep)], f"{hint}_p"), k(sim.DECAY_UNITY)], hint)
+
+    # current: u = wrap_current(wrap32(decay(u, 4096 - (du + 1)) + act))
+    keep_u = sim.DECAY_UNITY - (n.du + sim.CURRENT_DECAY_OFFSET)
+    u = g.op("Add", [decay(u_in, keep_u, "u_decay"), act], "u_raw") if keep_u else act
+    if plan.int32:
+        u = _wrap32(g, u)
+    if plan.u_wrap:
+        u = g.op("Where", [g.op("Greater", [u, k(sim.U_LIMIT)]), g.op("Sub", [u, k(sim.U_MODULUS)]), u], "u_hi")
+        u = g.op("Where", [g.op("LessOrEqual", [u, k(-sim.U_LIMIT)]), g.op("Add", [u, k(sim.U_MODULUS)]), u], "u_lo")
+    # voltage: v = clip(wrap32(decay(v, 4096 - dv) + u + bias), -(2**23 - 1), 2**23 - 1)
+    keep_v = sim.DECAY_UNITY - n.dv
+    v = g.op("Add", [v_in if keep_v == sim.DECAY_UNITY else decay(v_in, keep_v, "v_decay"), u], "v_u") if keep_v else u
+    bias = sim.effective_bias(n.bias_mant, n.bias_exp)
+    if bias.any():
+        v = g.op("Add", [v, g.const("bias", bias)], "v_bias")
+    if plan.int32:
+        v = _wrap32(g, v)
+    if plan.v_clip:
+        v = g.op("Clip", [v, k(-sim.V_LIMIT), k(sim.V_LIMIT)], "v_sat")
+    # spike and reset: s = v > vth << 6; v[s] = 0 (u is not reset)
+    spike = g.op("Greater", [v, k(sim.effective_threshold(n.vth))], "spike")
+    v = g.op("Where", [spike, k(0), v], "v")
+    spiking = n.vth is not None
+    outs = [f"l{index}_u_out", f"l{index}_v_out", f"l{index}_y"]
+    for src, dst in zip([u, v, spike if spiking else v], outs):
+        g.nodes.append(helper.make_node("Identity", [src], [dst], name=g.fresh("out")))
+    state = ["batch", layer.shape[0]]
+    i64 = TensorProto.INT64
+    return helper.make_graph(
+        g.nodes,
+        f"layer{index}_step",
+        [helper.make_tensor_value_info(name, i64, state) for name in (u_in, v_in, act)],
+        [
+            helper.make_tensor_value_info(outs[0], i64, state),
+            helper.make_tensor_value_info(outs[1], i64, state),
+            helper.make_tensor_value_info(outs[2], TensorProto.BOOL if spiking else i64, state),
+        ],
+        initializer=g.initializers,
+    )
+
+
+def _zero_state(g: _Graph, x_tm: str, size: int) -> str:
+    """int64 zeros ``[batch, size]`` whose batch is the dynamic batch of time-major ``x_tm``."""
+    from onnx import helper
+
+    batch = g.op("Shape", [x_tm], "batch", start=1, end=2)
+    shape = g.op("Concat", [batch, g.const("size", [size])], "state_shape", axis=0)
+    zero = helper.make_tensor("zero", _onnx_type(np.int64), [1], [0])
+    return g.op("ConstantOfShape", [shape], "zeros", value=zero)
+
+
+def _layer(g: _Graph, net: DelayNetwork, index: int, x_tm: str) -> str:
+    """Lower layer ``index``: time-major input -> time-major spikes (uint8) or voltages (int64)."""
+    from delaysnn.sim import activation_bound
+
+    layer = net.layers[index]
+    max_payload = _max_payload(net, index)
+    uint8 = _uses_uint8(layer, max_payload)
+    x_in = g.op("Cast", [x_tm], "in", to=_onnx_type(np.uint8 if uint8 else np.int64))
+    a = _synaptic_input(g, layer, x_in, uint8)
+    act, act_max = _activation(g, layer, a, activation_bound(layer.weight, max_payload))
+    zeros = _zero_state(g, x_tm, layer.shape[0])
+    _, _, y = g.op(
+        "Scan",
+        [zeros, zeros, act],
+        f"scan{index}",
+        outputs=3,
+        body=_neuron_body(layer, index, _neuron_plan(layer, act_max)),
+        num_scan_inputs=1,
+    )
+    return g.op("Cast", [y], "spikes_u8", to=_onnx_type(np.uint8)) if layer.neuron.spiking else y
+
+
+def build(net: DelayNetwork, record_spikes: bool = True) -> onnx.ModelProto:
+    """Lower ``net`` to an integer ONNX model (opset 17) that reproduces ``delaysnn.sim``.
+
+    Input ``x`` int32 ``[batch, time, input_size]`` (graded payloads ``0..2**input_bits-1``);
+    outputs ``voltages`` int32 ``[batch, steps, out]`` and, with ``record_spikes``, one
+    ``spikes<i>`` uint8 ``[batch, steps, n_i]`` per hidden layer, ``steps = time +
+    extra_steps(net)``. The graph casts payloads without range checks (an 8-bit ``Cast`` wraps);
+    :func:`run` validates its input first, as ``sim.as_input`` does.
+    """
+    _require("onnx")
+    from onnx import TensorProto, helper
+
+    net.check()
+    pad = extra_steps(net)
+    g = _Graph("")
+    x = INPUT
+    if pad:
+        x = g.op("Pad", [x, g.const("time_pad", [0, 0, 0, 0, pad, 0])], "x_padded")
+    h = g.op("Transpose", [x], "x_tm", perm=[1, 0, 2])
+    outputs = []
+    for i in range(len(net.layers)):
+        h = _layer(g, net, i, h)
+        if i < len(net.layers) - 1 and record_spikes:
+            g.op("Transpose", [h], name=spikes_name(i), perm=[1, 0, 2])
+            outputs.append(helper.make_tensor_value_info(spikes_name(i), TensorProto.UINT8, ["batch", "steps", net.layers[i].shape[0]]))
+    g.op("Cast", [g.op("Transpose", [h], perm=[1, 0, 2])], name=VOLTAGES, to=TensorProto.INT32)
+    outputs.insert(0, helper.make_tensor_value_info(VOLTAGES, TensorProto.INT32, ["batch", "steps", net.output_size]))
+    graph = helper.make_graph(
+        g.nodes,
+        "delaysnn_integer",
+        [helper.make_tensor_value_info(INPUT, TensorProto.INT32, ["batch", "time", net.input_size])],
+        outputs,
+        initializer=g.initializers,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="delaysnn")
+    model.ir_version = 8  # onnx 1.10+ / onnxruntime 1.10+ read it; the newest onnx writes 10
+    model.doc_string = "delaysnn integer network; spike-exact with delaysnn.sim (DESIGN section 4)"
+    helper.set_model_props(model, _metadata(net, pad, record_spikes))
+    return model
+
+
+def _metadata(net: DelayNetwork, pad: int, record_spikes: bool) -> dict[str, str]:
+    """String metadata_props: enough for ``run`` and ``describe`` without the IR."""
+    from delaysnn.sim import alignment
+
+    hidden = len(net.layers) - 1
+    return {
+        "delaysnn.format": FORMAT,
+        "delaysnn.version": str(VERSION),
+        "delaysnn.sizes": "-".join(map(str, net.sizes)),
+        "delaysnn.input_bits": str(net.input_bits),
+        "delaysnn.time_step_ms": repr(float(net.time_step_ms)),
+        "delaysnn.max_delay": str(max(layer.max_delay for layer in net.layers)),
+        "delaysnn.layer_max_delays": json.dumps([layer.max_delay for layer in net.layers]),
+        "delaysnn.extra_steps": str(pad),
+        "delaysnn.latency": json.dumps(list(alignment(net, 0).latency)),
+        "delaysnn.readout_scale": repr(float(net.provenance.get("readout_scale", 1.0))),
+        "delaysnn.spike_outputs": json.dumps([spikes_name(i) for i in range(hidden)] if record_spikes else []),
+        "delaysnn.lowering": json.dumps(
+            ["MatMulInteger" if _uses_uint8(layer, _max_payload(net, i)) else "MatMul(int64)" for i, layer in enumerate(net.layers)]
+        ),
+    }
+
+
+# --- files and running ---------------------------------------------------------------------
+
+
+def save(net: DelayNetwork, path: str | os.PathLike, record_spikes: bool = True) -> Path:
+    """Build, check (``full_check``) and write the integer model to ``path`` atomically."""
+    onnx = _require("onnx")
+    from delaysnn.fileio import atomic_path
+
+    model = build(net, record_spikes=record_spikes)
+    onnx.checker.check_model(model, full_check=True)
+    data = model.SerializeToString()
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
+
+
+def session(model: onnx.ModelProto | str | os.PathLike, threads: int = 0) -> Any:
+    """An onnxruntime CPU session (``threads=0``: onnxruntime's default)."""
+    ort = _require("onnxruntime")
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.log_severity_level = 3  # unused final Scan states are reported as warnings otherwise
+    source = model.SerializeToString() if hasattr(model, "SerializeToString") else str(model)
+    return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+
+
+def run(net_or_path: DelayNetwork | str | os.PathLike, x: Any, *, steps: int | None = None, threads: int = 0) -> SimResult:
+    """Run the integer model in onnxruntime; the result has exactly ``delaysnn.sim.simulate``'s
+    shapes, dtypes and alignment (``steps`` as the sim's: default ``T + extra_steps``)."""
+    if isinstance(net_or_path, DelayNetwork):
+        sess = session(build(net_or_path), threads)
+    else:
+        from delaysnn.fileio import check_input_path
+
+        sess = session(check_input_path(net_or_path, "ONNX model"), threads)
+    return run_session(sess, x, steps=steps)
+
+
+def run_session(sess: Any, x: Any, *, steps: int | None = None) -> SimResult:
+    """Run an existing session (benchmarks reuse one) and wrap the outputs as a ``SimResult``."""
+    from delaysnn.sim import Alignment, SimResult
+
+    meta = sess.get_modelmeta().custom_metadata_map
+    if meta.get("delaysnn.format") != FORMAT:
+        raise UnsupportedError(
+            f"ONNX model has metadata delaysnn.format={meta.get('delaysnn.format')!r}, expected {FORMAT!r}; "
+            "export the integer network with `delaysnn export MODEL --target onnx`"
+        )
+    x = _check_input(x, int(meta["delaysnn.sizes"].split("-")[0]), int(meta["delaysnn.input_bits"]))
+    pad, t_in = int(meta["delaysnn.extra_steps"]), x.shape[1]
+    n_steps = t_in + pad if steps is None else int(steps)
+    if n_steps < 1:
+        raise DataError(f"steps={n_steps}: a run needs at least one step")
+    if n_steps > t_in + pad:  # more steps: feed zeros (what the sim's padding does)
+        x = np.concatenate([x, np.zeros((x.shape[0], n_steps - t_in - pad, x.shape[2]), x.dtype)], axis=1)
+    names = [VOLTAGES] + json.loads(meta["delaysnn.spike_outputs"])
+    got = dict(zip(names, sess.run(names, {INPUT: x})))
+    cut = slice(None, n_steps)  # fewer steps: causal, so the first n_steps are the shorter run
+    latency = tuple(json.loads(meta["delaysnn.latency"]))
+    return SimResult(
+        spikes=[np.ascontiguousarray(got[name][:, cut]) for name in names[1:]],
+        voltages=np.ascontiguousarray(got[VOLTAGES][:, cut]),
+        alignment=Alignment(input_steps=t_in, steps=n_steps, latency=latency),
+        readout_scale=float(meta.get("delaysnn.readout_scale", 1.0)),
+    )
+
+
+def _check_input(x: Any, channels: int, input_bits: int) -> np.ndarray:
+    """Validate ``x[batch, time, channels]`` like ``sim.as_input`` (the graph casts unchecked)."""
+    if hasattr(x, "detach"):  # torch tensor, without importing torch
+        x = x.detach().cpu().numpy()
+    x = np.asarray(x)
+    if x.ndim != 3 or x.shape[2] != channels or x.shape[0] < 1 or x.shape[1] < 1:
+        raise DataError(f"input has shape {tuple(x.shape)}; expected [batch >= 1, time >= 1, {channels}]")
+    if np.issubdtype(x.dtype, np.floating):
+        if not np.all(np.isfinite(x)) or not np.array_equal(x, np.trunc(x)):
+            raise DataError("input has non-integer values; payloads are integer spike counts (graded spikes)")
+    elif not (np.issubdtype(x.dtype, np.integer) or x.dtype == np.bool_):
+        raise DataError(f"input dtype {x.dtype} is not numeric; expected integer spike counts")
+    top = 2**input_bits - 1
+    if x.min() < 0 or x.max() > top:
+        raise DataError(f"input payloads span [{x.min()}, {x.max()}]; input_bits={input_bits} allows 0..{top}")
+    return x.astype(np.int32)
+
+
+def describe(path: str | os.PathLike) -> dict[str, Any]:
+    """Summary for ``delaysnn inspect model.onnx``: opset, I/O, node counts, size, our metadata."""
+    onnx = _require("onnx")
+    from delaysnn.fileio import check_input_path
+
+    path = check_input_path(path, "ONNX model")
+    model = onnx.load(str(path))
+    meta = {p.key: p.value for p in model.metadata_props}
+    kind = {FORMAT: "delaysnn integer network (ONNX)", FLOAT_FORMAT: "delaysnn float model (ONNX)"}
+    return {
+        "file": str(path),
+        "kind": kind.get(meta.get("delaysnn.format", ""), "ONNX model"),
+        "file_size": path.stat().st_size,
+        "ir_version": model.ir_version,
+        "opset": {imp.domain or "ai.onnx": imp.version for imp in model.opset_import},
+        "producer": f"{model.producer_name} {model.producer_version}".strip(),
+        "inputs": [_value_info(v) for v in model.graph.input],
+        "outputs": [_value_info(v) for v in model.graph.output],
+        "nodes": sum(_node_counts(model.graph).values()),
+        "node_counts": dict(sorted(_node_counts(model.graph).items())),
+        "initializers": len(model.graph.initializer),
+        "metadata": meta,
+    }
+
+
+def _value_info(v: Any) -> str:
+    """``name: dtype[dim, ...]`` with symbolic dims by name."""
+    from onnx import helper
+
+    t = v.type.tensor_type
+    dims = [d.dim_param or str(d.dim_value) for d in t.shape.dim]
+    return f"{v.name}: {helper.tensor_dtype_to_np_dtype(t.elem_type).name}[{', '.join(dims)}]"
+
+
+def _node_counts(graph: Any) -> Counter:
+    """Node count per op type, subgraphs (Scan/Loop bodies) included."""
+    counts: Counter = Counter()
+    for node in graph.node:
+        counts[node.op_type] += 1
+        for attr in node.attribute:
+            if attr.g.node:
+                counts += _node_counts(attr.g)
+            for sub in attr.graphs:
+                counts += _node_counts(sub)
+    return counts
+
+
+def _require(module: str) -> Any:
+    from ._deps import require
+
+    return require(module, extra="onnx")
+
+
+# --- the float model -----------------------------------------------------------------------
+
+
+def export_float(model: DelaySNN, path: str | os.PathLike) -> Path:
+    """Export the float ``DelaySNN`` (eval mode, hard integer delays) with ``torch.onnx.export``.
+
+    Input ``x`` float32 ``[batch, time, input_size]``, output ``voltages`` ``[batch, time +
+    (layers) * R, classes]`` equal to ``model(x)`` to float tolerance; dynamic batch and time
+    (the LIF and readout recurrences are TorchScript loops, exported as ``Loop``). This is the
+    only ONNX function that reads the float model; the integer path never does.
+    """
+    import torch
+
+    onnx = _require("onnx")
+    from delaysnn.fileio import atomic_path
+
+    module = _float_module(model)
+    cfg = model.cfg
+    example = torch.zeros(1, 4, cfg.input_size)
+    with atomic_path(path) as tmp, torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch's exporter narrates its constant folding
+        torch.onnx.export(
+            module,
+            (example,),
+            str(tmp),
+            input_names=[INPUT],
+            output_names=[VOLTAGES],
+            dynamic_axes={INPUT: {0: "batch", 1: "time"}, VOLTAGES: {0: "batch", 1: "steps"}},
+            opset_version=OPSET,
+        )
+        exported = onnx.load(str(tmp))
+        classes = exported.graph.output[0].type.tensor_type.shape.dim[2]
+        classes.Clear()
+        classes.dim_value = cfg.output_size
+        meta = {
+            "delaysnn.format": FLOAT_FORMAT,
+            "delaysnn.version": str(VERSION),
+            "delaysnn.sizes": "-".join(map(str, [cfg.input_size] + [cfg.hidden_size] * cfg.hidden_layers + [cfg.output_size])),
+            "delaysnn.max_delay": str(cfg.max_delay),
+            "delaysnn.time_step_ms": repr(float(cfg.time_step_ms)),
+            "delaysnn.config": json.dumps(cfg.to_dict()),
+        }
+        onnx.helper.set_model_props(exported, meta)
+        onnx.checker.check_model(exported, full_check=True)
+        onnx.save(exported, str(tmp))
+    return Path(path)
+
+
+def _float_module(model: DelaySNN) -> Any:
+    """A traceable eval-mode copy of ``model``: constant hard-delay kernels, scripted loops."""
+    import copy
+
+    import torch
+    import torch.nn.functional as F
+
+    @torch.jit.script
+    def lif(x: torch.Tensor, tau: float, threshold: float) -> torch.Tensor:
+        v = torch.zeros_like(x[:, 0])
+        out: list[torch.Tensor] = []
+        for t in range(x.size(1)):
+            v = v - v / tau + x[:, t]
+            s = (v >= threshold).to(x.dtype)
+            v = v * (1.0 - s)
+            out.append(s)
+        return torch.stack(out, dim=1)
+
+    @torch.jit.script
+    def leaky(x: torch.Tensor, tau: float) -> torch.Tensor:
+        v = torch.zeros_like(x[:, 0])
+        out: list[torch.Tensor] = []
+        for t in range(x.size(1)):
+            v = v - v / tau + x[:, t]
+            out.append(v)
+        return torch.stack(out, dim=1)
+
+    class FloatGraph(torch.nn.Module):
+        def __init__(self, model: DelaySNN) -> None:
+            super().__init__()
+            model = copy.deepcopy(model).eval()
+            model.set_learn_positions(False)
+            self.cfg = model.cfg
+            with torch.no_grad():
+                self.kernels = [syn.kernel().detach().clone() for syn in model.synapses]
+            self.bns = torch.nn.ModuleList(layer.bn if layer.bn is not None else torch.nn.Identity() for layer in model.hidden)
+
+        def delayed(self, x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+            k = self.cfg.max_delay
+            xp = F.pad(x.transpose(1, 2), (k - 1, (k - 1) // 2))
+            return F.conv1d(xp, kernel).transpose(1, 2)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            cfg = self.cfg
+            for kernel, bn in zip(self.kernels[:-1], self.bns):
+                x = self.delayed(x, kernel)
+                if cfg.synaptic_tau is not None:
+                    x = leaky(x, cfg.synaptic_tau)
+                if isinstance(bn, torch.nn.BatchNorm1d):
+                    x = bn(x.transpose(1, 2)).transpose(1, 2)
+                x = lif(x, cfg.tau, cfg.threshold)
+            return leaky(self.delayed(x, self.kernels[-1]), cfg.readout_tau)
+
+    return FloatGraph(model).eval()

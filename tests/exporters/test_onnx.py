@@ -1,0 +1,228 @@
+"""ONNX backend: onnxruntime reproduces ``delaysnn.sim`` spike for spike on random networks (every
+edge of the arithmetic, both MatMul lowerings, register wraps), the file passes the full checker,
+one file runs any batch and length, ``describe`` reports it, and the float export matches torch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from delaysnn.errors import DataError, UnsupportedError
+from delaysnn.ir import DelayLayer, DelayNetwork, NeuronParams
+from delaysnn.sim import activation_bound, simulate
+from tests.factories import NetSpec, net_specs, random_input, random_network
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+from exporters import onnx as eonnx  # noqa: E402
+
+
+def assert_same(got, ref) -> None:
+    """Zero mismatches: every hidden layer's spikes and the readout voltages, with dtypes,
+    shapes and the time alignment; the first mismatch is named (layer, sample, step, neuron)."""
+    assert got.alignment == ref.alignment
+    assert len(got.spikes) == len(ref.spikes)
+    pairs = [(f"layer {i} spikes", a, b) for i, (a, b) in enumerate(zip(got.spikes, ref.spikes))]
+    pairs.append(("readout voltages", got.voltages, ref.voltages))
+    for what, a, b in pairs:
+        assert a.shape == b.shape and a.dtype == b.dtype, f"{what}: {a.shape} {a.dtype} vs sim {b.shape} {b.dtype}"
+        bad = np.argwhere(a != b)
+        assert bad.size == 0, f"{what}: {len(bad)} mismatches, first at (sample, step, neuron) {tuple(bad[0])}: onnx {a[tuple(bad[0])]} sim {b[tuple(bad[0])]}"
+
+
+# Named edges, on top of hypothesis' draws: delays 0 and 62, binary, du/dv extremes, graded
+# payloads beyond uint8 (int64 MatMul), activations that wrap Lava's int32 registers.
+EDGE_SPECS = [
+    NetSpec(sizes=(5, 7, 3), seed=1),
+    NetSpec(sizes=(4, 6, 6, 2), max_delay=62, seed=2),
+    NetSpec(sizes=(3, 5, 4), binary=True, weight_bits=1, seed=3),
+    NetSpec(sizes=(6, 4, 3), input_bits=3, weight_exp=5, seed=4),
+    NetSpec(sizes=(2, 3), max_delay=0, seed=5),
+    NetSpec(sizes=(5, 8, 2), hot=True, weight_bits=4, seed=6),
+    NetSpec(sizes=(4, 6, 3), hot=True, weight_exp=7, seed=7),
+    NetSpec(sizes=(3, 4, 2), input_bits=12, weight_exp=7, hot=True, seed=8),  # int64 path, int32 wraps
+    NetSpec(sizes=(2, 3, 2), input_bits=24, weight_exp=7, seed=9),
+]
+
+
+@pytest.mark.parametrize("spec", EDGE_SPECS, ids=lambda s: f"seed{s.seed}")
+def test_parity_edge_networks(spec: NetSpec) -> None:
+    net = random_network(spec)
+    x = random_input(net, batch=3, steps=30, rate=0.4, seed=spec.seed)
+    assert_same(eonnx.run(net, x), simulate(net, x))
+
+
+@settings(max_examples=150, deadline=None)
+@given(spec=net_specs(max_delay=62), batch=st.integers(1, 4), steps=st.integers(1, 40), rate=st.sampled_from([0.05, 0.3, 0.9]))
+def test_parity_random_networks(spec: NetSpec, batch: int, steps: int, rate: float) -> None:
+    net = random_network(spec)
+    x = random_input(net, batch, steps, rate=rate, seed=spec.seed)
+    assert_same(eonnx.run(net, x), simulate(net, x))
+
+
+def test_edge_specs_reach_every_lowering() -> None:
+    """The named edges really exercise the int64 MatMul and the int32-register wraps."""
+    lowerings, wraps = set(), 0
+    for spec in EDGE_SPECS:
+        net = random_network(spec)
+        for i, layer in enumerate(net.layers):
+            payload = eonnx._max_payload(net, i)
+            lowerings.add(eonnx._uses_uint8(layer, payload))
+            wraps += activation_bound(layer.weight, payload) << (layer.weight_exp + 6) >= 2**31
+    assert lowerings == {True, False} and wraps > 0
+
+
+def _handmade(du: int, dv: int, vth: int, bias: int, weight: int, delay: int) -> DelayNetwork:
+    """1 -> 1 -> 1 network; the readout copies the hidden spikes through weight 1, delay 0."""
+    hidden = DelayLayer(np.array([[weight]], np.int32), np.array([[delay]], np.int32), NeuronParams(du, dv, vth, np.array([bias], np.int32)))
+    readout = DelayLayer(np.array([[1]], np.int32), np.array([[0]], np.int32), NeuronParams(4095, 4095, None, np.array([0], np.int32)))
+    return DelayNetwork(input_size=1, layers=[hidden, readout], input_bits=3)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        (0, 0, 5, 0, 7, 0),  # no decay at all: u and v integrate forever
+        (4095, 4095, 0, 0, 1, 3),  # everything cleared each step, threshold 0
+        (100, 2000, 3, -300, 127, 62),  # negative bias: truncation toward zero of negative v
+        (0, 0, 2**17 - 1, 4095, 127, 1),  # v saturates at 2**23 - 1
+    ],
+)
+def test_parity_handmade(params: tuple[int, ...]) -> None:
+    net = _handmade(*params)
+    x = np.tile(np.array([7, 0, 3, 7, 7, 1, 0, 0, 5, 7])[None, :, None], (2, 8, 1))
+    assert_same(eonnx.run(net, x), simulate(net, x))
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory) -> tuple[DelayNetwork, object]:
+    net = random_network(NetSpec(sizes=(6, 9, 7, 3), max_delay=20, input_bits=3, seed=11))
+    return net, eonnx.save(net, tmp_path_factory.mktemp("onnx") / "net.onnx")
+
+
+def test_checker_full_check_and_opset(saved) -> None:
+    _, path = saved
+    model = onnx.load(str(path))
+    onnx.checker.check_model(model, full_check=True)
+    assert {imp.domain: imp.version for imp in model.opset_import} == {"": eonnx.OPSET}
+    ops = set(eonnx._node_counts(model.graph))
+    assert {"Scan", "MatMulInteger", "Div"} <= ops
+    assert all(i.type.tensor_type.elem_type in (onnx.TensorProto.INT32, onnx.TensorProto.UINT8) for i in list(model.graph.input) + list(model.graph.output))
+
+
+def test_dynamic_batch_and_time_on_one_file(saved) -> None:
+    net, path = saved
+    sess = eonnx.session(path)
+    for batch, steps in [(1, 5), (7, 43)]:
+        x = random_input(net, batch, steps, rate=0.3, seed=batch)
+        got = eonnx.run_session(sess, x)
+        assert got.voltages.shape == (batch, steps + eonnx.extra_steps(net), 3)
+        assert_same(got, simulate(net, x))
+
+
+def test_explicit_steps_pad_and_truncate(saved) -> None:
+    net, path = saved
+    x = random_input(net, 2, 12, rate=0.3, seed=3)
+    for steps in (4, 40):
+        assert_same(eonnx.run(path, x, steps=steps), simulate(net, x, steps=steps))
+
+
+def test_without_spike_outputs() -> None:
+    net = random_network(NetSpec(sizes=(4, 5, 2), seed=12))
+    model = eonnx.build(net, record_spikes=False)
+    assert [o.name for o in model.graph.output] == [eonnx.VOLTAGES]
+    x = random_input(net, 2, 10, seed=1)
+    got = eonnx.run_session(eonnx.session(model), x)
+    assert got.spikes == [] and np.array_equal(got.voltages, simulate(net, x).voltages)
+
+
+def test_describe(saved) -> None:
+    net, path = saved
+    d = eonnx.describe(path)
+    assert d["kind"] == "delaysnn integer network (ONNX)"
+    assert d["opset"] == {"ai.onnx": eonnx.OPSET}
+    assert d["file_size"] == path.stat().st_size
+    assert d["inputs"] == ["x: int32[batch, time, 6]"]
+    assert d["outputs"] == ["voltages: int32[batch, steps, 3]", "spikes0: uint8[batch, steps, 9]", "spikes1: uint8[batch, steps, 7]"]
+    assert d["node_counts"]["Scan"] == 3 and d["nodes"] == sum(d["node_counts"].values())
+    meta = d["metadata"]
+    assert meta["delaysnn.sizes"] == "6-9-7-3"
+    assert int(meta["delaysnn.max_delay"]) == max(layer.max_delay for layer in net.layers)
+    assert int(meta["delaysnn.extra_steps"]) == eonnx.extra_steps(net)
+
+
+def test_inspect_dispatches_to_describe(saved) -> None:
+    from delaysnn.inspect import describe
+
+    assert describe(saved[1])["metadata"]["delaysnn.format"] == eonnx.FORMAT
+
+
+def test_bad_inputs_are_one_line_errors(saved, tmp_path) -> None:
+    net, path = saved
+    with pytest.raises(DataError, match="input_bits=3 allows 0..7"):
+        eonnx.run(path, np.full((1, 4, 6), 8))
+    with pytest.raises(DataError, match=r"expected \[batch >= 1, time >= 1, 6\]"):
+        eonnx.run(path, np.zeros((1, 4, 5)))
+    foreign = tmp_path / "foreign.onnx"
+    model = onnx.load(str(path))
+    del model.metadata_props[:]
+    onnx.save(model, str(foreign))
+    with pytest.raises(UnsupportedError, match="delaysnn.format"):
+        eonnx.run(foreign, np.zeros((1, 4, 6)))
+
+
+def test_save_writes_nothing_when_the_check_fails(tmp_path, monkeypatch) -> None:
+    net = random_network(NetSpec(sizes=(2, 2), seed=13))
+    monkeypatch.setattr(onnx.checker, "check_model", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("boom")))
+    with pytest.raises(RuntimeError):
+        eonnx.save(net, tmp_path / "x.onnx")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_integer_div_truncates_toward_zero() -> None:
+    """The neuron body's decay relies on onnxruntime's integer Div truncating (as sim.decay)."""
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Div", ["p", "d"], ["q"])],
+        "div",
+        [helper.make_tensor_value_info("p", TensorProto.INT64, [6]), helper.make_tensor_value_info("d", TensorProto.INT64, [])],
+        [helper.make_tensor_value_info("q", TensorProto.INT64, [6])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", eonnx.OPSET)])
+    p = np.array([-8191, -4097, -4096, -1, 4095, 2**40 + 5], np.int64)
+    (q,) = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"p": p, "d": np.array(4096)})
+    assert np.array_equal(q, np.sign(p) * (np.abs(p) >> 12))
+
+
+# --- the float model ---
+
+
+def test_float_export_matches_torch(tiny_model, tmp_path) -> None:
+    model = tiny_model
+    model.round_positions()
+    path = eonnx.export_float(model, tmp_path / "float.onnx")
+    onnx.checker.check_model(onnx.load(str(path)), full_check=True)
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    torch.manual_seed(1)
+    for batch, steps in [(2, 9), (5, 23)]:
+        x = (torch.rand(batch, steps, 6) < 0.3).float() * torch.randint(1, 4, (batch, steps, 6))
+        with torch.no_grad():
+            ref = model(x).numpy()
+        (got,) = sess.run(None, {"x": x.numpy()})
+        assert got.shape == ref.shape == (batch, model.cfg.output_steps(steps), 3)
+        np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5)
+    d = eonnx.describe(path)
+    assert d["kind"] == "delaysnn float model (ONNX)" and d["outputs"] == ["voltages: float32[batch, steps, 3]"]
+
+
+def test_float_export_does_not_touch_the_model(tiny_model, tmp_path) -> None:
+    """Exporting a model that is still training leaves its mode and positions as they were."""
+    model = tiny_model.train()
+    before = [s.pos.detach().clone() for s in model.synapses]
+    eonnx.export_float(model, tmp_path / "f.onnx")
+    assert model.training and all(torch.equal(b, s.pos) for b, s in zip(before, model.synapses))
