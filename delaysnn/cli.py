@@ -263,8 +263,9 @@ def export(model: str, target: str, output: str | None, float_model: bool, **kw:
 
     out = check_output_path(output or default_output(model, target))
     qopts = _quantize_opts(kw)
-    if target == "loihi" and qopts.profile is None:
-        qopts.profile = "loihi2"
+    if target == "loihi":
+        qopts.profile = qopts.profile or "loihi2"
+        qopts.for_netx = True
     if float_model:
         if target not in ("nir", "onnx"):
             raise DelaysnnError(f"--float applies to --target nir or onnx, not {target}")
@@ -350,7 +351,10 @@ def verify(model: str, backends: str, samples: int, task: str | None, data: str 
     unknown = [b for b in names if b not in BACKENDS]
     if unknown or not names:
         raise click.BadParameter(f"unknown backend(s) {unknown}; choose from {', '.join(BACKENDS)}", param_hint="--backends")
-    net, _ = load_network(model, _quantize_opts(kw))
+    qopts = _quantize_opts(kw)
+    if "netx" in names:
+        qopts.for_netx = True  # the network every backend runs must be one netx can hold
+    net, _ = load_network(model, qopts)
     x, _, what = evaluation_inputs(net, task or task_of(model), data, samples)
     reports = []
     for name in names:

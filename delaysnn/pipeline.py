@@ -39,6 +39,7 @@ class QuantizeOptions:
     input_bits: int | None = None  # None: from the checkpoint's training data (1 = binary spikes)
     profile: str | None = None
     clip_delays: bool = False
+    for_netx: bool = False  # quantize within what lava-dl netx files can hold (quantize.NETX_OPTIONS)
 
 
 def is_ir_file(path: str | os.PathLike) -> bool:
@@ -56,7 +57,7 @@ def load_network(path: str | os.PathLike, opts: QuantizeOptions | None = None) -
     if path.suffix.lower() not in CHECKPOINT_SUFFIXES:
         raise DelaysnnError(f"{path}: expected a checkpoint (.pt) or an IR file (.dnet), got {path.suffix!r}")
     from .checkpoint import load_checkpoint, read_payload
-    from .quantize import input_bits_for, quantize_with_report
+    from .quantize import NETX_OPTIONS, input_bits_for, quantize_with_report
 
     opts = opts or QuantizeOptions()
     model = load_checkpoint(path)
@@ -72,6 +73,7 @@ def load_network(path: str | os.PathLike, opts: QuantizeOptions | None = None) -
         input_bits=input_bits,
         clip_delays=opts.clip_delays,
         profile=profile,
+        **(NETX_OPTIONS if opts.for_netx else {}),
     )
     net.provenance["source_file"] = path.name
     if "task" in meta:

@@ -397,9 +397,9 @@ def _exp_fits(
     return ok, bound
 
 
-def _split_bias(bias_int: np.ndarray) -> tuple[np.ndarray, int, int]:
-    """Smallest ``bias_exp`` whose 13-bit mantissas hold every neuron's bias; clipped count."""
-    for exp in range(BIAS_EXP_MAX + 1):
+def _split_bias(bias_int: np.ndarray, min_exp: int = 0) -> tuple[np.ndarray, int, int]:
+    """Smallest ``bias_exp >= min_exp`` whose 13-bit mantissas hold every neuron's bias; clipped count."""
+    for exp in range(min_exp, BIAS_EXP_MAX + 1):
         mant = np.rint(bias_int / 2**exp)
         if mant.size == 0 or (mant.min() >= BIAS_MANT_MIN and mant.max() <= BIAS_MANT_MAX):
             return mant.astype(np.int32), exp, 0
@@ -427,10 +427,13 @@ def quantize_with_report(
     max_delay: int | None = None,
     clip_delays: bool = False,
     profile: Any = None,
+    max_weight_exp: int = WEIGHT_EXP_MAX,
+    min_bias_exp: int = 0,
 ) -> tuple[DelayNetwork, QuantReport]:
     """Quantize ``model`` (see the module docstring) and say how: ``(network, report)``.
 
-    ``weight_bits`` 1..8 (ignored with ``binary``); ``input_bits``: width of the first layer's
+    ``max_weight_exp`` / ``min_bias_exp`` restrict the exponents (lava-dl netx files need
+    ``max_weight_exp=0, min_bias_exp=6``: see :data:`NETX_OPTIONS`). ``weight_bits`` 1..8 (ignored with ``binary``); ``input_bits``: width of the first layer's
     graded input payloads (spike counts up to ``2**input_bits - 1``); ``max_delay``: largest
     delay allowed (default: the profile's, else none); ``clip_delays``: clip longer delays to it
     instead of refusing; ``profile``: a ``hardware`` profile whose ``violations(net)`` must be
@@ -483,7 +486,7 @@ def quantize_with_report(
         dv = decay(lay.tau)
         exp, risk = 0, True
         bound = _exp_fits(0, grid.step, a_pos, a_neg, lay.bias, lay, du, dv)[1]
-        for e in range(WEIGHT_EXP_MAX, -1, -1):
+        for e in range(min(max_weight_exp, WEIGHT_EXP_MAX), -1, -1):
             ok, b = _exp_fits(e, grid.step, a_pos, a_neg, lay.bias, lay, du, dv)
             if ok:
                 exp, risk, bound = e, False, b
@@ -498,7 +501,7 @@ def quantize_with_report(
             warnings.warn(msg, stacklevel=2)
 
         bias_int = np.rint(s * lay.bias)
-        bias_mant, bias_exp, bias_clipped = _split_bias(bias_int)
+        bias_mant, bias_exp, bias_clipped = _split_bias(bias_int, min_bias_exp)
         if bias_clipped:
             report.notes.append(f"{lay.name}: {bias_clipped} biases clipped to the 13-bit mantissa << 7")
         if lay.threshold is not None:
@@ -597,24 +600,11 @@ def quantize_with_report(
     return net, report
 
 
-def quantize_model(
-    model: DelaySNN,
-    *,
-    weight_bits: int = 8,
-    binary: bool = False,
-    input_bits: int = 1,
-    max_delay: int | None = None,
-    clip_delays: bool = False,
-    profile: Any = None,
-) -> DelayNetwork:
-    """Quantize ``model`` to an integer :class:`DelayNetwork`; see :func:`quantize_with_report`."""
-    net, _ = quantize_with_report(
-        model,
-        weight_bits=weight_bits,
-        binary=binary,
-        input_bits=input_bits,
-        max_delay=max_delay,
-        clip_delays=clip_delays,
-        profile=profile,
-    )
-    return net
+# lava-dl netx stores effective weights and re-derives their exponent (exact only within 8
+# bits), and fixes bias_exp at 6: a network meant for netx is quantized within both.
+NETX_OPTIONS: dict[str, int] = {"max_weight_exp": 0, "min_bias_exp": 6}
+
+
+def quantize_model(model: DelaySNN, **options: Any) -> DelayNetwork:
+    """Quantize ``model`` to an integer :class:`DelayNetwork`; options as :func:`quantize_with_report`."""
+    return quantize_with_report(model, **options)[0]
