@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from .checkpoint import save_checkpoint
-from .datasets import SyntheticTask, synthetic_splits
+from .datasets import SpikeDataset, SyntheticTask, synthetic_splits
 from .errors import DelaysnnError
 from .model import DelaySNN, ModelConfig
 from .train import TrainOptions, train
@@ -45,7 +45,12 @@ def demo_config(task: SyntheticTask) -> ModelConfig:
 
 
 def run_demo(
-    out_dir: Path, epochs: int = 10, samples: int = 2048, seed: int = 0, echo: Callable[[str], None] = print
+    out_dir: Path,
+    epochs: int = 10,
+    samples: int = 2048,
+    seed: int = 0,
+    echo: Callable[[str], None] = print,
+    verify_samples: int = 8,
 ) -> DemoSummary:
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(max(torch.get_num_threads(), 1))
@@ -76,4 +81,69 @@ def run_demo(
     if gain < 20:
         summary.ok = False
         raise DelaysnnError(f"demo: learned delays beat fixed delays by only {gain:.1f} points (expected >= 20)")
+    deploy(out_dir, out_dir / "model.pt", test_set, summary, echo, verify_samples)
     return summary
+
+
+def deploy(
+    out_dir: Path, checkpoint: Path, test_set: SpikeDataset, summary: DemoSummary, echo: Callable[[str], None], verify_samples: int
+) -> None:
+    """Quantize (8-bit and binary), export to every target, verify parity, estimate costs."""
+    import numpy as np
+
+    from . import ir, sim
+    from .estimate import estimate, plot
+    from .pipeline import QuantizeOptions, check_profile, export, load_network
+    from .plots import spike_raster
+    from .verify import verify
+
+    x = test_set.x.numpy().astype(np.int32)
+    y = test_set.y.numpy()
+    nets = {}
+    for label, opts in (
+        ("8-bit", QuantizeOptions(weight_bits=8, for_netx=True)),
+        ("binary", QuantizeOptions(binary=True, for_netx=True)),
+    ):
+        t0 = time.perf_counter()
+        net, _ = load_network(checkpoint, opts)
+        path = out_dir / f"model-{label}.dnet"
+        ir.save(net, path)
+        result = sim.simulate(net, x)
+        acc = float((result.predict(net.provenance.get("readout_scale")) == y).mean())
+        nets[label] = net
+        summary.add(f"quantize {label}", f"{100 * acc:.1f}% test", f"integer sim, {time.perf_counter() - t0:.1f} s -> {path.name}")
+        echo(f"quantized {label}: integer accuracy {100 * acc:.1f}%")
+        if label == "8-bit":
+            spike_raster(result, out_dir / "raster.png")
+
+    net = nets["8-bit"]
+    check_profile(net, "loihi2")
+    for target, suffix in (("loihi", ".h5"), ("nir", ".nir"), ("onnx", ".onnx")):
+        t0 = time.perf_counter()
+        path = export(net, target, out_dir / f"model-8-bit{suffix}")
+        summary.add(f"export {target}", f"{path.stat().st_size / 1024:.0f} KiB", f"{time.perf_counter() - t0:.1f} s -> {path.name}")
+
+    xs = x[:verify_samples]
+    for label, backends in (("8-bit", ["lava", "netx", "onnx", "nir"]), ("binary", ["lava", "netx", "onnx", "nir"])):
+        echo(f"verifying the {label} network on {len(xs)} samples against {', '.join(backends)} (Lava is slow) ...")
+        for report in verify(nets[label], xs, backends):
+            summary.add(f"verify {label} {report.backend}", "identical" if report.ok else "MISMATCH", report.summary().split(": ", 1)[1])
+            if not report.ok:
+                summary.ok = False
+
+    est = estimate(net, x[:64])
+    plot(est, out_dir / "estimate.png")
+    summary.add("estimate", f"{est.totals['synaptic_ops']:.0f} syn ops", "per inference, mean of 64 test samples")
+    for energy in est.energy:
+        dense = f"; dense ANN equivalent {_format_energy(energy.dense_equivalent_j)}" if energy.dense_equivalent_j else ""
+        summary.add(f"energy {energy.label}", _format_energy(energy.total_j), f"per inference{dense}")
+    summary.add("plots", "raster.png estimate.png", str(out_dir))
+    if not summary.ok:
+        raise DelaysnnError("demo: a backend disagrees with the simulator:\n" + summary.table())
+
+
+def _format_energy(joules: float) -> str:
+    for unit, scale in (("mJ", 1e-3), ("uJ", 1e-6), ("nJ", 1e-9)):
+        if joules >= scale:
+            return f"{joules / scale:.3g} {unit}"
+    return f"{joules / 1e-12:.3g} pJ"

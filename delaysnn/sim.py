@@ -7,7 +7,7 @@ parity holds even where a network drives its registers to wrap or saturate (DESI
 
 The rules live in the small pure functions below, each with its equation; :func:`simulate`
 composes them. The network is feedforward, so a layer's whole input over time is known before
-the layer runs: the synaptic input ``a[t, b, o]`` of all steps is computed at once (event driven,
+the layer runs: the synaptic input ``a[o, t, b]`` of all steps is computed at once (event driven,
 see :func:`synaptic_input`), then only the cheap per-step neuron recurrence remains.
 
 Time alignment (defined once, here, by :func:`alignment`): input step ``t`` is sim step ``t``
@@ -19,7 +19,9 @@ output at step ``t`` first reflects input step ``t - (l + 1)``.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -247,6 +249,8 @@ def as_input(net: DelayNetwork, x: Any) -> np.ndarray:
 # method per layer: events cost ~5 ns per (event x output); BLAS ~0.04 ns per multiply-add.
 _EVENT_COST = 5.0
 _MATMUL_COST = 0.04
+_THREADS = min(4, os.cpu_count() or 1)
+_THREAD_MIN_WORK = 4_000_000  # events x outputs below which threads cost more than they save
 _F64_EXACT = 1 << 53  # every integer of magnitude below 2**53 is a float64
 _F32_EXACT = 1 << 24
 
@@ -273,7 +277,14 @@ def events(x_itb: np.ndarray, steps: int, binary: bool) -> Events:
     """The events of ``x_itb`` (``[inputs, time, batch]``) that can still arrive within ``steps``
     (a spike at step ``t`` reaches ``a`` at ``t + 1 + d`` at the earliest)."""
     x = x_itb[:, : max(steps - LAYER_LATENCY, 0)]
-    i, t, b = np.nonzero(x)  # C order: sorted by input channel
+    mask = np.ascontiguousarray(x if x.dtype == np.bool_ else x != 0)
+    n_t, n_b = mask.shape[1], mask.shape[2]
+    flat = np.flatnonzero(mask)  # C order: sorted by input channel (faster than np.nonzero)
+    if flat.size:
+        i, rest = np.divmod(flat, n_t * n_b)
+        t, b = np.divmod(rest, n_b)
+    else:
+        i = t = b = flat
     p = None if binary else x[i, t, b]
     counts = np.bincount(i, minlength=x_itb.shape[0])
     return Events(i=i, t=t, b=b, p=p, counts=counts, batch=x_itb.shape[2], size=x_itb.shape[0])
@@ -322,21 +333,33 @@ def synaptic_input(
 
 def _synaptic_events(ev: Events, weight: np.ndarray, delay: np.ndarray, steps: int, shift: int) -> np.ndarray:
     nb = ev.batch
+    n_out = weight.shape[0]
     rows = steps * nb
     r1 = (ev.t + LAYER_LATENCY) * nb + ev.b  # row (t, b) of a delay-0 arrival
     delay_rows = np.asarray(delay, dtype=np.int64) * nb  # [out, in]
     w = np.asarray(weight, dtype=np.float64) * float(1 << shift)
     p = None if ev.p is None else ev.p.astype(np.float64)
-    out = np.empty((weight.shape[0], rows), dtype=np.float64)
+    out = np.empty((n_out, rows), dtype=np.float64)
     limit = rows + int(delay_rows.max(initial=0)) + nb  # bincount length covering every target
-    idx = np.empty_like(r1)
-    for o in range(weight.shape[0]):
-        np.add(r1, np.repeat(delay_rows[o], ev.counts), out=idx)
-        vals = np.repeat(w[o], ev.counts)
-        if p is not None:
-            vals *= p
-        out[o] = np.bincount(idx, weights=vals, minlength=limit)[:rows]
-    return out.reshape(weight.shape[0], steps, nb)
+
+    def scatter(outputs: range) -> None:
+        idx = np.empty_like(r1)
+        for o in outputs:
+            np.add(r1, np.repeat(delay_rows[o], ev.counts), out=idx)
+            vals = np.repeat(w[o], ev.counts)
+            if p is not None:
+                vals *= p
+            out[o] = np.bincount(idx, weights=vals, minlength=limit)[:rows]
+
+    # numpy releases the GIL in repeat/add/bincount: split the outputs over a few threads when
+    # the work is large (each thread writes its own rows of `out`, so the result is the same).
+    workers = min(_THREADS, n_out) if ev.t.size * n_out >= _THREAD_MIN_WORK else 1
+    if workers <= 1:
+        scatter(range(n_out))
+    else:
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(scatter, [range(k, n_out, workers) for k in range(workers)]))
+    return out.reshape(n_out, steps, nb)
 
 
 def _synaptic_dense(ev: Events, weight: np.ndarray, delay: np.ndarray, steps: int, shift: int, dtype: type) -> np.ndarray:
@@ -494,8 +517,14 @@ def simulate(net: DelayNetwork, x: Any, *, record: bool = True, steps: int | Non
         alignment=align,
         u=u_list if record else None,
         v=v_list if record else None,
-        readout_scale=float(net.provenance.get("readout_scale", 1.0)),
+        readout_scale=readout_scale(net),
     )
+
+
+def readout_scale(net: DelayNetwork) -> float:
+    """``net.provenance["readout_scale"]`` (set by ``quantize``), 1.0 when absent."""
+    scale = net.provenance.get("readout_scale")
+    return 1.0 if scale is None else float(scale)
 
 
 def run(net: DelayNetwork, x: Any, *, steps: int | None = None) -> SimResult:
@@ -516,6 +545,7 @@ __all__: Sequence[str] = (
     "effective_weight",
     "neuron_step",
     "predict",
+    "readout_scale",
     "run",
     "simulate",
     "spike_and_reset",

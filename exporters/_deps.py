@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import importlib
+import multiprocessing
+import sys
 from types import ModuleType
 
-from delaysnn.errors import MissingDependencyError
+from delaysnn.errors import MissingDependencyError, UnsupportedError
 
 
 def require(module: str, extra: str) -> ModuleType:
@@ -14,3 +16,34 @@ def require(module: str, extra: str) -> ModuleType:
         return importlib.import_module(module)
     except ImportError as err:
         raise MissingDependencyError(f"{module} is not installed (needed here); install it with: pip install 'delaysnn[{extra}]'") from err
+
+
+_LAVA_MP_MODULE = "lava.magma.runtime.message_infrastructure.multiprocessing"
+
+
+def import_lava_runtime() -> None:
+    """Import Lava's runtime even when the multiprocessing start method is already fixed.
+
+    lava 0.10 calls ``multiprocessing.set_start_method('fork')`` at import, which raises once
+    anything has fixed the start method (tqdm's progress-bar lock does, so any run after a
+    training loop would fail). Where the method is already 'fork' that call changes nothing,
+    so it is let through for the duration of the import.
+    """
+    require("lava", extra="lava")
+    if _LAVA_MP_MODULE in sys.modules:
+        return
+    current = multiprocessing.get_start_method(allow_none=True)
+    if current is None:
+        importlib.import_module(_LAVA_MP_MODULE)
+        return
+    if current != "fork":
+        raise UnsupportedError(
+            f"Lava needs the 'fork' multiprocessing start method, but this process already uses {current!r}; "
+            "run the Lava backend in a fresh process"
+        )
+    original = multiprocessing.set_start_method
+    multiprocessing.set_start_method = lambda method, force=False: original(method, force=True)  # type: ignore[assignment]
+    try:
+        importlib.import_module(_LAVA_MP_MODULE)
+    finally:
+        multiprocessing.set_start_method = original  # type: ignore[assignment]

@@ -20,8 +20,10 @@ Lava is imported lazily, inside the functions; ``import exporters.lava`` needs o
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -30,13 +32,14 @@ import numpy as np
 
 from delaysnn.errors import HardwareLimitError, UnsupportedError
 from delaysnn.ir import READOUT_VTH, DelayLayer, DelayNetwork
-from delaysnn.sim import SimResult, alignment, as_input
+from delaysnn.sim import SimResult, alignment, as_input, readout_scale
 
-from ._deps import require
+from ._deps import import_lava_runtime, require
 
 NETX_MAX_DELAY = 62  # netx clips delays to 62 and builds DelayDense(max_delay=62)
 NETX_BIAS_EXP = 6  # netx builds LIF(bias_exp=6): bias = bias_mant << 6
 NETX_FORMAT = "delaysnn-netx"
+DELAYDENSE_MAX_DELAY = 63  # PyDelayDenseModelBitAcc raises beyond this inside a worker: the run hangs
 _LIF_MODEL = "PyLifModelBitAcc"
 _DENSE_MODEL = "PyDelayDenseModelBitAcc"
 
@@ -52,6 +55,9 @@ def check(net: DelayNetwork, profile: Any = "loihi2") -> None:
     and the Lava-simulator artefacts the profile cannot express."""
     prof = _profile(profile)
     problems = net.validate(prof)
+    for li, layer in enumerate(net.layers):  # whatever the profile: Lava would hang, not fail
+        if layer.max_delay > DELAYDENSE_MAX_DELAY:
+            problems.append(f"layer {li}: delay {layer.max_delay} > {DELAYDENSE_MAX_DELAY}, the most Lava's DelayDense accepts")
     # Lava's DelayDense multiplies weight x payload in int32: 2*W*p must stay below 2**31.
     if net.input_bits > 1:
         wmax = int(np.abs(net.layers[0].weight.astype(np.int64)).max(initial=0))
@@ -62,7 +68,8 @@ def check(net: DelayNetwork, profile: Any = "loihi2") -> None:
 
 
 def clip_delays(net: DelayNetwork, max_delay: int = NETX_MAX_DELAY, *, clip: bool = False) -> DelayNetwork:
-    """A copy of ``net`` with every delay above ``max_delay`` set to ``max_delay``.
+    """A copy of ``net`` (new delay arrays, other arrays shared) with every delay above
+    ``max_delay`` set to ``max_delay``, recorded in its provenance.
 
     Clipping changes the network's behaviour, so it is refused unless ``clip=True`` says so.
     """
@@ -120,7 +127,7 @@ def _attach_recorders(neurons: list[Any], samples: int, steps: int) -> tuple[lis
 def build(net: DelayNetwork, profile: Any = "loihi2", *, x: Any = None, steps: int | None = None) -> LavaGraph:
     """Build the Lava process graph of ``net`` fed with ``x`` (``[batch, time, input_size]``;
     default one all-zero sample of ``steps`` steps). Refuses networks that break ``profile``."""
-    require("lava", extra="lava")
+    import_lava_runtime()
     from lava.proc.dense.process import DelayDense
     from lava.proc.io.source import RingBuffer
     from lava.proc.lif.process import LIF
@@ -171,43 +178,61 @@ def build(net: DelayNetwork, profile: Any = "loihi2", *, x: Any = None, steps: i
         steps=align.steps,
         input_steps=align.input_steps,
         latency=align.latency,
-        readout_scale=float(net.provenance.get("readout_scale", 1.0)),
+        readout_scale=readout_scale(net),
     )
 
 
 def run_graph(graph: LavaGraph) -> SimResult:
     """Run every sample of ``graph`` (resetting state in between), stop the runtime and return the
-    hidden spikes and readout voltages on the simulator's time axis."""
+    hidden spikes and readout voltages on the simulator's time axis.
+
+    ``result.extra["timing"]`` holds wall seconds: ``first`` (compile + first sample), ``runs``
+    (each later sample), ``resets`` (between samples) and ``readback`` (reading the recorders).
+    """
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
 
+    from delaysnn.sim import Alignment
+
     cfg = Loihi2SimCfg(select_tag="fixed_pt")
     anchor = graph.neurons[0]
+    timing: dict[str, Any] = {"first": 0.0, "runs": [], "resets": [], "readback": 0.0}
     try:
         for k in range(graph.samples):
             if k:
+                t0 = time.perf_counter()
                 _reset(graph)
+                timing["resets"].append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
             anchor.run(condition=RunSteps(num_steps=graph.steps), run_cfg=cfg)
+            elapsed = time.perf_counter() - t0
             if k == 0:
+                timing["first"] = elapsed
                 graph.models = _check_models(graph)
-        total = graph.samples * graph.steps
-        spikes = [
-            np.ascontiguousarray(sink.data.get().astype(np.int64).reshape(-1, graph.samples, graph.steps).transpose(1, 2, 0)).astype(np.uint8)
-            for sink in graph.spike_sinks
-        ]
-        v = graph.voltage_probe.data.get().astype(np.int64).reshape(-1, total)
-        voltages = np.ascontiguousarray(v.reshape(-1, graph.samples, graph.steps).transpose(1, 2, 0)).astype(np.int32)
-    finally:
-        anchor.stop()
-    from delaysnn.sim import Alignment
-
+            else:
+                timing["runs"].append(elapsed)
+        t0 = time.perf_counter()
+        spikes = [_unstack(sink.data.get(), graph).astype(np.uint8) for sink in graph.spike_sinks]
+        voltages = _unstack(graph.voltage_probe.data.get(), graph).astype(np.int32)
+        timing["readback"] = time.perf_counter() - t0
+    except BaseException:
+        with contextlib.suppress(Exception):  # keep the original error
+            anchor.stop()
+        raise
+    anchor.stop()
     return SimResult(
         spikes=spikes,
         voltages=voltages,
         alignment=Alignment(input_steps=graph.input_steps, steps=graph.steps, latency=graph.latency),
         readout_scale=graph.readout_scale,
-        extra={"models": dict(graph.models)},
+        extra={"models": dict(graph.models), "timing": timing},
     )
+
+
+def _unstack(data: np.ndarray, graph: LavaGraph) -> np.ndarray:
+    """A recorder's ``[neurons, samples * steps]`` buffer -> ``[samples, steps, neurons]``."""
+    data = np.asarray(data).astype(np.int64).reshape(-1, graph.samples, graph.steps)
+    return np.ascontiguousarray(data.transpose(1, 2, 0))
 
 
 def _reset(graph: LavaGraph) -> None:
@@ -248,7 +273,7 @@ def netx_weight_problem(w: np.ndarray) -> str | None:
     ``>> -weight_exponent`` of each per-delay-slot sum (exact only if every weight is a multiple).
     """
     w = np.asarray(w, dtype=np.int64)
-    hi, lo = int(w.max(initial=0)), int(w.min(initial=0))
+    hi, lo = int(w.max()), int(w.min())
     if hi == 0 and lo == 0:
         return "all weights are zero (netx divides by the largest weight)"
     if (hi > 254 and lo < 0) or (lo < -256 and hi > 0):
@@ -324,6 +349,8 @@ def save_netx(net: DelayNetwork, path: str | os.PathLike, profile: Any = "loihi2
     prof = _profile(profile)
     bias_bits = prof.limits.bias_mant_bits.value if prof.limits.bias_mant_bits is not None else 13
     problems = []
+    if 256 * ((1 << net.input_bits) - 1) >= 1 << 31:  # netx rescales weights up to 8 bits (x2**8 at most)
+        problems.append(f"input: {net.input_bits}-bit payloads times netx's rescaled weights overflow Lava's int32 product (at most 23 bits)")
     biases = []
     for li, layer in enumerate(net.layers):
         if layer.max_delay > NETX_MAX_DELAY:
@@ -342,7 +369,7 @@ def save_netx(net: DelayNetwork, path: str | os.PathLike, profile: Any = "loihi2
             f.attrs["format"] = NETX_FORMAT
             f.attrs["input_bits"] = int(net.input_bits)
             f.attrs["tail_steps"] = int(net.provenance.get("tail_steps", 0))
-            f.attrs["readout_scale"] = float(net.provenance.get("readout_scale", 1.0))
+            f.attrs["readout_scale"] = readout_scale(net)
             top = f.create_group("layer")
             inp = top.create_group("0")
             inp.create_dataset("type", data=np.bytes_("input"))
@@ -366,10 +393,16 @@ def save_netx(net: DelayNetwork, path: str | os.PathLike, profile: Any = "loihi2
     return Path(path)
 
 
+def export(net: DelayNetwork, path: str | os.PathLike, profile: Any = "loihi2") -> Path:
+    """``delaysnn export --target loihi``: the netx HDF5 of :func:`save_netx`."""
+    return save_netx(net, path, profile)
+
+
 def build_netx(path: str | os.PathLike, x: Any, *, steps: int | None = None) -> LavaGraph:
     """Load a netx HDF5 with ``lava.lib.dl.netx.hdf5.Network`` and wire input and recorders."""
     import h5py
 
+    import_lava_runtime()
     require("lava.lib.dl.netx", extra="lava")
     from lava.lib.dl.netx import hdf5
     from lava.proc.io.source import RingBuffer
@@ -435,6 +468,7 @@ __all__ = [
     "build_netx",
     "check",
     "clip_delays",
+    "export",
     "netx",
     "netx_bias",
     "netx_weight_problem",

@@ -28,8 +28,8 @@ class NetSpec:
     input_bits: int = 1
     weight_exp: int = 0
     hot: bool = False  # drive u to wrap and v to saturate
-    netx: bool = False  # keep to what lava-dl netx represents exactly (bias on a 2**6 grid, small weight_exp)
     seed: int = 0
+    netx: bool = False  # keep to what lava-dl netx represents exactly (bias on a 2**6 grid, small weight_exp)
 
 
 def random_layer(

@@ -340,3 +340,14 @@ def test_simulate_is_deterministic_and_batch_independent():
         one = sim.simulate(net, x[b : b + 1])
         assert np.array_equal(one.voltages[0], whole.voltages[b])
         assert all(np.array_equal(s1[0], s2[b]) for s1, s2 in zip(one.spikes, whole.spikes))
+
+
+def test_threaded_event_scatter_gives_the_same_integers(monkeypatch):
+    net = shd_like_network(sizes=(140, 64, 20), max_delay=24)
+    x = shd_like_input(6, 30)
+    serial = sim.simulate(net, x)
+    monkeypatch.setattr(sim, "_THREAD_MIN_WORK", 0)
+    monkeypatch.setattr(sim, "_THREADS", 3)
+    threaded = sim.simulate(net, x)
+    assert np.array_equal(serial.voltages, threaded.voltages)
+    assert all(np.array_equal(a, b) for a, b in zip(serial.spikes, threaded.spikes))

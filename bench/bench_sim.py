@@ -1,0 +1,169 @@
+"""The reference sim vs Lava (bit-accurate CPU simulation) vs the float PyTorch model, in one run.
+
+    .venv/bin/python bench/bench_sim.py [--batch 256] [--steps 100] [--lava-samples 3]
+                                        [--repeat 3] [--threads 1] [--no-lava] [--json]
+
+Network: a random integer IR built directly, SHD-shaped 140-256-256-20, 8-bit weights, delays
+0..24 (SNN-delays' max delay 25), du=4095 / dv=4076 (no synaptic filter, tau ~1 step), graded
+input counts 0..5 with a few % of bins active; hidden thresholds give a few % firing, like a
+trained SHD model. The float model is a ``DelaySNN`` of the same shape in eval mode (its cost does
+not depend on its weight values). Lava runs only a few samples (about 3 s each here): they are
+checked spike-exact against the sim before any number is printed. Samples/s of the sim and of
+PyTorch are the best of ``--repeat`` runs after a warm-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from delaysnn.ir import DelayLayer, DelayNetwork, NeuronParams  # noqa: E402
+
+SIZES = (140, 256, 256, 20)
+MAX_DELAY = 25  # delays 0..24
+ACTIVITY = 0.04  # fraction of non-zero input bins
+HIDDEN_VTH = (500, 250)  # a few % firing in each hidden layer
+
+
+def shd_network(seed: int = 0) -> DelayNetwork:
+    rng = np.random.default_rng(seed)
+    layers = []
+    for k, (n_in, n_out) in enumerate(zip(SIZES[:-1], SIZES[1:])):
+        readout = k == len(SIZES) - 2
+        weight = np.clip(np.round(rng.normal(0, 40, (n_out, n_in))), -128, 127).astype(np.int32)
+        delay = rng.integers(0, MAX_DELAY, (n_out, n_in)).astype(np.int32)
+        neuron = NeuronParams(du=4095, dv=4076, vth=None if readout else HIDDEN_VTH[k], bias_mant=np.zeros(n_out, np.int32), bias_exp=0)
+        layers.append(DelayLayer(weight=weight, delay=delay, neuron=neuron, weight_bits=8))
+    return DelayNetwork(input_size=SIZES[0], layers=layers, input_bits=3, time_step_ms=10.0, provenance={"source": "bench/bench_sim.py"})
+
+
+def shd_input(batch: int, steps: int, seed: int = 1) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    active = rng.random((batch, steps, SIZES[0])) < ACTIVITY
+    return np.where(active, rng.integers(1, 6, active.shape), 0).astype(np.int64)
+
+
+def best_of(fn: Any, repeat: int) -> tuple[float, Any]:
+    best, out = float("inf"), None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t0)
+    return best, out
+
+
+def bench_sim(net: DelayNetwork, x: np.ndarray, repeat: int) -> dict[str, Any]:
+    from delaysnn.sim import simulate
+
+    t0 = time.perf_counter()
+    simulate(net, x, record=False)  # warm-up (first touch of the big arrays)
+    first = time.perf_counter() - t0
+    best, res = best_of(lambda: simulate(net, x, record=False), repeat)
+    return {
+        "seconds": best,
+        "first_seconds": first,
+        "samples_per_s": x.shape[0] / best,
+        "hidden_rates": [float(s.mean()) for s in res.spikes],
+        "result": res,
+    }
+
+
+def bench_lava(net: DelayNetwork, x: np.ndarray, reference: Any) -> dict[str, Any]:
+    from exporters import lava as elava
+
+    n = x.shape[0]
+    t0 = time.perf_counter()
+    graph = elava.build(net, "loihi2", x=x)
+    build = time.perf_counter() - t0
+    res = elava.run_graph(graph)
+    total = time.perf_counter() - t0
+    same = all(np.array_equal(a, b[:n]) for a, b in zip(res.spikes, reference.spikes)) and np.array_equal(res.voltages, reference.voltages[:n])
+    if not same:
+        raise SystemExit("Lava and the sim disagree: not reporting timings (run delaysnn verify)")
+    timing = res.extra["timing"]
+    later = [r + s for r, s in zip(timing["runs"], timing["resets"])]
+    steady = float(np.mean(later)) if later else timing["first"]
+    return {
+        "samples": n,
+        "build_seconds": build,
+        "first_seconds": timing["first"],  # compile + first sample
+        "steady_seconds_per_sample": steady,  # run + state reset, compiled graph reused
+        "readback_seconds": timing["readback"],
+        "total_seconds": total,
+        "samples_per_s": 1.0 / steady,
+        "samples_per_s_end_to_end": n / total,
+        "models": res.extra["models"],
+    }
+
+
+def bench_torch(x: np.ndarray, repeat: int, threads: int) -> dict[str, Any]:
+    import torch
+
+    from delaysnn.model import DelaySNN, ModelConfig
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    model = DelaySNN(ModelConfig(input_size=SIZES[0], output_size=SIZES[-1], hidden_size=SIZES[1], hidden_layers=len(SIZES) - 2, max_delay=MAX_DELAY)).eval()
+    xt = torch.from_numpy(x.astype(np.float32))
+
+    def forward() -> Any:
+        with torch.no_grad():
+            return model(xt)
+
+    forward()
+    best, _ = best_of(forward, repeat)
+    return {"seconds": best, "samples_per_s": x.shape[0] / best, "threads": threads}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--steps", type=int, default=100)
+    ap.add_argument("--lava-samples", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads for the float model (numpy's sim is single-threaded)")
+    ap.add_argument("--no-lava", action="store_true")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+
+    net = shd_network()
+    x = shd_input(args.batch, args.steps)
+    out: dict[str, Any] = {"network": "-".join(map(str, SIZES)), "batch": args.batch, "steps": args.steps, "input_activity": float((x > 0).mean())}
+    sim = bench_sim(net, x, args.repeat)
+    reference = sim.pop("result")
+    out["sim"] = sim
+    out["torch"] = bench_torch(x, args.repeat, args.threads)
+    if not args.no_lava:
+        out["lava"] = bench_lava(net, x[: args.lava_samples], reference)
+        out["sim_over_lava"] = sim["samples_per_s"] / out["lava"]["samples_per_s"]
+        out["sim_over_lava_end_to_end"] = sim["samples_per_s"] / out["lava"]["samples_per_s_end_to_end"]
+    out["sim_over_torch"] = sim["samples_per_s"] / out["torch"]["samples_per_s"]
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return 0
+    print(f"network {out['network']}, T={args.steps}, input activity {out['input_activity']:.3f}, hidden firing {', '.join(f'{r:.3f}' for r in sim['hidden_rates'])}")
+    print(f"sim    batch {args.batch}: {sim['seconds']:.3f} s  -> {sim['samples_per_s']:9.1f} samples/s  (first run {sim['first_seconds']:.3f} s)")
+    print(f"torch  batch {args.batch}: {out['torch']['seconds']:.3f} s  -> {out['torch']['samples_per_s']:9.1f} samples/s  (float DelaySNN, {args.threads} thread(s))")
+    if "lava" in out:
+        lv = out["lava"]
+        print(
+            f"lava   {lv['samples']} samples: {lv['steady_seconds_per_sample']:.2f} s/sample steady -> {lv['samples_per_s']:9.3f} samples/s "
+            f"(compile + first {lv['first_seconds']:.2f} s, readback {lv['readback_seconds']:.2f} s, end to end {lv['samples_per_s_end_to_end']:.3f} samples/s); spike-exact vs sim"
+        )
+        print(f"sim / lava  = {out['sim_over_lava']:8.0f}x  (steady; {out['sim_over_lava_end_to_end']:.0f}x end to end)")
+    print(f"sim / torch = {out['sim_over_torch']:8.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,297 @@
+"""Lava backend: spike-exact parity of sim, Lava and netx-loaded Lava on random networks and edge
+probes; refusal of networks that break the Loihi 2 profile or that netx cannot represent.
+
+Lava runs are slow (about a second per network): networks are small and steps few, but every
+edge of the arithmetic is probed. The whole file should take well under three minutes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import subprocess
+import sys
+import warnings
+
+import h5py
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from delaysnn import sim
+from delaysnn.errors import HardwareLimitError, UnsupportedError
+from delaysnn.ir import READOUT_VTH, DelayLayer, DelayNetwork, NeuronParams
+from delaysnn.verify import compare, verify
+from tests.factories import NetSpec, networks, random_input, random_network
+
+pytest.importorskip("lava.proc.lif.models")
+from exporters import lava as elava  # noqa: E402
+
+LAVA_SETTINGS = settings(max_examples=14, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+
+
+def layer(w, d, *, du=4095, dv=4095, vth=None, bias=0, bias_exp=0, weight_exp=0, bits=8) -> DelayLayer:
+    w, d = np.atleast_2d(np.asarray(w)), np.atleast_2d(np.asarray(d))
+    neuron = NeuronParams(du=du, dv=dv, vth=vth, bias_mant=np.full(w.shape[0], bias, np.int32), bias_exp=bias_exp)
+    return DelayLayer(weight=w.astype(np.int32), delay=d.astype(np.int32), neuron=neuron, weight_bits=bits, weight_exp=weight_exp)
+
+
+def pulses(n_in: int, steps: int, events: list[tuple[int, int, int]], batch: int = 1) -> np.ndarray:
+    x = np.zeros((batch, steps, n_in), dtype=np.int64)
+    for t, i, p in events:
+        x[:, t, i] = p
+    return x
+
+
+def probes() -> dict[str, tuple[DelayNetwork, np.ndarray, bool]]:
+    """Hand-built edge probes: (network, input, netx can represent it)."""
+    return {
+        # u = +2**23 stays, u = -2**23 becomes +2**23 (a = 64 * 2048 = 2**17, << 6 = 2**23)
+        "u_wrap_boundary": (
+            DelayNetwork(2, [layer([[64, 0], [0, -64]], [[0, 0], [0, 0]], vth=READOUT_VTH), layer([[1, 1]], [[0, 3]])], input_bits=12),
+            pulses(2, 4, [(0, 0, 2048), (1, 1, 2048)]),
+            True,
+        ),
+        # v == vth << 6 does not spike; one more unit does
+        "strict_threshold": (
+            DelayNetwork(1, [layer([[100]], [[0]], vth=100), layer([[5]], [[1]])]),
+            pulses(1, 4, [(0, 0, 1), (1, 0, 1)]),
+            True,
+        ),
+        # v saturates both ways; the readout resets at saturation (2**23 - 1 > READOUT_VTH << 6)
+        "saturation_and_readout_reset": (
+            DelayNetwork(
+                2,
+                [
+                    layer([[127, 0], [0, -128]], [[0, 0], [0, 0]], du=0, dv=0, vth=READOUT_VTH, bias=-4096, bias_exp=6),
+                    layer([[0, 127]], [[0, 62]], dv=0, bias=4095, bias_exp=6),
+                ],
+                input_bits=8,
+            ),
+            pulses(2, 40, [(t, i, 255) for t in range(0, 40, 2) for i in (0, 1)]),
+            True,
+        ),
+        # int32 registers of Lava wrap: 16 inputs x 255 x 127 << 7, << 6 overflows int32
+        "int32_registers": (
+            DelayNetwork(16, [layer(np.full((2, 16), 127), np.zeros((2, 16)), du=0, dv=0, vth=5000, weight_exp=7), layer([[100, -100]], [[0, 3]], du=0, dv=0)], input_bits=8),
+            np.full((1, 6, 16), 255),
+            False,
+        ),
+        # a matrix without positive weights: Lava's sign-mode inference would turn -128 into -127.5
+        "all_negative_with_-128": (
+            DelayNetwork(3, [layer([[-128, -1, -64]], [[0, 5, 62]], vth=0, bias=4095, bias_exp=7), layer([[-128]], [[0]], du=0, dv=0)]),
+            np.ones((2, 12, 3), dtype=np.int64),
+            False,
+        ),
+        # delay 0 and the largest delay, decay extremes, negative bias
+        "delays_and_decays": (
+            DelayNetwork(
+                3,
+                [
+                    layer([[90, -40, 70], [-3, 127, -128]], [[0, 62, 31], [62, 0, 1]], du=0, dv=4095, vth=40, bias=-64, bias_exp=6),
+                    layer([[120, -100], [50, 60]], [[62, 0], [7, 0]], du=4095, dv=0, vth=3, bias=-4032, bias_exp=0),
+                    layer([[30, -30]], [[1, 62]], du=2047, dv=1, bias=64, bias_exp=7),
+                ],
+                input_bits=2,
+            ),
+            pulses(3, 70, [(t, t % 3, 1 + t % 3) for t in range(0, 70, 3)], batch=2),
+            True,
+        ),
+    }
+
+
+def assert_parity(reference: sim.SimResult, other: sim.SimResult, backend: str) -> None:
+    report = compare(reference, other, backend)
+    assert report.ok, report.summary()
+
+
+# --- laziness, model selection, time alignment -------------------------------------------------
+
+
+def test_importing_the_exporter_does_not_import_lava():
+    code = "import sys, exporters.lava; assert not any(m == 'lava' or m.startswith('lava.') for m in sys.modules)"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_lava_selects_the_bit_accurate_models_and_aligns_like_the_sim():
+    delays = [0, 1, 5, 62]
+    net = DelayNetwork(4, [layer([[3, 5, 7, 11]], [delays])])  # du = dv = 4095: v shows each step's input only
+    x = pulses(4, 3, [(2, i, 1) for i in range(4)])
+    ref = sim.simulate(net, x, steps=70)
+    res = elava.run(net, x, steps=70)
+    assert res.extra["models"] == {"LIF": "PyLifModelBitAcc", "DelayDense": "PyDelayDenseModelBitAcc"}
+    assert res.alignment == ref.alignment
+    v = res.voltages[0, :, 0]
+    assert np.flatnonzero(v).tolist() == [2 + 1 + d for d in delays]  # t + 1 + d: the RingBuffer adds nothing
+    assert v[3].tolist() == 3 << 6
+    assert_parity(ref, res, "lava")
+
+
+# --- parity ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", list(probes()))
+def test_edge_probes_parity(name):
+    net, x, netx_ok = probes()[name]
+    ref = sim.simulate(net, x)
+    assert_parity(ref, elava.run(net, x), "lava")
+    if netx_ok:
+        assert_parity(ref, elava.netx.run(net, x), "netx")
+    else:
+        with pytest.raises(UnsupportedError, match="netx cannot represent"):
+            elava.netx.run(net, x)
+
+
+def test_probes_reach_their_edges():
+    nets = probes()
+    u = sim.simulate(*nets["u_wrap_boundary"][:2]).u[0][0]
+    assert u[1, 0] == 2**23 and u[2, 1] == 2**23  # +2**23 stays, -2**23 became +2**23
+    res = sim.simulate(*nets["strict_threshold"][:2])
+    assert res.v[0][0, 1, 0] == 100 << 6 and res.spikes[0][0, :, 0].tolist() == [0, 0, 1, 0, 0, 0]
+    res = sim.simulate(*nets["saturation_and_readout_reset"][:2])
+    assert res.v[0].min() == -(2**23 - 1)  # negative saturation
+    assert res.spikes[0][0, :, 0].any()  # positive side: 2**23 - 1 > READOUT_VTH << 6 spikes and resets
+    assert (np.diff(res.voltages[0, :, 0]) < 0).any()  # the readout reset after saturating
+    res = sim.simulate(*nets["int32_registers"][:2])
+    assert np.abs(res.u[0]).max() > 2**24
+
+
+@LAVA_SETTINGS
+@given(net=networks(max_width=5, max_layers=3), t_in=st.integers(1, 8), seed=st.integers(0, 999))
+def test_random_networks_sim_equals_lava(net, t_in, seed):
+    x = random_input(net, 2, t_in, rate=0.5, seed=seed)
+    assert_parity(sim.simulate(net, x), elava.run(net, x), "lava")
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(net=networks(max_width=5, max_layers=3, netx=True), t_in=st.integers(1, 8), seed=st.integers(0, 999))
+def test_random_networks_sim_equals_netx(net, t_in, seed):
+    assume(all(elava.netx_weight_problem(lay.weight.astype(np.int64) << lay.weight_exp) is None for lay in net.layers))
+    x = random_input(net, 2, t_in, rate=0.5, seed=seed)
+    assert_parity(sim.simulate(net, x), elava.netx.run(net, x), "netx")
+
+
+def test_verify_runs_every_backend_against_the_sim():
+    net, x, _ = probes()["delays_and_decays"]
+    reports = verify(net, x[:, :20], ["sim", "lava", "netx"])
+    assert [r.backend for r in reports] == ["sim", "lava", "netx"]
+    assert all(r.ok for r in reports), [r.summary() for r in reports]
+    steps = 20 + 3  # input steps + one per layer
+    assert reports[1].compared == 2 * steps * (2 + 2 + 1)  # 2 samples x (hidden spikes + readout voltages)
+
+
+# --- refusals ----------------------------------------------------------------------------------
+
+
+def test_profile_breaking_networks_are_refused_with_every_violation():
+    net = random_network(NetSpec(sizes=(3, 4, 2), max_delay=70, seed=3))
+    net.layers[1].delay[0, 0] = 63
+    with pytest.raises(HardwareLimitError) as info:
+        elava.build(net, "loihi2", steps=5)
+    msg = str(info.value)
+    assert "layer 0:" in msg and "have delay > 62 (max 70) [profile loihi2: limits.max_delay]" in msg
+    assert "layer 1:" in msg
+    report = verify(net, np.zeros((1, 3, 3), dtype=np.int64), ["lava"])[0]
+    assert report.skipped is not None and "limits.max_delay" in report.skipped
+
+
+def test_clipping_is_explicit():
+    net = random_network(NetSpec(sizes=(3, 4, 2), max_delay=70, seed=3))
+    with pytest.raises(HardwareLimitError, match="clip=True"):
+        elava.clip_delays(net)
+    clipped = elava.clip_delays(net, clip=True)
+    assert max(lay.max_delay for lay in clipped.layers) == 62 and net.layers[0].max_delay == 70
+    assert clipped.provenance["delays_clipped_to"] == 62
+    x = random_input(clipped, 1, 4)
+    assert_parity(sim.simulate(clipped, x), elava.run(clipped, x), "lava")
+
+
+def test_graded_payload_products_that_overflow_lava_int32_are_refused():
+    net = random_network(NetSpec(sizes=(2, 3, 2), input_bits=24, seed=9))
+    net.layers[0].weight[0, 0] = 127
+    with pytest.raises(HardwareLimitError, match="overflows Lava's int32"):
+        elava.check(net)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda n: setattr(n.layers[0].neuron, "bias_exp", 0) or n.layers[0].neuron.bias_mant.fill(3), "not a multiple of 2\\*\\*6"),
+        (lambda n: setattr(n.layers[0], "weight_exp", 3), "netx clips them to \\[-256, 254\\]"),
+        (lambda n: n.layers[1].weight.fill(0), "all weights are zero"),
+        (lambda n: n.layers[1].weight.fill(-128), "not reproduced by netx"),
+    ],
+)
+def test_save_netx_refuses_what_netx_cannot_represent(tmp_path, edit, message):
+    net = random_network(NetSpec(sizes=(3, 4, 2), netx=True, seed=2))
+    edit(net)
+    path = tmp_path / "net.h5"
+    with pytest.raises(UnsupportedError, match=message):
+        elava.save_netx(net, path)
+    assert not path.exists() and list(tmp_path.iterdir()) == []
+
+
+# --- the netx file -----------------------------------------------------------------------------
+
+
+def test_save_netx_layout(tmp_path):
+    net, x, _ = probes()["delays_and_decays"]
+    path = elava.save_netx(net, tmp_path / "net.h5")
+    with h5py.File(path, "r") as f:
+        assert f.attrs["input_bits"] == 2
+        assert f["layer/0/type"][()] == b"input" and f["layer/0/shape"][()].tolist() == [3]
+        for i, lay in enumerate(net.layers, start=1):
+            g = f[f"layer/{i}"]
+            assert g["type"][()] == b"dense" and g["shape"][()].tolist() == [lay.shape[0]]
+            assert np.array_equal(g["weight"][()], lay.weight << lay.weight_exp)
+            assert np.array_equal(g["delay"][()], lay.delay) and g["delay"].ndim == 2
+            n = lay.neuron
+            assert np.array_equal(g["bias"][()] << 6, n.bias_mant.astype(np.int64) << n.bias_exp)
+            assert g["neuron/type"][()] == b"CUBA"
+            assert g["neuron/iDecay"][()] == n.du + 1 and g["neuron/vDecay"][()] == n.dv
+            assert g["neuron/vThMant"][()] == (READOUT_VTH if n.vth is None else n.vth)
+            assert g["neuron/refDelay"][()] == 1 and not g["neuron/gradedSpike"][()]
+    assert_parity(sim.simulate(net, x[:, :10]), elava.run_netx(path, x[:, :10]), "netx")
+
+
+def _lava_realizes_exactly(w: np.ndarray) -> bool:
+    """Apply lava-dl's optimize_weight_bits, then DelayDense's clip and truncation, for real."""
+    from lava.lib.dl.netx.utils import optimize_weight_bits
+    from lava.utils.weightutils import clip_weights, determine_sign_mode, truncate_weights
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            opt, bits, exp, _ = optimize_weight_bits(w.copy())
+        except (OverflowError, ValueError):
+            return False
+    mode = determine_sign_mode(opt)
+    realized = truncate_weights(clip_weights(opt, mode, num_bits=8), mode, bits).astype(np.int64)
+    if exp > 0 or np.any(realized % (1 << -exp)):
+        return False
+    return np.array_equal(realized >> -exp, w)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    lo=st.integers(-300, 300),
+    span=st.integers(0, 400),
+    shape=st.tuples(st.integers(1, 4), st.integers(1, 4)),
+    seed=st.integers(0, 9999),
+    special=st.sampled_from([None, -256, -128, -129, 254, 255, 256, 0, 1, -1]),
+)
+def test_netx_weight_mirror_matches_lava(lo, span, shape, seed, special):
+    rng = np.random.default_rng(seed)
+    w = rng.integers(lo, lo + span + 1, size=shape).astype(np.int64)
+    if special is not None:
+        w.flat[0] = special
+    with contextlib.redirect_stdout(io.StringIO()):  # netx prints its clipping warnings
+        ok = _lava_realizes_exactly(w)
+    assert (elava.netx_weight_problem(w) is None) == ok, (w.tolist(), elava.netx_weight_problem(w))
+
+
+def test_delays_lava_would_hang_on_are_refused_whatever_the_profile():
+    net = random_network(NetSpec(sizes=(2, 3), max_delay=64, seed=1))
+    with pytest.raises(HardwareLimitError, match="delay 64 > 63, the most Lava's DelayDense accepts"):
+        elava.build(net, "unconstrained", steps=3)
