@@ -1,7 +1,8 @@
-"""Accuracy of the integer network at float / 8 / 4 / 2-bit / binary weights (post-training
-quantization), on the synthetic delay task; prints a markdown table.
+"""Accuracy of the integer network at float / 8 / 4 / 2-bit / binary weights, after
+post-training quantization and after quantization-aware fine-tuning (QAT, straight-through
+estimator on the deployed grid), on the synthetic delay task; prints a markdown table.
 
-    .venv/bin/python bench/quant_table.py [--epochs 10] [--samples 2048] [--checkpoint model.pt] [--json]
+    .venv/bin/python bench/quant_table.py [--epochs 10] [--qat-epochs 6] [--checkpoint model.pt] [--json]
 
 ``accuracy_table(model, test_set, configs)`` is the reusable part: QAT rows are added by
 passing QAT-trained models (or extra configs) to it.
@@ -111,17 +112,41 @@ def markdown(rows: list[dict[str, Any]], title: str = "") -> str:
     return "\n".join(lines)
 
 
-def trained_model(epochs: int, samples: int, seed: int) -> tuple[DelaySNN, SpikeDataset]:
+def trained_model(epochs: int, train_set: SpikeDataset, test_set: SpikeDataset, seed: int) -> DelaySNN:
     """The demo's model, trained on the synthetic task with ``delaysnn.train``."""
     from delaysnn.demo import demo_config
     from delaysnn.train import TrainOptions, train
 
-    task = SyntheticTask()
-    train_set, test_set = synthetic_splits(task, n_train=samples, n_test=512, seed=seed)
     torch.manual_seed(seed)
-    model = DelaySNN(demo_config(task))
+    model = DelaySNN(demo_config(SyntheticTask()))
     train(model, train_set, test_set, TrainOptions(epochs=epochs, seed=seed, progress=False))
-    return model, test_set
+    return model
+
+
+def qat_rows(
+    model: DelaySNN, train_set: SpikeDataset, test_set: SpikeDataset, epochs: int, seed: int
+) -> list[dict[str, Any]]:
+    """Fine-tune a copy of ``model`` through the quantizer for each low-precision config (delays
+    kept), then quantize it with the same config."""
+    import copy
+
+    from delaysnn.train import TrainOptions, train
+
+    rows = []
+    for name, options in DEFAULT_CONFIGS:
+        if options is None:
+            continue
+        tuned = copy.deepcopy(model)
+        opts = TrainOptions(
+            epochs=epochs, seed=seed, learn_delays=False, progress=False,
+            qat_bits=options.get("weight_bits"), qat_binary=bool(options.get("binary")),
+        )  # fmt: skip
+        t0 = time.perf_counter()
+        train(tuned, train_set, None, opts)
+        row = accuracy_table(tuned, test_set, [(f"{name} + QAT", options)])[0]
+        row["seconds"] += time.perf_counter() - t0
+        rows.append(row)
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -130,21 +155,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samples", type=int, default=2048, help="training samples of the synthetic task")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--checkpoint", type=Path, help="use this trained checkpoint (synthetic task) instead of training")
+    parser.add_argument("--qat-epochs", type=int, default=6, help="QAT fine-tuning epochs per row (0: no QAT rows)")
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
     args = parser.parse_args(argv)
     torch.set_num_threads(2)
+    train_set, test_set = synthetic_splits(SyntheticTask(), n_train=args.samples, n_test=512, seed=args.seed)
     if args.checkpoint:
         from delaysnn.checkpoint import load_checkpoint
 
         model = load_checkpoint(args.checkpoint)
-        test_set = synthetic_splits(SyntheticTask(), n_train=0, n_test=512, seed=args.seed)[1]
     else:
-        model, test_set = trained_model(args.epochs, args.samples, args.seed)
+        model = trained_model(args.epochs, train_set, test_set, args.seed)
     rows = accuracy_table(model, test_set)
+    if args.qat_epochs > 0:
+        rows += qat_rows(model, train_set, test_set, args.qat_epochs, args.seed)
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
-        print(markdown(rows, f"Post-training quantization, synthetic delay task ({len(test_set)} test samples)"))
+        print(markdown(rows, f"Integer network accuracy, synthetic delay task ({len(test_set)} test samples; QAT: {args.qat_epochs} epochs)"))
     return 0
 
 

@@ -81,14 +81,31 @@ def run_demo(
     if gain < 20:
         summary.ok = False
         raise DelaysnnError(f"demo: learned delays beat fixed delays by only {gain:.1f} points (expected >= 20)")
-    deploy(out_dir, out_dir / "model.pt", test_set, summary, echo, verify_samples)
+    qat_binary(out_dir, train_set, test_set, summary, echo, seed)
+    deploy(out_dir, test_set, summary, echo, verify_samples)
     return summary
 
 
-def deploy(
-    out_dir: Path, checkpoint: Path, test_set: SpikeDataset, summary: DemoSummary, echo: Callable[[str], None], verify_samples: int
+def qat_binary(
+    out_dir: Path, train_set: SpikeDataset, test_set: SpikeDataset, summary: DemoSummary, echo: Callable[[str], None], seed: int
 ) -> None:
-    """Quantize (8-bit and binary), export to every target, verify parity, estimate costs."""
+    """Fine-tune the learned-delay model through the binary quantizer (delays kept)."""
+    from .checkpoint import load_checkpoint
+
+    model = load_checkpoint(out_dir / "model.pt")
+    t0 = time.perf_counter()
+    opts = TrainOptions(epochs=6, learn_delays=False, qat_binary=True, seed=seed, desc="QAT binary")
+    result = train(model, train_set, test_set, opts)
+    path = out_dir / "model-qat-binary.pt"
+    save_checkpoint(model, path, {"task": "synthetic", "test_acc": result.final_test_acc, "qat": "binary", "input_max_count": 1})
+    summary.add("QAT fine-tune (binary)", f"{100 * result.final_test_acc:.1f}% test", f"{time.perf_counter() - t0:.0f} s -> {path.name}")
+    echo(f"binary QAT fine-tuning: test accuracy {100 * result.final_test_acc:.1f}%")
+
+
+def deploy(
+    out_dir: Path, test_set: SpikeDataset, summary: DemoSummary, echo: Callable[[str], None], verify_samples: int
+) -> None:
+    """Quantize (8-bit, binary, binary after QAT), export to every target, verify parity, estimate costs."""
     import numpy as np
 
     from . import ir, sim
@@ -100,12 +117,13 @@ def deploy(
     x = test_set.x.numpy().astype(np.int32)
     y = test_set.y.numpy()
     nets = {}
-    for label, opts in (
-        ("8-bit", QuantizeOptions(weight_bits=8, for_netx=True)),
-        ("binary", QuantizeOptions(binary=True, for_netx=True)),
+    for label, checkpoint, opts in (
+        ("8-bit", "model.pt", QuantizeOptions(weight_bits=8, for_netx=True)),
+        ("binary", "model.pt", QuantizeOptions(binary=True, for_netx=True)),
+        ("binary-qat", "model-qat-binary.pt", QuantizeOptions(binary=True, for_netx=True)),
     ):
         t0 = time.perf_counter()
-        net, _ = load_network(checkpoint, opts)
+        net, _ = load_network(out_dir / checkpoint, opts)
         path = out_dir / f"model-{label}.dnet"
         ir.save(net, path)
         result = sim.simulate(net, x)
@@ -124,7 +142,8 @@ def deploy(
         summary.add(f"export {target}", f"{path.stat().st_size / 1024:.0f} KiB", f"{time.perf_counter() - t0:.1f} s -> {path.name}")
 
     xs = x[:verify_samples]
-    for label, backends in (("8-bit", ["lava", "netx", "onnx", "nir"]), ("binary", ["lava", "netx", "onnx", "nir"])):
+    for label in ("8-bit", "binary-qat"):
+        backends = ["lava", "netx", "onnx", "nir"]
         echo(f"verifying the {label} network on {len(xs)} samples against {', '.join(backends)} (Lava is slow) ...")
         for report in verify(nets[label], xs, backends):
             summary.add(f"verify {label} {report.backend}", "identical" if report.ok else "MISMATCH", report.summary().split(": ", 1)[1])

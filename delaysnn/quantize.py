@@ -427,13 +427,13 @@ def quantize_with_report(
     max_delay: int | None = None,
     clip_delays: bool = False,
     profile: Any = None,
-    max_weight_exp: int = WEIGHT_EXP_MAX,
+    max_effective_weight: int | None = None,
     min_bias_exp: int = 0,
 ) -> tuple[DelayNetwork, QuantReport]:
     """Quantize ``model`` (see the module docstring) and say how: ``(network, report)``.
 
-    ``max_weight_exp`` / ``min_bias_exp`` restrict the exponents (lava-dl netx files need
-    ``max_weight_exp=0, min_bias_exp=6``: see :data:`NETX_OPTIONS`). ``weight_bits`` 1..8 (ignored with ``binary``); ``input_bits``: width of the first layer's
+    ``max_effective_weight`` caps ``|weight << weight_exp|`` and ``min_bias_exp`` the bias
+    exponent from below (lava-dl netx files need 127 and 6: see :data:`NETX_OPTIONS`). ``weight_bits`` 1..8 (ignored with ``binary``); ``input_bits``: width of the first layer's
     graded input payloads (spike counts up to ``2**input_bits - 1``); ``max_delay``: largest
     delay allowed (default: the profile's, else none); ``clip_delays``: clip longer delays to it
     instead of refusing; ``profile``: a ``hardware`` profile whose ``violations(net)`` must be
@@ -486,7 +486,10 @@ def quantize_with_report(
         dv = decay(lay.tau)
         exp, risk = 0, True
         bound = _exp_fits(0, grid.step, a_pos, a_neg, lay.bias, lay, du, dv)[1]
-        for e in range(min(max_weight_exp, WEIGHT_EXP_MAX), -1, -1):
+        top = int(np.abs(mant).max(initial=0))
+        for e in range(WEIGHT_EXP_MAX, -1, -1):
+            if max_effective_weight is not None and e > 0 and (top << e) > max_effective_weight:
+                continue
             ok, b = _exp_fits(e, grid.step, a_pos, a_neg, lay.bias, lay, du, dv)
             if ok:
                 exp, risk, bound = e, False, b
@@ -600,9 +603,10 @@ def quantize_with_report(
     return net, report
 
 
-# lava-dl netx stores effective weights and re-derives their exponent (exact only within 8
-# bits), and fixes bias_exp at 6: a network meant for netx is quantized within both.
-NETX_OPTIONS: dict[str, int] = {"max_weight_exp": 0, "min_bias_exp": 6}
+# lava-dl netx stores effective weights (weight << weight_exp) and re-derives their exponent,
+# exactly only within 8 signed bits, and fixes bias_exp at 6: a network meant for netx is
+# quantized within both (binary weights can still use weight_exp 6: +-64).
+NETX_OPTIONS: dict[str, int] = {"max_effective_weight": 127, "min_bias_exp": 6}
 
 
 def quantize_model(model: DelaySNN, **options: Any) -> DelayNetwork:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import io
 import multiprocessing
 import sys
 from types import ModuleType
@@ -10,9 +12,16 @@ from types import ModuleType
 from delaysnn.errors import MissingDependencyError, UnsupportedError
 
 
-def require(module: str, extra: str) -> ModuleType:
-    """Import ``module`` or raise :class:`MissingDependencyError` naming the pip extra that provides it."""
+def require(module: str, extra: str, quiet: bool = False) -> ModuleType:
+    """Import ``module`` or raise :class:`MissingDependencyError` naming the pip extra that provides it.
+
+    ``quiet``: swallow what the import prints (lava-dl announces missing optional toolboxes and
+    CUDA on every import, which is noise in our command output).
+    """
     try:
+        if quiet:
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                return importlib.import_module(module)
         return importlib.import_module(module)
     except ImportError as err:
         raise MissingDependencyError(f"{module} is not installed (needed here); install it with: pip install 'delaysnn[{extra}]'") from err

@@ -403,7 +403,7 @@ def build_netx(path: str | os.PathLike, x: Any, *, steps: int | None = None) -> 
     import h5py
 
     import_lava_runtime()
-    require("lava.lib.dl.netx", extra="lava")
+    require("lava.lib.dl.netx", extra="lava", quiet=True)
     from lava.lib.dl.netx import hdf5
     from lava.proc.io.source import RingBuffer
 
