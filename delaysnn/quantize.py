@@ -408,13 +408,12 @@ def _split_bias(bias_int: np.ndarray, min_exp: int = 0) -> tuple[np.ndarray, int
 
 
 def _profile_max_delay(profile: Any) -> int | None:
-    """The profile's largest synaptic delay (steps), if it states one."""
+    """The profile's largest synaptic delay (steps), if it states one (``hardware.Profile``)."""
     limit = getattr(profile, "max_delay", None)
     if limit is None:
         limits = getattr(profile, "limits", None)
-        if isinstance(limits, dict) and "max_delay" in limits:
-            limit = limits["max_delay"]
-            limit = getattr(limit, "value", limit)
+        limit = limits.get("max_delay") if isinstance(limits, dict) else getattr(limits, "max_delay", None)
+    limit = getattr(limit, "value", limit)
     return None if limit is None else int(limit)
 
 

@@ -477,3 +477,39 @@ __all__ = [
     "run_netx",
     "save_netx",
 ]
+
+
+def describe_netx(path: str | os.PathLike) -> dict[str, Any]:
+    """Summary of a lava-dl netx HDF5 file (``delaysnn inspect model.h5``)."""
+    import h5py
+
+    from delaysnn.errors import DelaysnnError
+    from delaysnn.inspect import delay_histogram
+
+    try:
+        f = h5py.File(path, "r")
+    except OSError as err:
+        raise DelaysnnError(f"{path}: not an HDF5 file ({err})") from err
+    with f:
+        if "layer" not in f:
+            raise DelaysnnError(f"{path}: no '/layer' group; not a lava-dl netx file")
+        layers = []
+        for key in sorted(f["layer"], key=int):
+            g = f["layer"][key]
+            kind = g["type"][()].decode() if isinstance(g["type"][()], bytes) else str(g["type"][()])
+            if "weight" not in g:
+                layers.append(f"{key} {kind}: shape {list(g['shape'][()])}")
+                continue
+            w, d = g["weight"][()], g["delay"][()] if "delay" in g else np.zeros(1, dtype=np.int64)
+            neuron = g["neuron"] if "neuron" in g else {}
+            params = ", ".join(f"{k} {int(neuron[k][()])}" for k in ("iDecay", "vDecay", "vThMant") if k in neuron)
+            layers.append(
+                f"{key} {kind}: {w.shape[1]}->{w.shape[0]}, {int((w != 0).sum())} synapses, weights [{int(w.min())}, {int(w.max())}], "
+                f"{params}, delays {delay_histogram(d, int(d.max(initial=0)))}"
+            )
+        return {
+            "file": str(path),
+            "kind": "lava-dl netx HDF5" + (" (written by delaysnn)" if f.attrs.get("format") == NETX_FORMAT else ""),
+            "input_bits": int(f.attrs.get("input_bits", 1)),
+            "layers": layers,
+        }

@@ -114,7 +114,7 @@ class Profile:
                 if over:
                     out.append(
                         f"{where}: {over} synapses have delay > {lim.max_delay.value} (max {layer.max_delay}) {self._tag('max_delay')}; "
-                        f"retrain with --max-delay {lim.max_delay.value + 1} or clip the delays (exporters.lava.clip_delays)"
+                        f"retrain with --max-delay {lim.max_delay.value + 1} or clip them with --clip-delays"
                     )
             if lim.decay_bits is not None:
                 top = (1 << lim.decay_bits.value) - 1

@@ -142,7 +142,7 @@ def test_violations_list_every_problem_with_layer_and_value():
     problems = prof.violations(net)
     assert (
         "layer 1: 3 synapses have delay > 62 (max 88) [profile loihi2: limits.max_delay]; "
-        "retrain with --max-delay 63 or clip the delays (exporters.lava.clip_delays)"
+        "retrain with --max-delay 63 or clip them with --clip-delays"
     ) in problems
     assert "layer 0: weight_bits 9 > 8 [profile loihi2: limits.weight_bits]" in problems
     assert "input: graded payloads of 25 bits > 24 [profile loihi2: limits.graded_spike_bits]" in problems
