@@ -1,0 +1,58 @@
+"""Run every benchmark and write their reports into one markdown file (default bench/RESULTS.md).
+
+    .venv/bin/python bench/run_all.py [-o bench/RESULTS.md]
+
+Each script prints ratios measured in one run (no timed assertions anywhere); this collects
+them with the machine they ran on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SCRIPTS = ["bench_sim.py", "bench_onnx.py", "bench_nir.py", "quant_table.py"]
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()} {platform.release()}"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("-o", "--output", type=Path, default=HERE / "RESULTS.md")
+    args = ap.parse_args()
+    parts = [f"# delaysnn benchmarks\n\nMachine: {machine()}\n"]
+    failed = []
+    for script in SCRIPTS:
+        print(f"running {script} ...", file=sys.stderr, flush=True)
+        t0 = time.perf_counter()
+        proc = subprocess.run([sys.executable, str(HERE / script)], capture_output=True, text=True, cwd=HERE.parent)
+        took = time.perf_counter() - t0
+        if proc.returncode != 0:
+            failed.append(script)
+        body = proc.stdout.strip() or proc.stderr.strip()[-2000:]
+        parts.append(f"## {script} ({took:.0f} s{', FAILED' if proc.returncode else ''})\n\n```\n{body}\n```\n")
+    tmp = args.output.with_suffix(".md.part")
+    tmp.write_text("\n".join(parts))
+    tmp.replace(args.output)
+    print(f"wrote {args.output}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
