@@ -165,3 +165,15 @@ def net_specs(draw: st.DrawFn, max_width: int = 6, max_layers: int = 3, max_dela
 
 def networks(**kwargs: int | bool) -> st.SearchStrategy[DelayNetwork]:
     return net_specs(**kwargs).map(random_network)
+
+
+# Named cases every backend's tests cover, on top of hypothesis' draws: delays 0 and 62,
+# binary, graded payloads with a weight exponent, a delay-free net, a hot (wrapping) net.
+NAMED_SPECS: list[NetSpec] = [
+    NetSpec(sizes=(5, 7, 3), seed=1),
+    NetSpec(sizes=(4, 6, 6, 2), max_delay=62, seed=2),
+    NetSpec(sizes=(3, 5, 4), binary=True, weight_bits=1, seed=3),
+    NetSpec(sizes=(6, 4, 3), input_bits=3, weight_exp=5, seed=4),
+    NetSpec(sizes=(2, 3), max_delay=0, seed=5),
+    NetSpec(sizes=(5, 8, 2), hot=True, weight_bits=4, seed=6),
+]

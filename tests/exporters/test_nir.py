@@ -12,7 +12,15 @@ from delaysnn import ir
 from delaysnn.errors import UnsupportedError
 from delaysnn.model import DelaySNN, ModelConfig
 from delaysnn.sim import simulate
-from tests.factories import NetSpec, networks, random_input, random_network, shd_like_input, shd_like_network
+from tests.factories import (
+    NAMED_SPECS,
+    NetSpec,
+    networks,
+    random_input,
+    random_network,
+    shd_like_input,
+    shd_like_network,
+)
 
 nir = pytest.importorskip("nir")
 pytest.importorskip("nirtorch")
@@ -21,14 +29,7 @@ from exporters import nir as enir  # noqa: E402
 from exporters.nirtorch_delay import Delay, run_steps, to_torch  # noqa: E402
 
 STANDARD_NODES = {"Input", "Output", "Linear", "Affine", "Delay", "LIF", "CubaLIF", "LI", "CubaLI"}
-SPECS = [
-    NetSpec(sizes=(5, 7, 3), seed=1),
-    NetSpec(sizes=(4, 6, 6, 2), max_delay=62, seed=2),
-    NetSpec(sizes=(3, 5, 4), binary=True, weight_bits=1, seed=3),
-    NetSpec(sizes=(6, 4, 3), input_bits=3, weight_exp=5, seed=4),
-    NetSpec(sizes=(2, 3), max_delay=0, seed=5),
-    NetSpec(sizes=(5, 8, 2), hot=True, weight_bits=4, seed=6),
-]
+SPECS = NAMED_SPECS
 
 
 # --- helpers -----------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from delaysnn.errors import DataError, UnsupportedError
 from delaysnn.ir import DelayLayer, DelayNetwork, NeuronParams
 from delaysnn.sim import activation_bound, simulate
-from tests.factories import NetSpec, net_specs, random_input, random_network
+from tests.factories import NAMED_SPECS, NetSpec, net_specs, random_input, random_network
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
@@ -37,12 +37,7 @@ def assert_same(got, ref) -> None:
 # Named edges, on top of hypothesis' draws: delays 0 and 62, binary, du/dv extremes, graded
 # payloads beyond uint8 (int64 MatMul), activations that wrap Lava's int32 registers.
 EDGE_SPECS = [
-    NetSpec(sizes=(5, 7, 3), seed=1),
-    NetSpec(sizes=(4, 6, 6, 2), max_delay=62, seed=2),
-    NetSpec(sizes=(3, 5, 4), binary=True, weight_bits=1, seed=3),
-    NetSpec(sizes=(6, 4, 3), input_bits=3, weight_exp=5, seed=4),
-    NetSpec(sizes=(2, 3), max_delay=0, seed=5),
-    NetSpec(sizes=(5, 8, 2), hot=True, weight_bits=4, seed=6),
+    *NAMED_SPECS,
     NetSpec(sizes=(4, 6, 3), hot=True, weight_exp=7, seed=7),
     NetSpec(sizes=(3, 4, 2), input_bits=12, weight_exp=7, hot=True, seed=8),  # int64 path, int32 wraps
     NetSpec(sizes=(2, 3, 2), input_bits=24, weight_exp=7, seed=9),
