@@ -184,15 +184,16 @@ def convert(source: str, fmt: str, output: str, **options: Any) -> None:
     click.echo(f"converted {source} ({'-'.join(map(str, sizes))}, max delay {cfg.max_delay}) -> {output}")
 
 
-def quantize_options(f: Any) -> Any:
+def quantize_options(f: Any, limits_profile: bool = True) -> Any:
     """Options shared by every command that may quantize a checkpoint on the way."""
     opts = [
         click.option("--weight-bits", type=click.IntRange(1, 8), default=8, show_default=True, help="Fixed-point weight bits."),
         click.option("--binary", is_flag=True, help="Binary weights: sign x per-layer scale (BS4NN)."),
         click.option("--input-bits", type=click.IntRange(1, 24), help="Graded input bits (default: from the training data)."),
-        click.option("--profile", default=None, help="Hardware profile to check (name, e.g. loihi2, or a .toml path)."),
         click.option("--clip-delays", is_flag=True, help="Clip delays beyond the limit instead of refusing."),
     ]
+    if limits_profile:
+        opts.insert(3, click.option("--profile", default=None, help="Hardware profile to check (name, e.g. loihi2, or a .toml path)."))
     for opt in reversed(opts):
         f = opt(f)
     return f
@@ -205,7 +206,7 @@ def _quantize_opts(kw: dict[str, Any]) -> Any:
         weight_bits=kw.pop("weight_bits"),
         binary=kw.pop("binary"),
         input_bits=kw.pop("input_bits"),
-        profile=kw.pop("profile"),
+        profile=kw.pop("profile", None),
         clip_delays=kw.pop("clip_delays"),
     )
 
@@ -377,25 +378,24 @@ def verify(model: str, backends: str, samples: int, task: str | None, data: str 
 
 @cli.command()
 @click.argument("model", type=click.Path())
-@click.option("--hw", "profiles", multiple=True, metavar="NAME|FILE.toml",
+@click.option("--profile", "profiles", multiple=True, metavar="NAME|FILE.toml",
               help="Energy profile (repeatable; default loihi2, cmos45_int8, cmos45_fp32).")
 @click.option("--task", type=click.Choice(["synthetic", "shd", "ssc"]), help="Inputs to count on (default: the model's task, else random spikes).")
 @click.option("--data", type=click.Path(), help="Directory with the SHD/SSC .h5 files.")
 @click.option("--samples", type=click.IntRange(min=1), default=16, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the estimate as JSON.")
 @click.option("--plot", type=click.Path(), help="Write a PNG: energy breakdown, per-layer activity, delay histogram.")
-@quantize_options
+@lambda f: quantize_options(f, limits_profile=False)
 def estimate(model: str, profiles: tuple[str, ...], task: str | None, data: str | None, samples: int, as_json: bool, plot: str | None, **kw: Any) -> None:
     """Synaptic operations, memory, Loihi 2 cores and energy per inference.
 
     Counts come from the integer simulator run on real inputs; energy uses cited hardware
-    profiles (hardware/profiles/*.toml, or your own file). --profile checks hardware limits
-    as elsewhere; --hw picks energy profiles.
+    profiles (hardware/profiles/*.toml, or your own file via --profile FILE.toml).
 
     \b
     Example:
       delaysnn estimate model.pt --task synthetic
-      delaysnn estimate model.pt --hw loihi2 --hw my_chip.toml --json
+      delaysnn estimate model.pt --profile loihi2 --profile my_chip.toml --json
       delaysnn estimate model.dnet --data ~/data/SHD --plot energy.png
     """
     from .estimate import DEFAULT_PROFILES

@@ -67,7 +67,7 @@ def test_export_refuses_a_network_beyond_loihi_delays(tmp_path, capsys):
         (["export", EXAMPLE, "--target", "onnx", "-o", "nodir/m.onnx"], 1),
         (["verify", EXAMPLE, "--backends", "sim,tpu"], 2),
         (["quantize", EXAMPLE, "-o", "nodir/m.dnet"], 1),
-        (["estimate", EXAMPLE, "--hw", "no_such_profile"], 1),
+        (["estimate", EXAMPLE, "--profile", "no_such_profile"], 1),
         (["simulate", EXAMPLE, "--task", "shd"], 1),
         (["simulate", EXAMPLE, "--data", "nowhere"], 1),
     ],
