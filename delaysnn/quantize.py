@@ -46,6 +46,8 @@ weight-mantissa unit, ``e`` the layer's ``weight_exp``):
 from __future__ import annotations
 
 import math
+import sys
+import types
 import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -611,3 +613,15 @@ NETX_OPTIONS: dict[str, int] = {"max_effective_weight": 127, "min_bias_exp": 6}
 def quantize_model(model: DelaySNN, **options: Any) -> DelayNetwork:
     """Quantize ``model`` to an integer :class:`DelayNetwork`; options as :func:`quantize_with_report`."""
     return quantize_with_report(model, **options)[0]
+
+
+class _CallableModule(types.ModuleType):
+    """DESIGN names both a module ``delaysnn.quantize`` and a function ``delaysnn.quantize(model,
+    ...)``; importing the module rebinds the package attribute to it, so the module itself is
+    made callable as :func:`quantize_model` and both spellings keep working."""
+
+    def __call__(self, model: DelaySNN, **options: Any) -> DelayNetwork:
+        return quantize_model(model, **options)
+
+
+sys.modules[__name__].__class__ = _CallableModule

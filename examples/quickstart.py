@@ -14,6 +14,7 @@ import delaysnn
 from delaysnn import ir
 from delaysnn.datasets import synthetic_splits
 from delaysnn.estimate import estimate
+from delaysnn.quantize import NETX_OPTIONS
 from delaysnn.verify import verify
 
 
@@ -28,8 +29,10 @@ def main() -> None:
     v = model(test.x.float())
     print(f"float model: readout voltages {tuple(v.shape)}")
 
-    # 2. Quantize to the integer network (the hub every backend reads).
-    net = delaysnn.quantize(model, weight_bits=8)
+    # 2. Quantize to the integer network (the hub every backend reads). NETX_OPTIONS keeps it
+    #    within what lava-dl netx files hold (effective weights in 8 bits, bias exponent 6), so
+    #    the one network goes to every backend below.
+    net = delaysnn.quantize(model, weight_bits=8, **NETX_OPTIONS)
     print(f"integer network {'-'.join(map(str, net.sizes))}, max delay {max(layer.max_delay for layer in net.layers)}")
 
     # 3. The bit-accurate reference simulator.

@@ -542,3 +542,11 @@ def test_reference_loop_matches_delaysnn_sim():
     for a, b in zip(res.spikes, spikes):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(res.voltages, v)
+
+
+def test_quantize_is_callable_from_the_package_even_after_importing_the_module(tiny_model):
+    import delaysnn
+    import delaysnn.quantize  # noqa: F401  (rebinds delaysnn.quantize to the module)
+
+    net = delaysnn.quantize(tiny_model, weight_bits=4)
+    assert net.layers[0].weight_bits == 4
