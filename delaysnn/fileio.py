@@ -32,7 +32,10 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     partial output.
     """
     path = check_output_path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    except OSError as err:  # read-only file system, permissions root bypasses in os.access, quota
+        raise DelaysnnError(f"{path}: cannot write in {path.parent} ({err.strerror}); choose another -o path") from err
     os.close(fd)
     tmp_path = Path(tmp)
     try:
