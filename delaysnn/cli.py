@@ -299,11 +299,11 @@ def simulate(model: str, task: str | None, data: str | None, samples: int, plot:
       delaysnn simulate model.pt --task synthetic --samples 512
       delaysnn simulate model.dnet --data ~/data/SHD --plot raster.png
     """
-    from .pipeline import evaluation_inputs, load_network, task_of
+    from .pipeline import evaluation_inputs, load_network
     from .sim import simulate as run_sim
 
     net, _ = load_network(model, _quantize_opts(kw))
-    x, y, what = evaluation_inputs(net, task or task_of(model), data, samples)
+    x, y, what = evaluation_inputs(net, task or net.provenance.get("task"), data, samples)
     result = run_sim(net, x)
     rates = [float(s.mean()) for s in result.spikes]
     info: dict[str, Any] = {"inputs": what, "firing_rates": rates}
@@ -344,7 +344,7 @@ def verify(model: str, backends: str, samples: int, task: str | None, data: str 
       delaysnn verify model.pt --backends sim,lava,netx,onnx,nir --samples 8
       delaysnn verify model.dnet --backends onnx --samples 256
     """
-    from .pipeline import evaluation_inputs, load_network, task_of
+    from .pipeline import evaluation_inputs, load_network
     from .verify import BACKENDS
     from .verify import verify as run_verify
 
@@ -356,7 +356,7 @@ def verify(model: str, backends: str, samples: int, task: str | None, data: str 
     if "netx" in names:
         qopts.for_netx = True  # the network every backend runs must be one netx can hold
     net, _ = load_network(model, qopts)
-    x, _, what = evaluation_inputs(net, task or task_of(model), data, samples)
+    x, _, what = evaluation_inputs(net, task or net.provenance.get("task"), data, samples)
     reports = []
     for name in names:
         if not as_json:
@@ -401,10 +401,10 @@ def estimate(model: str, profiles: tuple[str, ...], task: str | None, data: str 
     from .estimate import DEFAULT_PROFILES
     from .estimate import estimate as run_estimate
     from .estimate import plot as plot_estimate
-    from .pipeline import evaluation_inputs, load_network, task_of
+    from .pipeline import evaluation_inputs, load_network
 
     net, _ = load_network(model, _quantize_opts(kw))
-    x, _, what = evaluation_inputs(net, task or task_of(model), data, samples)
+    x, _, what = evaluation_inputs(net, task or net.provenance.get("task"), data, samples)
     est = run_estimate(net, x, profiles=list(profiles) or list(DEFAULT_PROFILES))
     if plot:
         plot_estimate(est, plot)

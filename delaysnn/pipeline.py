@@ -153,16 +153,3 @@ def evaluation_inputs(
             f"re-quantize with --input-bits {int(x.max()).bit_length()}"
         )
     return x, ds.y.numpy(), f"{len(ds)} samples of {ds.name}"
-
-
-def task_of(path: str | os.PathLike) -> str | None:
-    """The task a checkpoint was trained on (its metadata), or None."""
-    path = Path(path)
-    if is_ir_file(path):
-        from . import ir
-
-        return ir.load(path).provenance.get("task")
-    from .checkpoint import read_payload
-
-    payload = read_payload(path)
-    return payload.get("metadata", {}).get("task") if isinstance(payload, dict) else None
