@@ -18,10 +18,7 @@ output at step ``t`` first reflects input step ``t - (l + 1)``.
 
 from __future__ import annotations
 
-import math
-import os
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -246,13 +243,13 @@ def as_input(net: DelayNetwork, x: Any) -> np.ndarray:
 # --- synaptic input: all steps at once ---
 
 # Cost model (ns per unit, measured on the development machine) used to pick the cheaper exact
-# method per layer: events cost ~5 ns per (event x output); BLAS ~0.04 ns per multiply-add.
-_EVENT_COST = 5.0
+# method per layer: the compiled scatter costs ~1 ns per (event x output), BLAS ~0.04 ns per
+# multiply-add.
+_EVENT_COST = 1.0
 _MATMUL_COST = 0.04
-_THREADS = min(4, os.cpu_count() or 1)
-_THREAD_MIN_WORK = 4_000_000  # events x outputs below which threads cost more than they save
 _F64_EXACT = 1 << 53  # every integer of magnitude below 2**53 is a float64
 _F32_EXACT = 1 << 24
+_INT32_MAX = (1 << 31) - 1
 
 
 @dataclass(frozen=True)
@@ -300,20 +297,17 @@ def synaptic_input(
 ) -> np.ndarray:
     """``a[o, t, b] = sum_i weight[o, i] * x[i, t - 1 - delay[o, i], b]``, times ``2**shift``.
 
-    Returns float64 ``[out, steps, batch]`` holding exact integers. Two exact methods, the cheaper
-    one chosen by a cost model (``method`` forces ``"events"`` or ``"dense"``; tests check both):
+    Returns ``[out, steps, batch]`` integers: int32 when the bound below proves every sum fits,
+    else int64. Two exact methods, the cheaper one chosen by a cost model (``method`` forces
+    ``"events"`` or ``"dense"``; tests check that both agree):
 
-    - events: for each output ``o``, scatter every event's weight to row ``(t + 1 + delay[o, i], b)``
-      with ``np.bincount`` (work ~ events x outputs; the bin array, ``steps x batch`` doubles, stays
-      in cache; events are sorted by input so per-input lookups are an ``np.repeat``);
-    - dense: one matmul per distinct delay on time-shifted inputs (work ~ distinct delays x
-      dense), better for dense activity or few distinct delays.
-
-    Exactness: both accumulate in floating point. Every partial sum is an integer of magnitude at
-    most ``B = max_o sum_i |weight[o, i]| * max_payload`` (times ``2**shift``); float32 represents
-    every integer below 2**24 and float64 every integer below 2**53, and a sum of such integers that
-    stays below the bound is computed exactly in any order. The dtype is chosen from ``B`` here
-    (``B < 2**53`` holds for any fan-in below 2**21 with 8-bit weights and 24-bit payloads).
+    - events: for each output ``o``, add every event's weight to row ``(t + 1 + delay[o, i], b)``
+      (compiled loop, :func:`delaysnn.kernels.scatter_spikes`; work ~ events x outputs; one
+      output's ``steps x batch`` row stays in cache while all events stream past it);
+    - dense: one float matmul per distinct delay on time-shifted inputs (work ~ distinct delays x
+      dense), better for dense activity or few distinct delays. Exact because every partial sum
+      is an integer of magnitude at most ``B = max_o sum_i |weight[o, i]| * max_payload`` (times
+      ``2**shift``), and float32 (float64) represents every integer below 2**24 (2**53).
     """
     n_out = weight.shape[0]
     bound = activation_bound(weight, ev.max_payload) << shift
@@ -321,48 +315,37 @@ def synaptic_input(
         raise UnsupportedError(f"synaptic sums may reach {bound} >= 2**53; fan-in too large for exact simulation")
     if method not in (None, "events", "dense"):
         raise ValueError(f"method {method!r}: expected 'events', 'dense' or None")
+    dtype = np.int32 if bound <= _INT32_MAX else np.int64
     if ev.t.size == 0:
-        return np.zeros((n_out, steps, ev.batch), dtype=np.float64)
+        return np.zeros((n_out, steps, ev.batch), dtype=dtype)
     n_delays = len(np.unique(delay))
     event_cost = ev.t.size * n_out * _EVENT_COST
     dense_cost = n_delays * steps * ev.batch * ev.size * n_out * _MATMUL_COST
     if method == "dense" or (method is None and dense_cost < event_cost):
-        return _synaptic_dense(ev, weight, delay, steps, shift, np.float32 if bound < _F32_EXACT else np.float64)
-    return _synaptic_events(ev, weight, delay, steps, shift)
+        a = _synaptic_dense(ev, weight, delay, steps, np.float32 if bound < _F32_EXACT else np.float64)
+        return (a.astype(np.int64) << shift).astype(dtype)
+    return _synaptic_events(ev, weight, delay, steps, shift, dtype)
 
 
-def _synaptic_events(ev: Events, weight: np.ndarray, delay: np.ndarray, steps: int, shift: int) -> np.ndarray:
+def _synaptic_events(ev: Events, weight: np.ndarray, delay: np.ndarray, steps: int, shift: int, dtype: type) -> np.ndarray:
+    from . import kernels
+
     nb = ev.batch
-    n_out = weight.shape[0]
     rows = steps * nb
     r1 = (ev.t + LAYER_LATENCY) * nb + ev.b  # row (t, b) of a delay-0 arrival
     delay_rows = np.asarray(delay, dtype=np.int64) * nb  # [out, in]
-    w = np.asarray(weight, dtype=np.float64) * float(1 << shift)
-    p = None if ev.p is None else ev.p.astype(np.float64)
-    out = np.empty((n_out, rows), dtype=np.float64)
-    limit = rows + int(delay_rows.max(initial=0)) + nb  # bincount length covering every target
-
-    def scatter(outputs: range) -> None:
-        idx = np.empty_like(r1)
-        for o in outputs:
-            np.add(r1, np.repeat(delay_rows[o], ev.counts), out=idx)
-            vals = np.repeat(w[o], ev.counts)
-            if p is not None:
-                vals *= p
-            out[o] = np.bincount(idx, weights=vals, minlength=limit)[:rows]
-
-    # numpy releases the GIL in repeat/add/bincount: split the outputs over a few threads when
-    # the work is large (each thread writes its own rows of `out`, so the result is the same).
-    workers = min(_THREADS, n_out) if ev.t.size * n_out >= _THREAD_MIN_WORK else 1
-    if workers <= 1:
-        scatter(range(n_out))
+    w = (np.asarray(weight, dtype=np.int64) << shift).astype(dtype)
+    starts = np.concatenate(([0], np.cumsum(ev.counts)))
+    # one spare row span past the end so late arrivals need no bounds check; cut off below
+    out = np.zeros((weight.shape[0], rows + int(delay_rows.max(initial=0)) + nb), dtype=dtype)
+    if ev.p is None:
+        kernels.scatter_spikes(starts, r1, delay_rows, w, out)
     else:
-        with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(scatter, [range(k, n_out, workers) for k in range(workers)]))
-    return out.reshape(n_out, steps, nb)
+        kernels.scatter_graded(starts, r1, ev.p.astype(dtype), delay_rows, w, out)
+    return out[:, :rows].reshape(-1, steps, nb)
 
 
-def _synaptic_dense(ev: Events, weight: np.ndarray, delay: np.ndarray, steps: int, shift: int, dtype: type) -> np.ndarray:
+def _synaptic_dense(ev: Events, weight: np.ndarray, delay: np.ndarray, steps: int, dtype: type) -> np.ndarray:
     n_out, n_in = weight.shape
     x = np.zeros((steps, ev.batch, n_in), dtype=dtype)
     x[ev.t, ev.b, ev.i] = 1 if ev.p is None else ev.p
@@ -375,7 +358,7 @@ def _synaptic_dense(ev: Events, weight: np.ndarray, delay: np.ndarray, steps: in
         wd = np.where(delay == d, w, 0).T
         start = LAYER_LATENCY + int(d)
         a[start:] += (x[:n].reshape(-1, n_in) @ wd).reshape(n, ev.batch, n_out)
-    return a.transpose(2, 0, 1).astype(np.float64) * float(1 << shift)
+    return a.transpose(2, 0, 1)
 
 
 # --- the neuron recurrence ---
@@ -388,83 +371,24 @@ class _LayerTrace:
     v: np.ndarray | None
 
 
-def _run_neurons(act: np.ndarray, act_max: int, layer: DelayLayer, record_u: bool, record_v: bool) -> _LayerTrace:
-    """The per-step recurrence of :func:`neuron_step`, in place on int64 ``[out, batch]`` state.
+def _run_neurons(act: np.ndarray, layer: DelayLayer, record_u: bool, record_v: bool) -> _LayerTrace:
+    """:func:`neuron_step` over every step of ``act`` (``[out, steps, batch]``, :func:`activation`
+    values), compiled (:func:`delaysnn.kernels.lif`); the per-step order is sequential, the
+    neurons and samples are independent."""
+    from . import kernels
 
-    ``act`` is ``[out, steps, batch]`` (int64, or float64 holding exact integers) from
-    :func:`activation`, with ``|act| <= act_max``. When bounds prove a wrap or a clip can never
-    trigger it is skipped (same result, fewer passes): ``|u_t| <= |u_{t-1}| (4095 - du)/4096 + M``
-    gives ``|u| <= M * 4096 / (du + 1)`` with ``M = act_max``; likewise
-    ``|v| <= (max|u| + max|bias|) * 4096 / dv``.
-    """
     n = layer.neuron
     n_out, steps, nb = act.shape
-    keep_u = DECAY_UNITY - (n.du + CURRENT_DECAY_OFFSET)
-    keep_v = DECAY_UNITY - n.dv
-    bias = effective_bias(n.bias_mant, n.bias_exp)[:, None]
-    vth_eff = effective_threshold(n.vth)
-    bias_max = int(np.abs(bias).max(initial=0))
-    # u never leaves 24 bits when act_max <= 2**24 (u then stays in [-2**23, 2**23] and every
-    # int32 register holds its exact value), so the int32 wraps of Lava's registers cannot trigger.
-    int32_safe = act_max <= U_MODULUS
-    u_bound = act_max * DECAY_UNITY / (DECAY_UNITY - keep_u)
-    need_wrap = not u_bound < U_LIMIT
-    u_abs = min(u_bound, U_LIMIT) if int32_safe else math.inf
-    v_bound = math.inf if n.dv == 0 else (u_abs + bias_max) * DECAY_UNITY / n.dv
-    need_clip = not v_bound < V_LIMIT
-    has_bias = bias_max != 0
-
-    u = np.zeros((n_out, nb), dtype=np.int64)
-    v = np.zeros((n_out, nb), dtype=np.int64)
-    p = np.empty_like(u)
-    q = np.empty_like(u)
-    s = np.empty((n_out, nb), dtype=bool)
-    spikes = np.zeros((n_out, steps, nb), dtype=bool)
-    u_tr = np.zeros((n_out, steps, nb), dtype=np.int32) if record_u else None
-    v_tr = np.zeros((n_out, steps, nb), dtype=np.int32) if record_v else None
-
-    def trunc_decay(x: np.ndarray, keep: int) -> None:
-        # x = sign(x * keep) * (|x * keep| >> 12), in place
-        np.multiply(x, keep, out=p)
-        np.abs(p, out=q)
-        np.right_shift(q, DECAY_SHIFT, out=q)
-        np.sign(p, out=p)
-        np.multiply(p, q, out=x)
-
-    for t in range(steps):
-        a_t = act[:, t]
-        # current
-        if keep_u == 0:
-            u[...] = a_t
-        else:
-            trunc_decay(u, keep_u)
-            np.add(u, a_t, out=u, casting="unsafe")  # float64 a_t holds an exact integer
-        if not int32_safe:
-            u[...] = wrap32(u)
-        if need_wrap:
-            u[...] = wrap_current(u)
-        # voltage
-        if keep_v == 0:
-            v[...] = u
-        else:
-            if keep_v != DECAY_UNITY:
-                trunc_decay(v, keep_v)
-            v += u
-        if has_bias:
-            v += bias
-        if not int32_safe:
-            v[...] = wrap32(v)
-        if need_clip:
-            np.clip(v, -V_LIMIT, V_LIMIT, out=v)
-        # spike and reset
-        np.greater(v, vth_eff, out=s)
-        v[s] = 0
-        spikes[:, t] = s
-        if u_tr is not None:
-            u_tr[:, t] = u
-        if v_tr is not None:
-            v_tr[:, t] = v
-    return _LayerTrace(spikes=spikes, u=u_tr, v=v_tr)
+    bias = effective_bias(n.bias_mant, n.bias_exp)
+    spikes = np.empty((n_out, steps, nb), dtype=bool)
+    empty = np.zeros((0, 0, 0), dtype=np.int32)
+    u_tr = np.empty((n_out, steps, nb), dtype=np.int32) if record_u else empty
+    v_tr = np.empty((n_out, steps, nb), dtype=np.int32) if record_v else empty
+    kernels.lif(
+        act, DECAY_UNITY - (n.du + CURRENT_DECAY_OFFSET), DECAY_UNITY - n.dv, bias, effective_threshold(n.vth),
+        spikes, u_tr, v_tr, record_u, record_v,
+    )
+    return _LayerTrace(spikes=spikes, u=u_tr if record_u else None, v=v_tr if record_v else None)
 
 
 # --- the public entry point ---
@@ -495,13 +419,11 @@ def simulate(net: DelayNetwork, x: Any, *, record: bool = True, steps: int | Non
     for li, layer in enumerate(net.layers):
         ev = events(layer_in, n_steps, binary)
         shift = layer.weight_exp + ACTIVATION_SHIFT
-        act_max = activation_bound(layer.weight, ev.max_payload) << shift
-        if act_max < 1 << 31:  # no int32 register can wrap: activation() is a plain shift
-            act = synaptic_input(ev, layer.weight, layer.delay, n_steps, shift=shift)
-        else:
-            act = activation(synaptic_input(ev, layer.weight, layer.delay, n_steps).astype(np.int64), layer.weight_exp)
-            act_max = int(np.abs(act).max(initial=0))
-        trace = _run_neurons(act, act_max, layer, record_u=record, record_v=record or li == last)
+        if activation_bound(layer.weight, ev.max_payload) << shift <= _INT32_MAX:
+            act = synaptic_input(ev, layer.weight, layer.delay, n_steps, shift=shift)  # activation() is a plain shift
+        else:  # an int32 register may wrap: apply activation() to the exact sums
+            act = activation(synaptic_input(ev, layer.weight, layer.delay, n_steps), layer.weight_exp)
+        trace = _run_neurons(act, layer, record_u=record, record_v=record or li == last)
         if record:
             u_list.append(_to_bto(trace.u))
             v_list.append(_to_bto(trace.v))

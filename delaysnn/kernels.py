@@ -1,0 +1,107 @@
+"""Compiled inner loops of :mod:`delaysnn.sim` (numba): the event scatter and the LIF recurrence.
+
+They are the equations of :mod:`delaysnn.sim` written as plain loops, so numba can run them
+without temporaries and in parallel over output neurons (each neuron's row is written by one
+thread only, so results do not depend on the thread count). ``tests/test_sim.py`` checks them
+against a literal per-sample, per-step loop and against the dense matmul method.
+
+numba is imported here, and this module is imported by ``sim`` only when a network is first
+simulated, so ``import delaysnn`` stays fast. Compiled code is cached on disk (``cache=True``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from .sim import DECAY_SHIFT, INT32_MODULUS, U_LIMIT, U_MODULUS, V_LIMIT
+
+# numba freezes module globals into the compiled code as constants.
+_I32_HALF = INT32_MODULUS >> 1
+_I32_MASK = INT32_MODULUS - 1
+
+
+@njit(parallel=True, cache=True)
+def scatter_spikes(starts, rows, delay_rows, weight, out):  # pragma: no cover - compiled
+    """``out[o, rows[k] + delay_rows[o, i]] += weight[o, i]`` for every event ``k`` of input ``i``.
+
+    Events are sorted by input: those of input ``i`` are ``starts[i]:starts[i + 1]``.
+    """
+    n_out, n_in = weight.shape
+    for o in prange(n_out):
+        row = out[o]
+        for i in range(n_in):
+            w = weight[o, i]
+            if w == 0:
+                continue
+            off = delay_rows[o, i]
+            for k in range(starts[i], starts[i + 1]):
+                row[rows[k] + off] += w
+
+
+@njit(parallel=True, cache=True)
+def scatter_graded(starts, rows, payload, delay_rows, weight, out):  # pragma: no cover - compiled
+    """As :func:`scatter_spikes`, each event weighted by its payload: ``+= weight[o, i] * payload[k]``."""
+    n_out, n_in = weight.shape
+    for o in prange(n_out):
+        row = out[o]
+        for i in range(n_in):
+            w = weight[o, i]
+            if w == 0:
+                continue
+            off = delay_rows[o, i]
+            for k in range(starts[i], starts[i + 1]):
+                row[rows[k] + off] += w * payload[k]
+
+
+@njit(inline="always")
+def _wrap32(x):  # pragma: no cover - compiled
+    return ((x + _I32_HALF) & _I32_MASK) - _I32_HALF
+
+
+@njit(inline="always")
+def _decay(x, keep):  # pragma: no cover - compiled
+    p = x * keep
+    if p >= 0:
+        return p >> DECAY_SHIFT
+    return -((-p) >> DECAY_SHIFT)
+
+
+@njit(parallel=True, cache=True)
+def lif(act, keep_u, keep_v, bias, vth_eff, spikes, u_trace, v_trace, record_u, record_v):  # pragma: no cover - compiled
+    """The LIF recurrence of ``sim.neuron_step`` over ``act[o, t, b]`` (``sim.activation`` values).
+
+    Writes ``spikes[o, t, b]`` and, when asked, the ``u``/``v`` traces (int32, same layout).
+    Every wrap and clip of Lava's registers is applied at every step; they are a few integer
+    operations each.
+    """
+    n_out, steps, nb = act.shape
+    for o in prange(n_out):
+        u = np.zeros(nb, np.int64)
+        v = np.zeros(nb, np.int64)
+        bo = bias[o]
+        for t in range(steps):
+            for b in range(nb):
+                # current: u = wrap_current(wrap32(decay(u) + act))
+                x = _wrap32(_decay(u[b], keep_u) + np.int64(act[o, t, b]))
+                if x > U_LIMIT:
+                    x -= U_MODULUS
+                if x <= -U_LIMIT:
+                    x += U_MODULUS
+                u[b] = x
+                # voltage: v = clip(wrap32(decay(v) + u + bias))
+                y = _wrap32(_decay(v[b], keep_v) + x + bo)
+                if y > V_LIMIT:
+                    y = V_LIMIT
+                elif y < -V_LIMIT:
+                    y = -V_LIMIT
+                # spike (strictly greater) and reset v only
+                s = y > vth_eff
+                if s:
+                    y = 0
+                v[b] = y
+                spikes[o, t, b] = s
+                if record_u:
+                    u_trace[o, t, b] = x
+                if record_v:
+                    v_trace[o, t, b] = y
