@@ -107,11 +107,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--steps", type=int, default=100)
-    parser.add_argument("--threads", type=int, default=2, help="intra-op threads for onnxruntime and torch")
+    parser.add_argument("--threads", type=int, default=2, help="threads for the sim (numba), onnxruntime (intra-op) and torch")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
 
+    import numba
+
+    numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
     net, x = shd_network(), shd_input(args.batch, args.steps)
     with tempfile.TemporaryDirectory() as tmp:
         path = onnx_backend.save(net, Path(tmp) / "shd.onnx")

@@ -1,7 +1,7 @@
 """The reference sim vs Lava (bit-accurate CPU simulation) vs the float PyTorch model, in one run.
 
     .venv/bin/python bench/bench_sim.py [--batch 256] [--steps 100] [--lava-samples 3]
-                                        [--repeat 3] [--threads 1] [--no-lava] [--json]
+                                        [--repeat 3] [--threads N] [--no-lava] [--json]
 
 Network: a random integer IR built directly, SHD-shaped 140-256-256-20, 8-bit weights, delays
 0..24 (SNN-delays' max delay 25), du=4095 / dv=4076 (no synaptic filter, tau ~1 step), graded
@@ -9,13 +9,14 @@ input counts 0..5 with a few % of bins active; hidden thresholds give a few % fi
 trained SHD model. The float model is a ``DelaySNN`` of the same shape in eval mode (its cost does
 not depend on its weight values). Lava runs only a few samples (about 3 s each here): they are
 checked spike-exact against the sim before any number is printed. Samples/s of the sim and of
-PyTorch are the best of ``--repeat`` runs after a warm-up.
+PyTorch are the best of ``--repeat`` runs after a warm-up, both with ``--threads`` threads.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -131,11 +132,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=100)
     ap.add_argument("--lava-samples", type=int, default=3)
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=1, help="torch threads for the float model (numpy's sim is single-threaded)")
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="threads for both the sim (numba) and the float model (torch); default: all cores")
     ap.add_argument("--no-lava", action="store_true")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
 
+    import numba
+
+    numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
     net = shd_network()
     x = shd_input(args.batch, args.steps)
     out: dict[str, Any] = {"network": "-".join(map(str, SIZES)), "batch": args.batch, "steps": args.steps, "input_activity": float((x > 0).mean())}
@@ -152,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(out, indent=2))
         return 0
     print(f"network {out['network']}, T={args.steps}, input activity {out['input_activity']:.3f}, hidden firing {', '.join(f'{r:.3f}' for r in sim['hidden_rates'])}")
-    print(f"sim    batch {args.batch}: {sim['seconds']:.3f} s  -> {sim['samples_per_s']:9.1f} samples/s  (first run {sim['first_seconds']:.3f} s)")
+    print(f"sim    batch {args.batch}: {sim['seconds']:.3f} s  -> {sim['samples_per_s']:9.1f} samples/s  (first run {sim['first_seconds']:.3f} s, {args.threads} thread(s))")
     print(f"torch  batch {args.batch}: {out['torch']['seconds']:.3f} s  -> {out['torch']['samples_per_s']:9.1f} samples/s  (float DelaySNN, {args.threads} thread(s))")
     if "lava" in out:
         lv = out["lava"]

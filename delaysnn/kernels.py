@@ -105,3 +105,33 @@ def lif(act, keep_u, keep_v, bias, vth_eff, spikes, u_trace, v_trace, record_u, 
                     u_trace[o, t, b] = x
                 if record_v:
                     v_trace[o, t, b] = y
+
+
+@njit(parallel=True, cache=True)
+def count_events(x, t_max):  # pragma: no cover - compiled
+    """Nonzero entries of ``x[i, :t_max, :]`` per input ``i``."""
+    n_in, _, nb = x.shape
+    counts = np.zeros(n_in, np.int64)
+    for i in prange(n_in):
+        c = 0
+        for t in range(t_max):
+            for b in range(nb):
+                if x[i, t, b] != 0:
+                    c += 1
+        counts[i] = c
+    return counts
+
+
+@njit(parallel=True, cache=True)
+def fill_events(x, t_max, starts, rows, payload):  # pragma: no cover - compiled
+    """The events of ``x[i, :t_max, :]``, sorted by input then step then sample: the row
+    ``(t + 1) * batch + b`` where a delay-0 arrival lands, and the payload ``x[i, t, b]``."""
+    n_in, _, nb = x.shape
+    for i in prange(n_in):
+        k = starts[i]
+        for t in range(t_max):
+            for b in range(nb):
+                if x[i, t, b] != 0:
+                    rows[k] = (t + 1) * nb + b
+                    payload[k] = x[i, t, b]
+                    k += 1

@@ -8,7 +8,9 @@ parity holds even where a network drives its registers to wrap or saturate (DESI
 The rules live in the small pure functions below, each with its equation; :func:`simulate`
 composes them. The network is feedforward, so a layer's whole input over time is known before
 the layer runs: the synaptic input ``a[o, t, b]`` of all steps is computed at once (event driven,
-see :func:`synaptic_input`), then only the cheap per-step neuron recurrence remains.
+see :func:`synaptic_input`), then only the cheap per-step neuron recurrence remains. Both inner
+loops are compiled with numba (:mod:`delaysnn.kernels`) and run in parallel over output neurons;
+tests check them against a literal per-sample, per-step loop.
 
 Time alignment (defined once, here, by :func:`alignment`): input step ``t`` is sim step ``t``
 (Lava time step ``t + 1``); a spike at step ``t`` through a synapse of delay ``d`` reaches the next
@@ -254,37 +256,44 @@ _INT32_MAX = (1 << 31) - 1
 
 @dataclass(frozen=True)
 class Events:
-    """Nonzero inputs of a layer, sorted by input: spike at step ``t[k]`` of sample ``b[k]`` on input
-    ``i[k]`` with payload ``p[k]`` (None for binary spikes); ``counts[i]`` events per input."""
+    """Nonzero inputs of a layer, sorted by input, then step, then sample. Those of input ``i`` are
+    ``starts[i]:starts[i + 1]``; event ``k`` is a spike at step ``t`` of sample ``b`` stored as
+    ``rows[k] = (t + 1) * batch + b`` (the row of ``a`` that a delay-0 arrival reaches, see
+    :data:`LAYER_LATENCY`) with payload ``payload[k]`` (None for binary spikes)."""
 
-    i: np.ndarray
-    t: np.ndarray
-    b: np.ndarray
-    p: np.ndarray | None
-    counts: np.ndarray
+    starts: np.ndarray
+    rows: np.ndarray
+    payload: np.ndarray | None
     batch: int
     size: int  # number of inputs
 
     @property
+    def count(self) -> int:
+        return int(self.rows.size)
+
+    @property
     def max_payload(self) -> int:
-        return 1 if self.p is None or self.p.size == 0 else int(self.p.max())
+        return 1 if self.payload is None or self.payload.size == 0 else int(self.payload.max())
+
+    def coordinates(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(i, t, b)`` of every event."""
+        i = np.repeat(np.arange(self.size), np.diff(self.starts))
+        t, b = np.divmod(self.rows, self.batch)
+        return i, t - LAYER_LATENCY, b
 
 
 def events(x_itb: np.ndarray, steps: int, binary: bool) -> Events:
     """The events of ``x_itb`` (``[inputs, time, batch]``) that can still arrive within ``steps``
     (a spike at step ``t`` reaches ``a`` at ``t + 1 + d`` at the earliest)."""
-    x = x_itb[:, : max(steps - LAYER_LATENCY, 0)]
-    mask = np.ascontiguousarray(x if x.dtype == np.bool_ else x != 0)
-    n_t, n_b = mask.shape[1], mask.shape[2]
-    flat = np.flatnonzero(mask)  # C order: sorted by input channel (faster than np.nonzero)
-    if flat.size:
-        i, rest = np.divmod(flat, n_t * n_b)
-        t, b = np.divmod(rest, n_b)
-    else:
-        i = t = b = flat
-    p = None if binary else x[i, t, b]
-    counts = np.bincount(i, minlength=x_itb.shape[0])
-    return Events(i=i, t=t, b=b, p=p, counts=counts, batch=x_itb.shape[2], size=x_itb.shape[0])
+    from . import kernels
+
+    t_max = min(max(steps - LAYER_LATENCY, 0), x_itb.shape[1])
+    counts = kernels.count_events(x_itb, t_max)
+    starts = np.concatenate(([0], np.cumsum(counts)))
+    rows = np.empty(int(starts[-1]), dtype=np.int64)
+    payload = np.empty(rows.size, dtype=np.int64 if x_itb.dtype != np.bool_ else np.bool_)
+    kernels.fill_events(x_itb, t_max, starts, rows, payload)
+    return Events(starts=starts, rows=rows, payload=None if binary else payload, batch=x_itb.shape[2], size=x_itb.shape[0])
 
 
 def activation_bound(weight: np.ndarray, max_payload: int) -> int:
@@ -316,10 +325,10 @@ def synaptic_input(
     if method not in (None, "events", "dense"):
         raise ValueError(f"method {method!r}: expected 'events', 'dense' or None")
     dtype = np.int32 if bound <= _INT32_MAX else np.int64
-    if ev.t.size == 0:
+    if ev.count == 0:
         return np.zeros((n_out, steps, ev.batch), dtype=dtype)
     n_delays = len(np.unique(delay))
-    event_cost = ev.t.size * n_out * _EVENT_COST
+    event_cost = ev.count * n_out * _EVENT_COST
     dense_cost = n_delays * steps * ev.batch * ev.size * n_out * _MATMUL_COST
     if method == "dense" or (method is None and dense_cost < event_cost):
         a = _synaptic_dense(ev, weight, delay, steps, np.float32 if bound < _F32_EXACT else np.float64)
@@ -332,23 +341,22 @@ def _synaptic_events(ev: Events, weight: np.ndarray, delay: np.ndarray, steps: i
 
     nb = ev.batch
     rows = steps * nb
-    r1 = (ev.t + LAYER_LATENCY) * nb + ev.b  # row (t, b) of a delay-0 arrival
     delay_rows = np.asarray(delay, dtype=np.int64) * nb  # [out, in]
     w = (np.asarray(weight, dtype=np.int64) << shift).astype(dtype)
-    starts = np.concatenate(([0], np.cumsum(ev.counts)))
     # one spare row span past the end so late arrivals need no bounds check; cut off below
     out = np.zeros((weight.shape[0], rows + int(delay_rows.max(initial=0)) + nb), dtype=dtype)
-    if ev.p is None:
-        kernels.scatter_spikes(starts, r1, delay_rows, w, out)
+    if ev.payload is None:
+        kernels.scatter_spikes(ev.starts, ev.rows, delay_rows, w, out)
     else:
-        kernels.scatter_graded(starts, r1, ev.p.astype(dtype), delay_rows, w, out)
+        kernels.scatter_graded(ev.starts, ev.rows, ev.payload.astype(dtype), delay_rows, w, out)
     return out[:, :rows].reshape(-1, steps, nb)
 
 
 def _synaptic_dense(ev: Events, weight: np.ndarray, delay: np.ndarray, steps: int, dtype: type) -> np.ndarray:
     n_out, n_in = weight.shape
     x = np.zeros((steps, ev.batch, n_in), dtype=dtype)
-    x[ev.t, ev.b, ev.i] = 1 if ev.p is None else ev.p
+    i, t, b = ev.coordinates()
+    x[t, b, i] = 1 if ev.payload is None else ev.payload
     a = np.zeros((steps, ev.batch, n_out), dtype=dtype)
     w = np.asarray(weight, dtype=dtype)
     for d in np.unique(delay):

@@ -357,3 +357,17 @@ def test_thread_count_does_not_change_the_integers():
     assert np.array_equal(serial.voltages, parallel.voltages)
     assert all(np.array_equal(a, b) for a, b in zip(serial.spikes, parallel.spikes))
     assert all(np.array_equal(a, b) for a, b in zip(serial.u, parallel.u))
+
+
+@pytest.mark.parametrize("steps", [1, 4, 9, 30])
+def test_events_are_the_nonzeros_that_can_still_arrive(steps):
+    rng = np.random.default_rng(steps)
+    x = np.where(rng.random((5, 8, 3)) < 0.3, rng.integers(1, 7, (5, 8, 3)), 0)  # [inputs, time, batch]
+    ev = sim.events(x, steps, binary=False)
+    i, t, b = ev.coordinates()
+    keep = x[:, : steps - 1]
+    assert [i.tolist(), t.tolist(), b.tolist()] == [a.tolist() for a in np.nonzero(keep)]
+    assert ev.payload.tolist() == keep[np.nonzero(keep)].tolist()
+    assert np.diff(ev.starts).tolist() == (keep != 0).sum(axis=(1, 2)).tolist()
+    spikes = sim.events(x > 0, steps, binary=True)  # bool input, as hidden layers pass it
+    assert spikes.payload is None and np.array_equal(spikes.rows, ev.rows)
