@@ -15,6 +15,7 @@ PyTorch are the best of ``--repeat`` runs after a warm-up, both with ``--threads
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -77,6 +78,28 @@ def bench_sim(net: DelayNetwork, x: np.ndarray, repeat: int) -> dict[str, Any]:
         "hidden_rates": [float(s.mean()) for s in res.spikes],
         "result": res,
     }
+
+
+def bench_methods(net: DelayNetwork, x: np.ndarray, reference: Any) -> list[dict[str, Any]]:
+    """Per layer: the synaptic input of all steps by the event scatter vs one dense matmul per
+    distinct delay (both exact; the sim picks the cheaper by a cost model)."""
+    from delaysnn import sim
+
+    steps = reference.alignment.steps
+    inputs = [x.transpose(2, 1, 0)] + [s.transpose(2, 1, 0).astype(bool) for s in reference.spikes]
+    rows = []
+    for li, layer in enumerate(net.layers):
+        ev = sim.events(inputs[li], steps, binary=li > 0 or net.input_bits == 1)
+        row: dict[str, Any] = {"layer": li, "events": ev.count}
+        results = {}
+        for method in ("events", "dense"):
+            run = functools.partial(sim.synaptic_input, ev, layer.weight, layer.delay, steps, method=method)
+            run()  # warm-up / compile
+            row[f"{method}_seconds"], results[method] = best_of(run, 2)
+        if not np.array_equal(results["events"], results["dense"]):
+            raise SystemExit(f"layer {li}: event and dense synaptic input differ")
+        rows.append(row)
+    return rows
 
 
 def bench_lava(net: DelayNetwork, x: np.ndarray, reference: Any) -> dict[str, Any]:
@@ -146,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     sim = bench_sim(net, x, args.repeat)
     reference = sim.pop("result")
     out["sim"] = sim
+    out["methods"] = bench_methods(net, x, reference)
     out["torch"] = bench_torch(x, args.repeat, args.threads)
     if not args.no_lava:
         out["lava"] = bench_lava(net, x[: args.lava_samples], reference)
@@ -157,6 +181,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(f"network {out['network']}, T={args.steps}, input activity {out['input_activity']:.3f}, hidden firing {', '.join(f'{r:.3f}' for r in sim['hidden_rates'])}")
     print(f"sim    batch {args.batch}: {sim['seconds']:.3f} s  -> {sim['samples_per_s']:9.1f} samples/s  (first run {sim['first_seconds']:.3f} s, {args.threads} thread(s))")
+    for row in out["methods"]:
+        print(
+            f"  layer {row['layer']} synaptic input ({row['events']} events): event scatter {row['events_seconds'] * 1e3:.0f} ms, "
+            f"dense matmul per delay {row['dense_seconds'] * 1e3:.0f} ms ({row['dense_seconds'] / row['events_seconds']:.1f}x)"
+        )
     print(f"torch  batch {args.batch}: {out['torch']['seconds']:.3f} s  -> {out['torch']['samples_per_s']:9.1f} samples/s  (float DelaySNN, {args.threads} thread(s))")
     if "lava" in out:
         lv = out["lava"]
