@@ -201,7 +201,8 @@ class _NeuronPlan:
 
 
 def _neuron_plan(layer: DelayLayer, act_max: int) -> _NeuronPlan:
-    """The sim's bounds (``sim._run_neurons``), static: ``|act| <= act_max`` for every input.
+    """Which register wraps and clips can trigger, given ``|act| <= act_max`` for every input; the
+    graph leaves out the others (fewer ops per step, same integers).
 
     ``|u| <= act_max * 4096 / (du + 1)``; ``|v| <= (max|u| + max|bias|) * 4096 / dv``. Exact
     rational comparisons, so a dropped term provably never triggers.
