@@ -22,10 +22,12 @@ _I32_MASK = INT32_MODULUS - 1
 
 
 @njit(parallel=True, cache=True)
-def scatter_spikes(starts, rows, delay_rows, weight, out):  # pragma: no cover - compiled
-    """``out[o, rows[k] + delay_rows[o, i]] += weight[o, i]`` for every event ``k`` of input ``i``.
+def scatter(starts, rows, payload, delay_rows, weight, out):  # pragma: no cover - compiled
+    """``out[o, rows[k] + delay_rows[o, i]] += weight[o, i] * payload[k]`` for every event ``k`` of
+    input ``i`` (``payload`` None: binary spikes, ``+= weight[o, i]``).
 
-    Events are sorted by input: those of input ``i`` are ``starts[i]:starts[i + 1]``.
+    Events are sorted by input: those of input ``i`` are ``starts[i]:starts[i + 1]``. numba
+    compiles a ``payload=None`` call without the branch (dead-branch pruning on None arguments).
     """
     n_out, n_in = weight.shape
     for o in prange(n_out):
@@ -36,22 +38,10 @@ def scatter_spikes(starts, rows, delay_rows, weight, out):  # pragma: no cover -
                 continue
             off = delay_rows[o, i]
             for k in range(starts[i], starts[i + 1]):
-                row[rows[k] + off] += w
-
-
-@njit(parallel=True, cache=True)
-def scatter_graded(starts, rows, payload, delay_rows, weight, out):  # pragma: no cover - compiled
-    """As :func:`scatter_spikes`, each event weighted by its payload: ``+= weight[o, i] * payload[k]``."""
-    n_out, n_in = weight.shape
-    for o in prange(n_out):
-        row = out[o]
-        for i in range(n_in):
-            w = weight[o, i]
-            if w == 0:
-                continue
-            off = delay_rows[o, i]
-            for k in range(starts[i], starts[i + 1]):
-                row[rows[k] + off] += w * payload[k]
+                if payload is None:
+                    row[rows[k] + off] += w
+                else:
+                    row[rows[k] + off] += w * payload[k]
 
 
 @njit(inline="always")

@@ -311,7 +311,7 @@ def synaptic_input(
     ``"events"`` or ``"dense"``; tests check that both agree):
 
     - events: for each output ``o``, add every event's weight to row ``(t + 1 + delay[o, i], b)``
-      (compiled loop, :func:`delaysnn.kernels.scatter_spikes`; work ~ events x outputs; one
+      (compiled loop, :func:`delaysnn.kernels.scatter`; work ~ events x outputs; one
       output's ``steps x batch`` row stays in cache while all events stream past it);
     - dense: one float matmul per distinct delay on time-shifted inputs (work ~ distinct delays x
       dense), better for dense activity or few distinct delays. Exact because every partial sum
@@ -345,10 +345,8 @@ def _synaptic_events(ev: Events, weight: np.ndarray, delay: np.ndarray, steps: i
     w = (np.asarray(weight, dtype=np.int64) << shift).astype(dtype)
     # one spare row span past the end so late arrivals need no bounds check; cut off below
     out = np.zeros((weight.shape[0], rows + int(delay_rows.max(initial=0)) + nb), dtype=dtype)
-    if ev.payload is None:
-        kernels.scatter_spikes(ev.starts, ev.rows, delay_rows, w, out)
-    else:
-        kernels.scatter_graded(ev.starts, ev.rows, ev.payload.astype(dtype), delay_rows, w, out)
+    payload = None if ev.payload is None else ev.payload.astype(dtype)
+    kernels.scatter(ev.starts, ev.rows, payload, delay_rows, w, out)
     return out[:, :rows].reshape(-1, steps, nb)
 
 
