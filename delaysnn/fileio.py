@@ -47,6 +47,13 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
+def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` through :func:`atomic_path` (all of it or nothing)."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
+
+
 def check_input_path(path: str | os.PathLike, what: str = "file") -> Path:
     path = Path(path)
     if not path.exists():

@@ -280,12 +280,9 @@ def _header_problems(header: dict[str, Any]) -> list[str]:
 
 def save(net: DelayNetwork, path: str | os.PathLike) -> Path:
     """Write ``net`` to ``path`` atomically."""
-    from .fileio import atomic_path
+    from .fileio import write_bytes_atomic
 
-    data = to_bytes(net)
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
-    return Path(path)
+    return write_bytes_atomic(path, to_bytes(net))
 
 
 def load(path: str | os.PathLike) -> DelayNetwork:

@@ -359,12 +359,9 @@ def _compact(a: np.ndarray) -> np.ndarray:
 
 def save(graph: Any, path: str | os.PathLike) -> Path:
     """Write ``graph`` to ``path`` atomically (gzip, compact dtypes: float32 matrices)."""
-    from delaysnn.fileio import atomic_path
+    from delaysnn.fileio import write_bytes_atomic
 
-    data = to_bytes(graph)
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
-    return Path(path)
+    return write_bytes_atomic(path, to_bytes(graph))
 
 
 def export(model: DelayNetwork | DelaySNN, path: str | os.PathLike) -> Path:

@@ -393,14 +393,11 @@ def _metadata(net: DelayNetwork, pad: int, record_spikes: bool) -> dict[str, str
 def save(net: DelayNetwork, path: str | os.PathLike, record_spikes: bool = True) -> Path:
     """Build, check (``full_check``) and write the integer model to ``path`` atomically."""
     onnx = _require("onnx")
-    from delaysnn.fileio import atomic_path
+    from delaysnn.fileio import write_bytes_atomic
 
     model = build(net, record_spikes=record_spikes)
     onnx.checker.check_model(model, full_check=True)
-    data = model.SerializeToString()
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
-    return Path(path)
+    return write_bytes_atomic(path, model.SerializeToString())
 
 
 def session(model: onnx.ModelProto | str | os.PathLike, threads: int = 0) -> Any:

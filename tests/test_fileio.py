@@ -4,7 +4,7 @@ import tempfile
 import pytest
 
 from delaysnn.errors import DelaysnnError
-from delaysnn.fileio import atomic_path, check_input_path
+from delaysnn.fileio import atomic_path, check_input_path, write_bytes_atomic
 
 
 def test_read_only_directory_is_a_one_line_error(tmp_path, monkeypatch):
@@ -33,3 +33,11 @@ def test_unreadable_and_directory_inputs(tmp_path):
         check_input_path(tmp_path)
     with pytest.raises(DelaysnnError, match="no such"):
         check_input_path(tmp_path / "x")
+
+
+def test_write_bytes_atomic_replaces_the_whole_file(tmp_path):
+    out = tmp_path / "model.bin"
+    out.write_bytes(b"old content, longer than the new one")
+    assert write_bytes_atomic(out, b"new") == out
+    assert out.read_bytes() == b"new"
+    assert [p.name for p in tmp_path.iterdir()] == ["model.bin"]  # no temporary left behind
