@@ -27,7 +27,8 @@ def scatter(starts, rows, payload, delay_rows, weight, out):  # pragma: no cover
     input ``i`` (``payload`` None: binary spikes, ``+= weight[o, i]``).
 
     Events are sorted by input: those of input ``i`` are ``starts[i]:starts[i + 1]``. numba
-    compiles a ``payload=None`` call without the branch (dead-branch pruning on None arguments).
+    compiles a ``payload=None`` call without the branch (dead-branch pruning on None arguments;
+    the other kernels' optional outputs rely on it too).
     """
     n_out, n_in = weight.shape
     for o in prange(n_out):
@@ -58,10 +59,10 @@ def _decay(x, keep):  # pragma: no cover - compiled
 
 
 @njit(parallel=True, cache=True)
-def lif(act, keep_u, keep_v, bias, vth_eff, spikes, u_trace, v_trace, record_u, record_v):  # pragma: no cover - compiled
+def lif(act, keep_u, keep_v, bias, vth_eff, spikes, u_trace, v_trace):  # pragma: no cover - compiled
     """The LIF recurrence of ``sim.neuron_step`` over ``act[o, t, b]`` (``sim.activation`` values).
 
-    Writes ``spikes[o, t, b]`` and, when asked, the ``u``/``v`` traces (int32, same layout).
+    Writes ``spikes[o, t, b]`` and the ``u``/``v`` traces (int32, same layout) unless they are None.
     Every wrap and clip of Lava's registers is applied at every step; they are a few integer
     operations each.
     """
@@ -91,9 +92,9 @@ def lif(act, keep_u, keep_v, bias, vth_eff, spikes, u_trace, v_trace, record_u, 
                     y = 0
                 v[b] = y
                 spikes[o, t, b] = s
-                if record_u:
+                if u_trace is not None:
                     u_trace[o, t, b] = x
-                if record_v:
+                if v_trace is not None:
                     v_trace[o, t, b] = y
 
 
@@ -115,7 +116,7 @@ def count_events(x, t_max):  # pragma: no cover - compiled
 @njit(parallel=True, cache=True)
 def fill_events(x, t_max, starts, rows, payload):  # pragma: no cover - compiled
     """The events of ``x[i, :t_max, :]``, sorted by input then step then sample: the row
-    ``(t + 1) * batch + b`` where a delay-0 arrival lands, and the payload ``x[i, t, b]``."""
+    ``(t + 1) * batch + b`` where a delay-0 arrival lands, and (unless None) the payload ``x[i, t, b]``."""
     n_in, _, nb = x.shape
     for i in prange(n_in):
         k = starts[i]
@@ -123,5 +124,6 @@ def fill_events(x, t_max, starts, rows, payload):  # pragma: no cover - compiled
             for b in range(nb):
                 if x[i, t, b] != 0:
                     rows[k] = (t + 1) * nb + b
-                    payload[k] = x[i, t, b]
+                    if payload is not None:
+                        payload[k] = x[i, t, b]
                     k += 1

@@ -291,9 +291,9 @@ def events(x_itb: np.ndarray, steps: int, binary: bool) -> Events:
     counts = kernels.count_events(x_itb, t_max)
     starts = np.concatenate(([0], np.cumsum(counts)))
     rows = np.empty(int(starts[-1]), dtype=np.int64)
-    payload = np.empty(rows.size, dtype=np.int64 if x_itb.dtype != np.bool_ else np.bool_)
+    payload = None if binary else np.empty(rows.size, dtype=np.int64)
     kernels.fill_events(x_itb, t_max, starts, rows, payload)
-    return Events(starts=starts, rows=rows, payload=None if binary else payload, batch=x_itb.shape[2], size=x_itb.shape[0])
+    return Events(starts=starts, rows=rows, payload=payload, batch=x_itb.shape[2], size=x_itb.shape[0])
 
 
 def activation_bound(weight: np.ndarray, max_payload: int) -> int:
@@ -387,14 +387,12 @@ def _run_neurons(act: np.ndarray, layer: DelayLayer, record_u: bool, record_v: b
     n_out, steps, nb = act.shape
     bias = effective_bias(n.bias_mant, n.bias_exp)
     spikes = np.empty((n_out, steps, nb), dtype=bool)
-    empty = np.zeros((0, 0, 0), dtype=np.int32)
-    u_tr = np.empty((n_out, steps, nb), dtype=np.int32) if record_u else empty
-    v_tr = np.empty((n_out, steps, nb), dtype=np.int32) if record_v else empty
+    u_tr = np.empty((n_out, steps, nb), dtype=np.int32) if record_u else None
+    v_tr = np.empty((n_out, steps, nb), dtype=np.int32) if record_v else None
     kernels.lif(
-        act, DECAY_UNITY - (n.du + CURRENT_DECAY_OFFSET), DECAY_UNITY - n.dv, bias, effective_threshold(n.vth),
-        spikes, u_tr, v_tr, record_u, record_v,
+        act, DECAY_UNITY - (n.du + CURRENT_DECAY_OFFSET), DECAY_UNITY - n.dv, bias, effective_threshold(n.vth), spikes, u_tr, v_tr
     )
-    return _LayerTrace(spikes=spikes, u=u_tr if record_u else None, v=v_tr if record_v else None)
+    return _LayerTrace(spikes=spikes, u=u_tr, v=v_tr)
 
 
 # --- the public entry point ---
