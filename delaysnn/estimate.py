@@ -214,30 +214,28 @@ def event_counts(events: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def synaptic_ops(events: np.ndarray, weight: np.ndarray) -> tuple[float, float]:
     """``(ops, payload-weighted ops)`` per inference: events x non-zero fan-out."""
-    n_events, payload = event_counts(events)
+    return ops_of_counts(*event_counts(events), weight)
+
+
+def ops_of_counts(n_events: np.ndarray, payload: np.ndarray, weight: np.ndarray) -> tuple[float, float]:
+    """:func:`synaptic_ops` from :func:`event_counts` already taken."""
     fanout = nonzero_fanout(weight).astype(np.float64)
     return float(n_events @ fanout), float(payload @ fanout)
 
 
-def arrivals(events: np.ndarray, weight: np.ndarray, delay: np.ndarray, steps: int, shift: int = 1) -> np.ndarray:
+def arrivals(events: np.ndarray, weight: np.ndarray, delay: np.ndarray, steps: int) -> np.ndarray:
     """``bool [batch, steps, out]``: some event reaches the neuron at that step through a non-zero weight.
 
-    An event at step ``t`` through a synapse of delay ``d`` arrives at ``t + shift + d``
-    (``shift`` = 1 is the sim's latency, DESIGN section 4); arrivals at or after ``steps`` drop.
+    The sim's synaptic input with every non-zero weight set to 1 and every event to a spike: an
+    event at step ``t`` through a synapse of delay ``d`` arrives at ``t + 1 + d`` (DESIGN section
+    4); arrivals at or after ``steps`` drop.
     """
-    batch, t_src, _ = events.shape
-    out = np.zeros((batch, steps, weight.shape[0]), dtype=bool)
-    active = (events != 0).astype(np.float32).reshape(batch * t_src, -1)
-    nz = weight != 0
-    for d in np.unique(delay[nz]):
-        start = int(d) + shift
-        if start >= steps:
-            continue
-        mask = (nz & (delay == d)).astype(np.float32)
-        hits = (active @ mask.T).reshape(batch, t_src, -1) > 0
-        n = min(t_src, steps - start)
-        out[:, start : start + n] |= hits[:, :n]
-    return out
+    from .sim import events as sim_events
+    from .sim import synaptic_input
+
+    spikes = np.ascontiguousarray((np.asarray(events) != 0).transpose(2, 1, 0))  # sim layout [in, time, batch]
+    a = synaptic_input(sim_events(spikes, steps, binary=True), (weight != 0).astype(np.int32), delay, steps)
+    return (a > 0).transpose(2, 1, 0)
 
 
 def core_blocks(neurons: int, cores: int) -> np.ndarray:
@@ -334,7 +332,7 @@ def trace_from_sim(net: DelayNetwork, x: np.ndarray, result: Any) -> Trace:
 def run_sim(net: DelayNetwork, x: np.ndarray) -> Any:
     from .sim import simulate
 
-    return simulate(net, x)
+    return simulate(net, x, record=False)  # the counts read spikes and readout voltages only
 
 
 # --- energy --------------------------------------------------------------------------------
@@ -460,8 +458,8 @@ def count_layers(net: DelayNetwork, trace: Trace, core_limits: dict[str, Any]) -
         events, spikes, steps = trace.events[i], trace.spikes[i], trace.steps[i]
         out, fan_in = layer.shape
         batch = max(events.shape[0], 1)
-        ops, ops_payload = synaptic_ops(events, layer.weight)
         n_events, payload = event_counts(events)
+        ops, ops_payload = ops_of_counts(n_events, payload, layer.weight)
         active = arrivals(events, layer.weight, layer.delay, steps)
         n_spikes = 0.0
         if spikes is not None:

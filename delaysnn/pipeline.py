@@ -140,10 +140,10 @@ def evaluation_inputs(
 
         ds = synthetic_splits(n_train=1, n_test=samples, seed=seed)[1]
     else:
-        rng = np.random.default_rng(seed)
-        top = 2**net.input_bits - 1
-        x = (rng.random((samples, 50, net.input_size)) < 0.05) * rng.integers(1, top + 1, (samples, 50, net.input_size))
-        return x.astype(np.int32), None, f"{samples} random inputs (5% active, 50 steps)"
+        from .estimate import random_input
+
+        x = random_input(net, steps=50, rate=0.05, samples=samples, seed=seed)
+        return x, None, f"{samples} random inputs (5% active, 50 steps)"
     if ds.channels != net.input_size:
         raise DelaysnnError(f"dataset {ds.name} has {ds.channels} channels, the network expects {net.input_size}")
     x = ds.x.numpy().astype(np.int32)
