@@ -304,11 +304,11 @@ def simulate(model: str, task: str | None, data: str | None, samples: int, plot:
 
     net, _ = load_network(model, _quantize_opts(kw))
     x, y, what = evaluation_inputs(net, task or net.provenance.get("task"), data, samples)
-    result = run_sim(net, x)
+    result = run_sim(net, x, record=False)
     rates = [float(s.mean()) for s in result.spikes]
     info: dict[str, Any] = {"inputs": what, "firing_rates": rates}
     if y is not None:
-        info["accuracy"] = float((result.predict(net.provenance.get("readout_scale")) == y).mean())
+        info["accuracy"] = float((result.predict() == y).mean())
     if plot:
         from .plots import spike_raster
 
@@ -357,11 +357,11 @@ def verify(model: str, backends: str, samples: int, task: str | None, data: str 
         qopts.for_netx = True  # the network every backend runs must be one netx can hold
     net, _ = load_network(model, qopts)
     x, _, what = evaluation_inputs(net, task or net.provenance.get("task"), data, samples)
-    reports = []
-    for name in names:
+    def progress(name: str) -> None:
         if not as_json:
             click.echo(f"running {name} on {what} ...", err=True)
-        reports.extend(run_verify(net, x, [name]))
+
+    reports = run_verify(net, x, names, on_backend=progress)
     failed = [r for r in reports if not r.ok]
     if as_json:
         from dataclasses import asdict

@@ -126,8 +126,8 @@ def deploy(
         net, _ = load_network(out_dir / checkpoint, opts)
         path = out_dir / f"model-{label}.dnet"
         ir.save(net, path)
-        result = sim.simulate(net, x)
-        acc = float((result.predict(net.provenance.get("readout_scale")) == y).mean())
+        result = sim.simulate(net, x, record=False)
+        acc = float((result.predict() == y).mean())
         nets[label] = net
         summary.add(f"quantize {label}", f"{100 * acc:.1f}% test", f"integer sim, {time.perf_counter() - t0:.1f} s -> {path.name}")
         echo(f"quantized {label}: integer accuracy {100 * acc:.1f}%")

@@ -135,16 +135,21 @@ def compare(reference: SimResult, other: SimResult, backend: str) -> ParityRepor
     return report
 
 
-def verify(net: DelayNetwork, x: Any, backends: list[str]) -> list[ParityReport]:
+def verify(
+    net: DelayNetwork, x: Any, backends: list[str], on_backend: Callable[[str], None] | None = None
+) -> list[ParityReport]:
     """Run ``net`` on ``x`` in every named backend and compare each with ``delaysnn.sim``.
 
     A backend that cannot run the case (missing dependency, hardware limits, unsupported
     feature: any ``DelaysnnError``) is reported as skipped with the reason; nothing is raised
-    for mismatches (see :meth:`ParityReport.raise_if_mismatch`).
+    for mismatches (see :meth:`ParityReport.raise_if_mismatch`). ``on_backend(name)`` is called
+    before each backend runs (progress).
     """
     reference = simulate(net, x, record=True)
     reports = []
     for name in backends:
+        if on_backend is not None:
+            on_backend(name)
         try:
             other = reference if name == "sim" else resolve(name)(net, x)
         except DelaysnnError as err:
