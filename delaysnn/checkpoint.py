@@ -63,6 +63,11 @@ def looks_like_snn_delays(obj: Any) -> bool:
 
 def load_checkpoint(path: str | os.PathLike) -> DelaySNN:
     """Load a delaysnn checkpoint into a model in eval mode (hard, rounded delays)."""
+    return load_checkpoint_and_metadata(path)[0]
+
+
+def load_checkpoint_and_metadata(path: str | os.PathLike) -> tuple[DelaySNN, dict[str, Any]]:
+    """:func:`load_checkpoint` and the checkpoint's ``metadata`` (task, input counts...), read once."""
     payload = read_payload(path)
     if looks_like_snn_delays(payload):
         raise CheckpointError(
@@ -82,7 +87,7 @@ def load_checkpoint(path: str | os.PathLike) -> DelaySNN:
     model = DelaySNN(cfg)
     load_state(model, payload["state_dict"], source=str(path))
     model.eval()
-    return model
+    return model, payload.get("metadata", {})
 
 
 def load_state(model: DelaySNN, state: dict[str, Any], source: str) -> None:

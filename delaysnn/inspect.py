@@ -44,11 +44,10 @@ def delay_histogram(delays: np.ndarray, max_delay: int, bins: int = 8) -> str:
 
 
 def describe_checkpoint(path: Path) -> dict[str, Any]:
-    from .checkpoint import load_checkpoint, read_payload
+    from .checkpoint import load_checkpoint_and_metadata
 
-    model = load_checkpoint(path)
+    model, meta = load_checkpoint_and_metadata(path)
     cfg = model.cfg
-    meta = read_payload(path).get("metadata", {})
     layers = []
     for i, syn in enumerate(model.synapses):
         d = syn.delays().numpy()

@@ -56,12 +56,11 @@ def load_network(path: str | os.PathLike, opts: QuantizeOptions | None = None) -
         return ir.load(path), None
     if path.suffix.lower() not in CHECKPOINT_SUFFIXES:
         raise DelaysnnError(f"{path}: expected a checkpoint (.pt) or an IR file (.dnet), got {path.suffix!r}")
-    from .checkpoint import load_checkpoint, read_payload
+    from .checkpoint import load_checkpoint_and_metadata
     from .quantize import NETX_OPTIONS, input_bits_for, quantize_with_report
 
     opts = opts or QuantizeOptions()
-    model = load_checkpoint(path)
-    meta = read_payload(path).get("metadata", {})
+    model, meta = load_checkpoint_and_metadata(path)
     input_bits = opts.input_bits
     if input_bits is None:
         input_bits = input_bits_for(int(meta.get("input_max_count", 1)))
