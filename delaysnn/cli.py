@@ -276,8 +276,8 @@ def export(model: str, target: str, output: str | None, float_model: bool, **kw:
         export_float(load_checkpoint(model), target, out)
         click.echo(f"wrote {out} (float model)")
         return
-    net, _ = load_network(model, qopts)
-    if qopts.profile is not None:
+    net, report = load_network(model, qopts)
+    if qopts.profile is not None and report is None:  # a quantized checkpoint was already checked against it
         check_profile(net, qopts.profile)
     run_export(net, target, out)
     click.echo(f"wrote {out} ({target}, {'-'.join(map(str, net.sizes))})")
