@@ -32,7 +32,7 @@ import numpy as np
 
 from delaysnn.errors import HardwareLimitError, UnsupportedError
 from delaysnn.ir import READOUT_VTH, DelayLayer, DelayNetwork
-from delaysnn.sim import SimResult, alignment, as_input, readout_scale
+from delaysnn.sim import SimResult, alignment, as_input, effective_bias, effective_weight, readout_scale
 
 from ._deps import import_lava_runtime, require
 
@@ -318,7 +318,7 @@ def netx_weight_problem(w: np.ndarray) -> str | None:
 def netx_bias(layer: DelayLayer, bias_mant_bits: int = 13) -> tuple[np.ndarray | None, str | None]:
     """``bias_mant << bias_exp`` as netx's ``bias`` (applied as ``bias << 6``), or the reason it is not representable."""
     n = layer.neuron
-    bias = n.bias_mant.astype(np.int64) << n.bias_exp
+    bias = effective_bias(n.bias_mant, n.bias_exp)
     if not bias.any():
         return None, None
     if np.any(bias % (1 << NETX_BIAS_EXP)):
@@ -345,17 +345,18 @@ def save_netx(net: DelayNetwork, path: str | os.PathLike, profile: Any = "loihi2
 
     from delaysnn.fileio import atomic_path
 
-    check(net, profile)
     prof = _profile(profile)
+    check(net, prof)
     bias_bits = prof.limits.bias_mant_bits.value if prof.limits.bias_mant_bits is not None else 13
     problems = []
     if 256 * ((1 << net.input_bits) - 1) >= 1 << 31:  # netx rescales weights up to 8 bits (x2**8 at most)
         problems.append(f"input: {net.input_bits}-bit payloads times netx's rescaled weights overflow Lava's int32 product (at most 23 bits)")
-    biases = []
+    weights, biases = [], []
     for li, layer in enumerate(net.layers):
         if layer.max_delay > NETX_MAX_DELAY:
             problems.append(f"layer {li}: delay {layer.max_delay} > {NETX_MAX_DELAY}, netx would clip it")
-        why = netx_weight_problem(layer.weight.astype(np.int64) << layer.weight_exp)
+        weights.append(effective_weight(layer.weight, layer.weight_exp))  # netx has no weight exponent
+        why = netx_weight_problem(weights[-1])
         if why:
             problems.append(f"layer {li}: {why}")
         bias, why = netx_bias(layer, bias_bits)
@@ -374,11 +375,11 @@ def save_netx(net: DelayNetwork, path: str | os.PathLike, profile: Any = "loihi2
             inp = top.create_group("0")
             inp.create_dataset("type", data=np.bytes_("input"))
             inp.create_dataset("shape", data=np.array([net.input_size], dtype=np.int64))
-            for li, (layer, bias) in enumerate(zip(net.layers, biases)):
+            for li, (layer, weight, bias) in enumerate(zip(net.layers, weights, biases)):
                 g = top.create_group(str(li + 1))
                 g.create_dataset("type", data=np.bytes_("dense"))
                 g.create_dataset("shape", data=np.array([layer.shape[0]], dtype=np.int64))
-                g.create_dataset("weight", data=layer.weight.astype(np.int64) << layer.weight_exp)
+                g.create_dataset("weight", data=weight)
                 g.create_dataset("delay", data=layer.delay.astype(np.int64))
                 if bias is not None:
                     g.create_dataset("bias", data=bias)

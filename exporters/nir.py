@@ -70,6 +70,15 @@ import numpy as np
 
 from delaysnn.errors import DelaysnnError, IRValidationError, MissingDependencyError, UnsupportedError
 from delaysnn.ir import DECAY_MAX, DelayLayer, DelayNetwork, NeuronParams, check_network
+from delaysnn.sim import (
+    ACTIVATION_SHIFT,
+    CURRENT_DECAY_OFFSET,
+    DECAY_UNITY,
+    LAYER_LATENCY,
+    effective_bias,
+    effective_threshold,
+    effective_weight,
+)
 
 if TYPE_CHECKING:  # optional and heavy: imported inside the functions that need them
     import torch
@@ -79,8 +88,6 @@ if TYPE_CHECKING:  # optional and heavy: imported inside the functions that need
 
 FORMAT = "delaysnn-nir"
 VERSION = 1
-DECAY_UNITY = 4096  # Lava decays are (4096 - d) / 4096
-V_SHIFT = 6  # Lava: u += a << 6, threshold vth << 6
 NO_LEAK_TAU_STEPS = 2.0**24  # dv = 0: a leak below the 24-bit v register's resolution
 GZIP_LEVEL = 6  # measured on the SHD-shaped network: shuffle makes W' larger, level 9 is 4x slower
 HDF5_LIBVER = "v110"  # oldest HDF5 format version our files need
@@ -420,17 +427,17 @@ def _ir_neuron(layer: DelayLayer, dt: float) -> tuple[Any, np.ndarray | None]:
     nir = _nir()
     n = layer.neuron
     size = layer.shape[0]
-    bias = n.bias_mant.astype(np.float64) * 2.0**n.bias_exp
+    bias = effective_bias(n.bias_mant, n.bias_exp).astype(np.float64)
     tau = np.full(size, _tau_steps(n.dv))
     filtered = n.du != DECAY_MAX
     mem = {"r": tau.copy(), "v_leak": bias * tau if filtered else np.zeros(size)}
     if filtered:
-        syn = np.full(size, DECAY_UNITY / (n.du + 1))
+        syn = np.full(size, DECAY_UNITY / (n.du + CURRENT_DECAY_OFFSET))
         mem.update(tau_syn=syn * dt, w_in=syn, tau_mem=tau * dt)
     else:
         mem.update(tau=tau * dt)
     if n.spiking:
-        mem.update(v_threshold=np.full(size, float(n.vth << V_SHIFT)), v_reset=np.zeros(size))
+        mem.update(v_threshold=np.full(size, float(effective_threshold(n.vth))), v_reset=np.zeros(size))
         node = nir.CubaLIF(**mem) if filtered else nir.LIF(**mem)
     else:
         node = nir.CubaLI(**mem) if filtered else nir.LI(**mem)
@@ -494,15 +501,13 @@ def _graph(n_in: int, layers: list[list[tuple[str, Any]]], metadata: dict[str, A
 
 def export_ir(net: DelayNetwork, dt: float | None = None) -> Any:
     """The integer network as a ``nir.NIRGraph`` (``dt`` seconds per step; default the IR's bin)."""
-    from delaysnn.sim import LAYER_LATENCY
-
     net.check()
     dt = net.time_step_ms / 1000.0 if dt is None else float(dt)
     if not dt > 0:
         raise UnsupportedError(f"dt={dt} s: the time step must be positive")
     layers = []
     for index, layer in enumerate(net.layers):
-        w_eff = layer.weight.astype(np.int64) << (layer.weight_exp + V_SHIFT)
+        w_eff = effective_weight(layer.weight, layer.weight_exp) << ACTIVATION_SHIFT
         post, pre = np.nonzero(w_eff)
         dec = decompose(layer.shape, post, pre, layer.delay[post, pre], w_eff[post, pre])
         neuron, bias = _ir_neuron(layer, dt)
@@ -564,7 +569,7 @@ def _ir_layer(index: int, seg: _Segment, n_in: int, dt: float) -> DelayLayer:
         raise UnsupportedError(f"{where}: metadata lacks {missing}; the file was not written by delaysnn's export_ir")
     composed = _compose(seg, n_in, dt)  # an Affine bias is checked in _check_neuron_fields
     weight, delay = _one_delay_per_synapse(composed.dense(), (composed.n_out, n_in), where)
-    shift = int(meta["weight_exp"]) + V_SHIFT
+    shift = int(meta["weight_exp"]) + ACTIVATION_SHIFT
     mant = weight / 2.0**shift
     if not np.array_equal(mant, np.rint(mant)):
         raise UnsupportedError(f"{where}: weights are not multiples of 2**{shift} (weight_exp + 6) as the metadata says")
