@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from .datasets import SpikeDataset
 from .errors import DelaysnnError
-from .model import DelaySNN, class_scores
+from .model import DelaySNN, class_scores, predict
 
 SIGMA_FINAL = 0.23  # SNN-delays decays sigma to 0.23, then rounds
 
@@ -78,11 +78,6 @@ def resolve_device(device: str) -> torch.device:
         raise DelaysnnError(f"--device {device!r} is not a torch device; use cpu or cuda") from err
 
 
-def loss_fn(v: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy on SNN-delays' class scores (sum over time of softmax)."""
-    return F.cross_entropy(class_scores(v), y)
-
-
 @torch.no_grad()
 def evaluate(model: DelaySNN, data: SpikeDataset, batch_size: int = 256, device: str | torch.device = "cpu") -> float:
     """Accuracy with hard (rounded) delays."""
@@ -91,7 +86,7 @@ def evaluate(model: DelaySNN, data: SpikeDataset, batch_size: int = 256, device:
     correct = 0
     for x, y in data.batches(batch_size):
         v = model(x.to(device))
-        correct += int((class_scores(v).argmax(-1).cpu() == y).sum())
+        correct += int((predict(v).cpu() == y).sum())
     model.train(was_training)
     return correct / max(len(data), 1)
 
@@ -145,14 +140,14 @@ def train(
                 x, y = x.to(device), y.to(device)
                 for opt in optimizers:
                     opt.zero_grad()
-                v = model(x)
-                loss = loss_fn(v, y)
+                scores = class_scores(model(x))  # SNN-delays' class scores: sum over time of softmax
+                loss = F.cross_entropy(scores, y)
                 loss.backward()
                 for opt in optimizers:
                     opt.step()
                 model.clamp_positions()
                 losses.append(loss.item())
-                correct += int((class_scores(v).argmax(-1) == y).sum())
+                correct += int((scores.detach().argmax(-1) == y).sum())
                 seen += len(y)
                 bar.update(1)
                 bar.set_postfix(epoch=epoch + 1, loss=f"{np.mean(losses):.3f}", acc=f"{correct / seen:.2f}")
@@ -167,9 +162,8 @@ def train(
                 bar.set_postfix(epoch=epoch + 1, loss=f"{result.train_loss[-1]:.3f}", test=f"{result.test_acc[-1]:.2f}")
             if on_epoch is not None:
                 on_epoch(epoch, result)
+    # eval mode already ran on the rounded positions, so the last test_acc stands for the frozen model
     model.round_positions()
     model.eval()
-    if test_set is not None:
-        result.test_acc[-1] = evaluate(model, test_set, device=device)
     model.to("cpu")
     return result
