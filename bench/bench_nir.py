@@ -18,45 +18,12 @@ import argparse
 import io
 import json
 import sys
-import time
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-import numpy as np
+from common import MAX_DELAY, SIZES, float_model, shd_network
+from common import best_of as best_time
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from delaysnn import ir  # noqa: E402
-from delaysnn.ir import DelayLayer, DelayNetwork, NeuronParams  # noqa: E402
-
-SIZES = (140, 256, 256, 20)
-MAX_DELAY = 25  # delays 0..24
-
-
-def shd_network(seed: int = 0) -> DelayNetwork:
-    """Random SHD-shaped integer network (dense, random delays: the most pairs)."""
-    rng = np.random.default_rng(seed)
-    layers = []
-    for k, (n_in, n_out) in enumerate(zip(SIZES[:-1], SIZES[1:])):
-        last = k == len(SIZES) - 2
-        weight = np.clip(np.round(rng.normal(0, 40, size=(n_out, n_in))), -128, 127).astype(np.int32)
-        delay = rng.integers(0, MAX_DELAY, size=(n_out, n_in)).astype(np.int32)
-        neuron = NeuronParams(du=4095, dv=4076, vth=None if last else 400, bias_mant=np.zeros(n_out, np.int32))
-        layers.append(DelayLayer(weight=weight, delay=delay, neuron=neuron, weight_bits=8))
-    return DelayNetwork(input_size=SIZES[0], layers=layers, input_bits=3, time_step_ms=10.0, provenance={"source": "bench_nir"})
-
-
-def best_time(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
-    """Best wall time of ``repeat`` calls, and the last result."""
-    best, result = float("inf"), None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, result
+from delaysnn import ir
 
 
 def nir_write_size(graph: Any) -> int:
@@ -71,7 +38,8 @@ def nir_write_size(graph: Any) -> int:
 def bench_ir(repeat: int) -> dict[str, Any]:
     from exporters import nir as enir
 
-    net = shd_network()
+    net = shd_network(vth=(400,), source="bench_nir")  # random delays: almost every (input, delay) pair used
+    dnet = ir.to_bytes(net)
     t_export, graph = best_time(lambda: enir.export_ir(net), repeat)
     t_write, data = best_time(lambda: enir.to_bytes(graph), repeat)
     t_read, back = best_time(lambda: enir.read_ir(data), repeat)
@@ -85,21 +53,18 @@ def bench_ir(repeat: int) -> dict[str, Any]:
         "read_s": t_read,
         "file_bytes": len(data),
         "nir_write_bytes": nir_write_size(graph),
-        "dnet_bytes": len(ir.to_bytes(net)),
-        "bit_identical": ir.to_bytes(back) == ir.to_bytes(net),
+        "dnet_bytes": len(dnet),
+        "bit_identical": ir.to_bytes(back) == dnet,
     }
 
 
 def bench_float(repeat: int) -> dict[str, Any]:
     import torch
 
-    from delaysnn.model import DelaySNN, ModelConfig
     from exporters import nir as enir
 
     torch.set_num_threads(1)  # not compute-bound; OpenMP threads spin-waiting on a shared core made timings swing 15x
-    torch.manual_seed(0)
-    cfg = ModelConfig(input_size=SIZES[0], output_size=SIZES[-1], hidden_size=SIZES[1], hidden_layers=len(SIZES) - 2, max_delay=MAX_DELAY)
-    model = DelaySNN(cfg).eval()
+    model = float_model(round_delays=False)
     t_export, graph = best_time(lambda: enir.export_float(model), repeat)
     t_write, data = best_time(lambda: enir.to_bytes(graph), repeat)
     t_read, _ = best_time(lambda: enir.read_float(data), repeat)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -23,22 +22,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from common import MAX_DELAY, SIZES, float_model, set_threads
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from delaysnn.ir import DelayLayer, DelayNetwork, NeuronParams
+from delaysnn.verify import compare
 
-from delaysnn.ir import DelayLayer, DelayNetwork, NeuronParams  # noqa: E402
-
-SIZES = (140, 256, 256, 20)
-MAX_DELAY = 25  # delays 0..24, as SNN-delays' SHD configuration
 INPUT_BITS = 3  # counts 0..5 of 5 summed SHD channels
 ACTIVITY = 0.03
 HIDDEN_VTH = (450, 250)  # about 1.6 standard deviations of each layer's input current
 
 
 def shd_network(seed: int = 0) -> DelayNetwork:
-    """Random SHD-shaped integer network; hidden thresholds give a few % firing."""
+    """Random SHD-shaped integer network with biases (common.shd_network has none, and the ONNX
+    graph has a bias path); hidden thresholds give a few % firing."""
     rng = np.random.default_rng(seed)
     layers = []
     for i, (fan_in, out) in enumerate(zip(SIZES[:-1], SIZES[1:])):
@@ -78,28 +74,6 @@ def interleaved_times(fns: dict[str, Callable[[], Any]], repeat: int) -> dict[st
     return times
 
 
-def float_model(threads: int) -> tuple[Any, Any]:
-    """A same-shaped float ``DelaySNN`` in eval mode with hard delays, and torch."""
-    import torch
-
-    from delaysnn.model import DelaySNN, ModelConfig
-
-    torch.set_num_threads(threads)
-    torch.manual_seed(0)
-    cfg = ModelConfig(input_size=SIZES[0], output_size=SIZES[-1], hidden_size=SIZES[1], hidden_layers=len(SIZES) - 2, max_delay=MAX_DELAY)
-    model = DelaySNN(cfg).eval()
-    model.round_positions()
-    return model, torch
-
-
-def mismatches(got: Any, ref: Any) -> int:
-    """Total differing entries over every hidden layer's spikes and the readout voltages."""
-    total = int((np.asarray(got.voltages) != np.asarray(ref.voltages)).sum())
-    for a, b in zip(got.spikes, ref.spikes):
-        total += int((np.asarray(a) != np.asarray(b)).sum())
-    return total
-
-
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     from delaysnn.sim import simulate
     from exporters import onnx as onnx_backend
@@ -112,19 +86,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
 
-    import numba
-
-    numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
+    set_threads(args.threads)
     net, x = shd_network(), shd_input(args.batch, args.steps)
     with tempfile.TemporaryDirectory() as tmp:
         path = onnx_backend.save(net, Path(tmp) / "shd.onnx")
         size = path.stat().st_size
         sess = onnx_backend.session(path, threads=args.threads)
-        ref = simulate(net, x)
-        diff = mismatches(onnx_backend.run_session(sess, x), ref)
-        if diff:
-            raise SystemExit(f"onnxruntime differs from the sim in {diff} entries; not timing a wrong backend")
-        model, torch = float_model(args.threads)
+        ref = simulate(net, x, record=False)
+        parity = compare(ref, onnx_backend.run_session(sess, x), "onnxruntime")
+        if not parity.ok:
+            raise SystemExit(f"onnxruntime differs from the sim ({parity.summary()}); not timing a wrong backend")
+        diff = parity.mismatches
+        import torch
+
+        model = float_model()
         xf = torch.from_numpy(x).float()
         with torch.no_grad():
             times = interleaved_times(

@@ -15,53 +15,19 @@ PyTorch are the best of ``--repeat`` runs after a warm-up, both with ``--threads
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import json
 import os
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
+from common import SIZES, best_of, float_model, set_threads, shd_network
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from delaysnn.ir import DelayLayer, DelayNetwork, NeuronParams  # noqa: E402
-
-SIZES = (140, 256, 256, 20)
-MAX_DELAY = 25  # delays 0..24
-ACTIVITY = 0.04  # fraction of non-zero input bins
-HIDDEN_VTH = (500, 250)  # a few % firing in each hidden layer
-
-
-def shd_network(seed: int = 0) -> DelayNetwork:
-    rng = np.random.default_rng(seed)
-    layers = []
-    for k, (n_in, n_out) in enumerate(zip(SIZES[:-1], SIZES[1:])):
-        readout = k == len(SIZES) - 2
-        weight = np.clip(np.round(rng.normal(0, 40, (n_out, n_in))), -128, 127).astype(np.int32)
-        delay = rng.integers(0, MAX_DELAY, (n_out, n_in)).astype(np.int32)
-        neuron = NeuronParams(du=4095, dv=4076, vth=None if readout else HIDDEN_VTH[k], bias_mant=np.zeros(n_out, np.int32), bias_exp=0)
-        layers.append(DelayLayer(weight=weight, delay=delay, neuron=neuron, weight_bits=8))
-    return DelayNetwork(input_size=SIZES[0], layers=layers, input_bits=3, time_step_ms=10.0, provenance={"source": "bench/bench_sim.py"})
-
-
-def shd_input(batch: int, steps: int, seed: int = 1) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    active = rng.random((batch, steps, SIZES[0])) < ACTIVITY
-    return np.where(active, rng.integers(1, 6, active.shape), 0).astype(np.int64)
-
-
-def best_of(fn: Any, repeat: int) -> tuple[float, Any]:
-    best, out = float("inf"), None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
+from delaysnn.ir import DelayNetwork
+from delaysnn.verify import compare
+from tests.factories import shd_like_input  # graded counts 0..5, 4 % of the bins active
 
 
 def bench_sim(net: DelayNetwork, x: np.ndarray, repeat: int) -> dict[str, Any]:
@@ -111,8 +77,8 @@ def bench_lava(net: DelayNetwork, x: np.ndarray, reference: Any) -> dict[str, An
     build = time.perf_counter() - t0
     res = elava.run_graph(graph)
     total = time.perf_counter() - t0
-    same = all(np.array_equal(a, b[:n]) for a, b in zip(res.spikes, reference.spikes)) and np.array_equal(res.voltages, reference.voltages[:n])
-    if not same:
+    first_n = dataclasses.replace(reference, spikes=[s[:n] for s in reference.spikes], voltages=reference.voltages[:n])
+    if not compare(first_n, res, "lava").ok:
         raise SystemExit("Lava and the sim disagree: not reporting timings (run delaysnn verify)")
     timing = res.extra["timing"]
     later = [r + s for r, s in zip(timing["runs"], timing["resets"])]
@@ -133,11 +99,7 @@ def bench_lava(net: DelayNetwork, x: np.ndarray, reference: Any) -> dict[str, An
 def bench_torch(x: np.ndarray, repeat: int, threads: int) -> dict[str, Any]:
     import torch
 
-    from delaysnn.model import DelaySNN, ModelConfig
-
-    torch.set_num_threads(threads)
-    torch.manual_seed(0)
-    model = DelaySNN(ModelConfig(input_size=SIZES[0], output_size=SIZES[-1], hidden_size=SIZES[1], hidden_layers=len(SIZES) - 2, max_delay=MAX_DELAY)).eval()
+    model = float_model()
     xt = torch.from_numpy(x.astype(np.float32))
 
     def forward() -> Any:
@@ -160,11 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
 
-    import numba
-
-    numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
-    net = shd_network()
-    x = shd_input(args.batch, args.steps)
+    set_threads(args.threads)
+    net = shd_network(source="bench/bench_sim.py")
+    x = shd_like_input(args.batch, args.steps, seed=1)
     out: dict[str, Any] = {"network": "-".join(map(str, SIZES)), "batch": args.batch, "steps": args.steps, "input_activity": float((x > 0).mean())}
     sim = bench_sim(net, x, args.repeat)
     reference = sim.pop("result")
