@@ -26,7 +26,7 @@ if str(ROOT) not in sys.path:
 
 from delaysnn.datasets import SpikeDataset, SyntheticTask, synthetic_splits  # noqa: E402
 from delaysnn.ir import DelayNetwork  # noqa: E402
-from delaysnn.model import DelaySNN, class_scores  # noqa: E402
+from delaysnn.model import DelaySNN, predict  # noqa: E402
 from delaysnn.quantize import input_bits_for, quantize_with_report  # noqa: E402
 from delaysnn.sim import simulate  # noqa: E402
 
@@ -55,7 +55,7 @@ def integer_predictions(net: DelayNetwork, x: torch.Tensor, batch_size: int = 25
 def float_predictions(model: DelaySNN, x: torch.Tensor, batch_size: int = 256) -> np.ndarray:
     model.eval()
     return np.concatenate(
-        [class_scores(model(x[i : i + batch_size].float())).argmax(-1).numpy() for i in range(0, x.shape[0], batch_size)]
+        [predict(model(x[i : i + batch_size].float())).numpy() for i in range(0, x.shape[0], batch_size)]
     )
 
 

@@ -61,8 +61,7 @@ def load_task_data(task: str, data: str | None, samples: int | None, seed: int):
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="delaysnn")
 @click.option("--debug", is_flag=True, help="Show full tracebacks instead of one-line errors.")
-@click.pass_context
-def cli(ctx: click.Context, debug: bool) -> None:
+def cli(debug: bool) -> None:
     """delaysnn: spiking networks with learned per-synapse delays, from training to hardware.
 
     \b
@@ -70,7 +69,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
       delaysnn train --task synthetic -o model.pt
       delaysnn export model.pt --target loihi
     """
-    ctx.obj = {"debug": debug}
+    # --debug is read by main() from argv, before click parses anything
 
 
 @cli.command()
@@ -470,15 +469,12 @@ def main(argv: list[str] | None = None) -> None:
     debug = "--debug" in args
     try:
         code = cli.main(args=args, prog_name="delaysnn", standalone_mode=False)
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("interrupted; no partial output was left behind", err=True)
         sys.exit(130)
     except click.ClickException as err:
         err.show()
         sys.exit(err.exit_code)
-    except KeyboardInterrupt:
-        click.echo("interrupted; no partial output was left behind", err=True)
-        sys.exit(130)
     except DelaysnnError as err:
         if debug:
             raise

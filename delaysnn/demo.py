@@ -53,7 +53,6 @@ def run_demo(
     verify_samples: int = 8,
 ) -> DemoSummary:
     out_dir.mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(max(torch.get_num_threads(), 1))
     task = SyntheticTask()
     train_set, test_set = synthetic_splits(task, n_train=samples, n_test=512, seed=seed)
     summary = DemoSummary()

@@ -165,8 +165,6 @@ def _plain_h5(path: Path, progress: bool) -> Iterator[Path]:
                     _gunzip(path, out, progress)
                 else:
                     _unzip(path, out, progress)
-        except DataError:
-            raise
         except (gzip.BadGzipFile, zipfile.BadZipFile, EOFError, zlib.error) as err:
             kind = "gzip" if path.name.endswith(".gz") else "zip"
             raise DataError(

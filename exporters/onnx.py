@@ -478,6 +478,7 @@ def describe(path: str | os.PathLike) -> dict[str, Any]:
     model = onnx.load(str(path))
     meta = {p.key: p.value for p in model.metadata_props}
     kind = {FORMAT: "delaysnn integer network (ONNX)", FLOAT_FORMAT: "delaysnn float model (ONNX)"}
+    counts = _node_counts(model.graph)
     return {
         "file": str(path),
         "kind": kind.get(meta.get("delaysnn.format", ""), "ONNX model"),
@@ -487,8 +488,8 @@ def describe(path: str | os.PathLike) -> dict[str, Any]:
         "producer": f"{model.producer_name} {model.producer_version}".strip(),
         "inputs": [_value_info(v) for v in model.graph.input],
         "outputs": [_value_info(v) for v in model.graph.output],
-        "nodes": sum(_node_counts(model.graph).values()),
-        "node_counts": dict(sorted(_node_counts(model.graph).items())),
+        "nodes": sum(counts.values()),
+        "node_counts": dict(sorted(counts.items())),
         "initializers": len(model.graph.initializer),
         "metadata": meta,
     }

@@ -230,6 +230,7 @@ def parse_profile(doc: Mapping[str, Any], origin: str = "<profile>") -> Profile:
         if not isinstance(entry, dict):
             problems.append(f"{where} must be a table with 'value' and 'source'")
             continue
+        before = len(problems)
         extra = set(entry) - _LIMIT_KEYS
         if extra:
             problems.append(f"{where}: unknown keys {sorted(extra)} (allowed: {', '.join(sorted(_LIMIT_KEYS))})")
@@ -242,7 +243,7 @@ def parse_profile(doc: Mapping[str, Any], origin: str = "<profile>") -> Profile:
         for opt in ("unit", "note"):
             if opt in entry and not isinstance(entry[opt], str):
                 problems.append(f"{where}.{opt} must be a string")
-        if not any(p.startswith(f"{where}") for p in problems):
+        if len(problems) == before:  # this entry added no problem
             values[key] = Quantity(value=value, source=source, unit=entry.get("unit", ""), note=entry.get("note", ""))
 
     sections = {k: v for k, v in doc.items() if isinstance(v, dict) and k != "limits"}
