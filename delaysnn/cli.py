@@ -179,8 +179,7 @@ def convert(source: str, fmt: str, output: str, **options: Any) -> None:
     model = convert_snn_delays(source, **options)
     save_checkpoint(model, output, {"converted_from": fmt, "source": str(source)})
     cfg = model.cfg
-    sizes = [cfg.input_size] + [cfg.hidden_size] * cfg.hidden_layers + [cfg.output_size]
-    click.echo(f"converted {source} ({'-'.join(map(str, sizes))}, max delay {cfg.max_delay}) -> {output}")
+    click.echo(f"converted {source} ({'-'.join(map(str, cfg.sizes))}, max delay {cfg.max_delay}) -> {output}")
 
 
 def quantize_options(f: Any, limits_profile: bool = True) -> Any:

@@ -59,7 +59,7 @@ def describe_checkpoint(path: Path) -> dict[str, Any]:
     return {
         "file": str(path),
         "kind": "delaysnn checkpoint (float model)",
-        "sizes": "-".join(str(n) for n in [cfg.input_size] + [cfg.hidden_size] * cfg.hidden_layers + [cfg.output_size]),
+        "sizes": "-".join(map(str, cfg.sizes)),
         "max_delay": cfg.max_delay,
         "dt_ms": cfg.time_step_ms,
         "tau_steps": cfg.tau,

@@ -68,6 +68,11 @@ class ModelConfig:
     def right_padding(self) -> int:
         return (self.max_delay - 1) // 2
 
+    @property
+    def sizes(self) -> list[int]:
+        """Neurons per layer, input first: ``[input, hidden..., output]``."""
+        return [self.input_size] + [self.hidden_size] * self.hidden_layers + [self.output_size]
+
     def output_steps(self, input_steps: int) -> int:
         """Length of the readout voltage sequence for ``input_steps`` input steps."""
         return input_steps + (self.hidden_layers + 1) * self.right_padding
@@ -227,9 +232,9 @@ class DelaySNN(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.cfg = cfg
-        sizes = [cfg.input_size] + [cfg.hidden_size] * cfg.hidden_layers
-        self.hidden = nn.ModuleList(HiddenLayer(cfg, n) for n in sizes[:-1])
-        self.readout = DelayedDense(sizes[-1], cfg.output_size, cfg.max_delay, cfg.kernel_count)
+        sizes = cfg.sizes
+        self.hidden = nn.ModuleList(HiddenLayer(cfg, n) for n in sizes[:-2])
+        self.readout = DelayedDense(sizes[-2], cfg.output_size, cfg.max_delay, cfg.kernel_count)
 
     @property
     def synapses(self) -> list[DelayedDense]:

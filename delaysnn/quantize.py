@@ -575,7 +575,7 @@ def quantize_with_report(
     provenance: dict[str, Any] = {
         "source": "delaysnn.quantize",
         "quantizer_version": QUANTIZER_VERSION,
-        "model": f"DelaySNN {'-'.join(str(n) for n in [cfg.input_size] + [cfg.hidden_size] * cfg.hidden_layers + [cfg.output_size])}",
+        "model": f"DelaySNN {'-'.join(map(str, cfg.sizes))}",
         "weight_bits": None if binary else bits,
         "binary": bool(binary),
         "max_delay": limit,

@@ -560,7 +560,7 @@ def export_float(model: DelaySNN, path: str | os.PathLike) -> Path:
         meta = {
             "delaysnn.format": FLOAT_FORMAT,
             "delaysnn.version": str(VERSION),
-            "delaysnn.sizes": "-".join(map(str, [cfg.input_size] + [cfg.hidden_size] * cfg.hidden_layers + [cfg.output_size])),
+            "delaysnn.sizes": "-".join(map(str, cfg.sizes)),
             "delaysnn.max_delay": str(cfg.max_delay),
             "delaysnn.time_step_ms": repr(float(cfg.time_step_ms)),
             "delaysnn.config": json.dumps(cfg.to_dict()),
