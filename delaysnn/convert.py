@@ -89,8 +89,7 @@ def convert_snn_delays(
         src = source or "state_dict"
     _check_options(src, max_delay, time_step_ms, tau_ms, threshold, dropout)
     state = _snn_delays_keys(state, src)
-    dcls, batchnorm = _parse_structure(state, src)
-    modules = _group(state)
+    modules, dcls, batchnorm = _parse_structure(state, src)
     sizes = _check_tensors(modules, dcls, batchnorm, max_delay, src)
     tau = (tau_ms + 1e-9) / time_step_ms  # exactly as their config.py
     cfg = ModelConfig(
@@ -175,9 +174,10 @@ def _group(state: dict[str, Any]) -> dict[int, dict[str, Any]]:
     return modules
 
 
-def _parse_structure(state: dict[str, Any], src: str) -> tuple[list[int], bool]:
-    """Indices of the Dcls1d modules and whether hidden blocks have BatchNorm1d; checks that
-    every key belongs to a module the SNN-delays layout puts there."""
+def _parse_structure(state: dict[str, Any], src: str) -> tuple[dict[int, dict[str, Any]], list[int], bool]:
+    """The state grouped by module index (:func:`_group`), the indices of the Dcls1d modules and
+    whether hidden blocks have BatchNorm1d; checks that every key belongs to a module the
+    SNN-delays layout puts there."""
     for key in state:
         if not _KEY.match(key):
             raise CheckpointError(
@@ -251,7 +251,7 @@ def _parse_structure(state: dict[str, Any], src: str) -> tuple[list[int], bool]:
                 f"{src}: unexpected key {key!r} ({role or 'no module'} holds no tensors in the SnnDelays layout); "
                 "not an SNN-delays state_dict, or one from a modified model"
             )
-    return dcls, batchnorm
+    return modules, dcls, batchnorm
 
 
 def _check_tensors(modules: dict[int, dict[str, Any]], dcls: list[int], batchnorm: bool, max_delay: int, src: str) -> dict[str, int]:
