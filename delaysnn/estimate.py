@@ -671,24 +671,14 @@ def _limits_text(limits: dict[str, Any]) -> str:
 
 def plot(est: Estimate, path: str | Path) -> Path:
     """PNG: energy breakdown per profile, per-layer activity, delay histograms (written atomically)."""
-    import matplotlib
+    from .plots import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from .fileio import atomic_path
-
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
+    fig, axes = pyplot().subplots(1, 3, figsize=(15, 4.5))
     _plot_energy(axes[0], est)
     _plot_activity(axes[1], est)
     _plot_delays(axes[2], est)
     fig.tight_layout()
-    try:
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png", dpi=110)
-    finally:
-        plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path, bbox_inches=None)  # tight_layout already fits the three panels
 
 
 def _plot_energy(ax: Any, est: Estimate) -> None:

@@ -11,7 +11,7 @@ import numpy as np
 from .fileio import atomic_path
 
 
-def _pyplot() -> Any:
+def pyplot() -> Any:
     import matplotlib
 
     matplotlib.use("Agg")  # files only, no display needed
@@ -20,16 +20,19 @@ def _pyplot() -> Any:
     return plt
 
 
-def save_figure(fig: Any, path: str | os.PathLike) -> Path:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-    _pyplot().close(fig)
+def save_figure(fig: Any, path: str | os.PathLike, bbox_inches: str | None = "tight") -> Path:
+    """Write ``fig`` as PNG atomically, then close it (also when writing fails)."""
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png", dpi=110, bbox_inches=bbox_inches)
+    finally:
+        pyplot().close(fig)
     return Path(path)
 
 
 def spike_raster(result: Any, path: str | os.PathLike, sample: int = 0) -> Path:
     """One panel per hidden layer (spike raster) plus the readout voltages, for one sample."""
-    plt = _pyplot()
+    plt = pyplot()
     n = len(result.spikes) + 1
     fig, axes = plt.subplots(n, 1, figsize=(8, 1.8 * n + 0.6), sharex=True)
     axes = np.atleast_1d(axes)
@@ -47,7 +50,7 @@ def spike_raster(result: Any, path: str | os.PathLike, sample: int = 0) -> Path:
 
 def delay_histograms(delays: list[np.ndarray], path: str | os.PathLike, title: str = "learned delays") -> Path:
     """Histogram of integer delays per layer."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 3.2))
     top = max(int(np.max(d)) for d in delays) if delays else 0
     bins = np.arange(top + 2) - 0.5
