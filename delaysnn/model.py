@@ -116,8 +116,9 @@ def lif(x: torch.Tensor, tau: float, threshold: float, alpha: float) -> torch.Te
     ``v = v - v/tau + x; s = (v >= threshold); v = v * (1 - s)``. Returns spikes ``[B, T, C]``."""
     v = torch.zeros_like(x[:, 0])
     spikes = []
-    for t in range(x.shape[1]):
-        v = v - v / tau + x[:, t]
+    # unbind, not x[:, t]: each select's backward writes a full-size zero tensor (O(T^2) work)
+    for x_t in x.unbind(1):
+        v = v - v / tau + x_t
         s = _ATanSpike.apply(v - threshold, alpha)
         v = v * (1.0 - s.detach())
         spikes.append(s)
@@ -128,8 +129,8 @@ def leaky_integrator(x: torch.Tensor, tau: float) -> torch.Tensor:
     """``v = v - v/tau + x`` over time (the readout, and the synaptic current filter)."""
     v = torch.zeros_like(x[:, 0])
     out = []
-    for t in range(x.shape[1]):
-        v = v - v / tau + x[:, t]
+    for x_t in x.unbind(1):
+        v = v - v / tau + x_t
         out.append(v)
     return torch.stack(out, dim=1)
 
