@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,9 +47,19 @@ def is_ir_file(path: str | os.PathLike) -> bool:
     return Path(path).suffix.lower() in IR_SUFFIXES
 
 
-def load_network(path: str | os.PathLike, opts: QuantizeOptions | None = None) -> tuple[DelayNetwork, Any]:
+def load_network(
+    path: str | os.PathLike,
+    opts: QuantizeOptions | None = None,
+    data_max_count: Callable[[], tuple[int, str] | None] | None = None,
+) -> tuple[DelayNetwork, Any]:
     """An IR file as is, or a checkpoint quantized with ``opts``; returns ``(net, report)``
-    (``report`` is None for an IR file)."""
+    (``report`` is None for an IR file).
+
+    The graded input's width comes from ``opts.input_bits``, else from the checkpoint's record of
+    its training data, else (a converted checkpoint records none) from ``data_max_count()``,
+    which returns ``(largest count, where it was read)`` for the data the network will see.
+    Where the width came from is kept in ``net.provenance["input_bits_from"]``.
+    """
     path = check_input_path(path, "model file")
     if is_ir_file(path):
         from . import ir
@@ -57,13 +68,11 @@ def load_network(path: str | os.PathLike, opts: QuantizeOptions | None = None) -
     if path.suffix.lower() not in CHECKPOINT_SUFFIXES:
         raise DelaysnnError(f"{path}: expected a checkpoint (.pt) or an IR file (.dnet), got {path.suffix!r}")
     from .checkpoint import load_checkpoint_and_metadata
-    from .quantize import NETX_OPTIONS, input_bits_for, quantize_with_report
+    from .quantize import NETX_OPTIONS, quantize_with_report
 
     opts = opts or QuantizeOptions()
     model, meta = load_checkpoint_and_metadata(path)
-    input_bits = opts.input_bits
-    if input_bits is None:
-        input_bits = input_bits_for(int(meta.get("input_max_count", 1)))
+    input_bits, source = resolve_input_bits(opts.input_bits, meta, data_max_count)
     profile = load_profile(opts.profile) if opts.profile else None
     net, report = quantize_with_report(
         model,
@@ -75,9 +84,30 @@ def load_network(path: str | os.PathLike, opts: QuantizeOptions | None = None) -
         **(NETX_OPTIONS if opts.for_netx else {}),
     )
     net.provenance["source_file"] = path.name
+    net.provenance["input_bits_from"] = source
     if "task" in meta:
         net.provenance["task"] = str(meta["task"])
     return net, report
+
+
+def resolve_input_bits(
+    input_bits: int | None,
+    meta: dict[str, Any],
+    data_max_count: Callable[[], tuple[int, str] | None] | None = None,
+) -> tuple[int, str]:
+    """``(bits, where the width came from)``: the option, the checkpoint, the data, or 1 bit."""
+    from .quantize import input_bits_for
+
+    if input_bits is not None:
+        return int(input_bits), "--input-bits"
+    if "input_max_count" in meta:
+        count = int(meta["input_max_count"])
+        return input_bits_for(count), f"the checkpoint (training counts up to {count})"
+    found = data_max_count() if data_max_count is not None else None
+    if found is not None:
+        count, where = found
+        return input_bits_for(count), f"the data, {where} (counts up to {count}; the checkpoint records no input range)"
+    return 1, "a default of 1 bit (binary spikes: the checkpoint records no input range; pass --data DIR or --input-bits N)"
 
 
 def load_profile(name: str) -> Any:
@@ -120,29 +150,43 @@ def export_float(model: Any, target: str, out: str | os.PathLike) -> Path:
     return Path(out)
 
 
-def evaluation_inputs(
-    net: DelayNetwork, task: str | None, data: str | None, samples: int, seed: int = 0
-) -> tuple[np.ndarray, np.ndarray | None, str]:
-    """``(x int [N, T, C], labels or None, description)`` to run ``net`` on.
+def evaluation_dataset(task: str | None, data: str | None, samples: int | None, seed: int = 0) -> Any:
+    """The test split to evaluate on (``SpikeDataset``), or None where the inputs are random.
 
-    With ``--data`` the Heidelberg test split; with ``--task synthetic`` the synthetic test
-    set; otherwise deterministic random spikes (no labels) at a 5 % rate.
+    With ``--data`` the Heidelberg-layout test split (SHD unless ``task`` says ssc); with
+    ``--task synthetic`` the synthetic test set. ``samples`` None means the whole split.
     """
     if data is not None or task in ("shd", "ssc"):
         if data is None:
-            raise DelaysnnError(f"--task {task} needs --data DIR with the official .h5 files")
+            raise DelaysnnError(f"--task {task} needs --data DIR with the {task.upper()} .h5 files (shd_train.h5, shd_test.h5)")
         from .heidelberg import load_heidelberg
 
-        ds = load_heidelberg(data, task or "shd", "test", max_samples=samples)
-    elif task == "synthetic":
+        return load_heidelberg(data, task if task in ("shd", "ssc") else "shd", "test", max_samples=samples)
+    if task == "synthetic":
         from .datasets import synthetic_splits
 
-        ds = synthetic_splits(n_train=1, n_test=samples, seed=seed)[1]
-    else:
+        return synthetic_splits(n_train=1, n_test=samples or RANDOM_SAMPLES, seed=seed)[1]
+    return None
+
+
+RANDOM_SAMPLES = 512  # inputs drawn when there is no data set and --samples is not given
+
+
+def evaluation_inputs(
+    net: DelayNetwork, task: str | None, data: str | None, samples: int | None, seed: int = 0, dataset: Any = None
+) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """``(x int [N, T, C], labels or None, description)`` to run ``net`` on.
+
+    The split of :func:`evaluation_dataset` (pass ``dataset`` when already loaded); without
+    one, deterministic random spikes (no labels) at a 5 % rate.
+    """
+    ds = dataset if dataset is not None else evaluation_dataset(task, data, samples, seed)
+    if ds is None:
         from .estimate import random_input
 
-        x = random_input(net, steps=50, rate=0.05, samples=samples, seed=seed)
-        return x, None, f"{samples} random inputs (5% active, 50 steps)"
+        n = samples or RANDOM_SAMPLES
+        x = random_input(net, steps=50, rate=0.05, samples=n, seed=seed)
+        return x, None, f"{n} random inputs (5% active, 50 steps)"
     if ds.channels != net.input_size:
         raise DelaysnnError(f"dataset {ds.name} has {ds.channels} channels, the network expects {net.input_size}")
     x = ds.x.numpy().astype(np.int32)
