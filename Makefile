@@ -8,9 +8,22 @@ STAMP := $(VENV)/.install-stamp
 PY310 ?= $(shell for p in $$(command -v python3.10 2>/dev/null) $$(ls -d $$(pyenv root 2>/dev/null)/versions/3.10.*/bin/python3.10 2>/dev/null | sort -rV); do \
   "$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' >/dev/null 2>&1 && echo "$$p" && break; done)
 
-.PHONY: install demo test lint bench clean
+.PHONY: install system-deps demo test dataset lint bench clean
 
 install: $(STAMP)
+
+# espeak-ng (speech for the spoken-digits data set and its tests) is a system package: installed
+# when missing and possible (root, or password-less sudo, with apt-get), else one line says how.
+system-deps:
+	@if ! command -v espeak-ng >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then sudo=; elif sudo -n true 2>/dev/null; then sudo="sudo -n"; else sudo=none; fi; \
+	  if [ "$$sudo" != none ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing espeak-ng libsndfile1 (apt-get)"; \
+	    $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq espeak-ng libsndfile1 >/dev/null; \
+	  else \
+	    echo "error: espeak-ng not found: install it with 'sudo apt-get install -y espeak-ng libsndfile1' (Debian/Ubuntu), 'dnf install espeak-ng' (Fedora) or 'brew install espeak-ng' (macOS)" >&2; exit 1; \
+	  fi; \
+	fi
 
 $(STAMP): pyproject.toml requirements.lock
 	@if [ ! -x $(BIN)/python ]; then \
@@ -27,9 +40,13 @@ $(STAMP): pyproject.toml requirements.lock
 demo: install
 	$(BIN)/delaysnn demo
 
-test: install
+test: install system-deps
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
+
+# The spoken-digits data set (synthesized speech in the SHD layout; ~3000 utterances, a few minutes).
+dataset: install system-deps
+	$(BIN)/delaysnn make-dataset spoken-digits -o data/spoken-digits
 
 lint: install
 	$(BIN)/ruff check .

@@ -58,6 +58,53 @@ def load_task_data(task: str, data: str | None, samples: int | None, seed: int):
     return train_set, test_set
 
 
+def _note_input_bits(net: Any) -> None:
+    """Say where the input width came from when the checkpoint did not record it."""
+    source = net.provenance.get("input_bits_from", "")
+    if source.startswith(("the data", "a default")):
+        click.echo(f"note: {net.input_bits}-bit input, from {source}", err=True)
+
+
+def _train_counts(task: str | None, data: str | None) -> Any:
+    """``data_max_count`` for ``load_network``: the largest count in the training split of --data."""
+    if data is None:
+        return None
+
+    def counts() -> tuple[int, str]:
+        from .heidelberg import load_heidelberg
+
+        ds = load_heidelberg(data, task or "shd", "train")
+        return ds.max_count, f"{data} ({ds.name})"
+
+    return counts
+
+
+def _network_and_inputs(model: str, qopts: Any, task: str | None, data: str | None, samples: int | None) -> tuple[Any, Any, Any, str]:
+    """MODEL as an integer network and its evaluation inputs ``(net, x, labels, description)``.
+
+    A checkpoint that records no input range (a converted one) takes its input width from the
+    evaluation data, which is loaded once for both.
+    """
+    from .pipeline import evaluation_dataset, evaluation_inputs, load_network
+
+    loaded: dict[str | None, Any] = {}
+
+    def dataset(name: str | None) -> Any:
+        if name not in loaded:
+            loaded[name] = evaluation_dataset(name, data, samples)
+        return loaded[name]
+
+    def counts() -> tuple[int, str] | None:
+        ds = dataset(task)
+        return None if ds is None else (ds.max_count, f"{data or task} ({ds.name})")
+
+    net, _ = load_network(model, qopts, data_max_count=counts)
+    _note_input_bits(net)
+    name = task or net.provenance.get("task")
+    x, y, what = evaluation_inputs(net, name, data, samples, dataset=dataset(name))
+    return net, x, y, what
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="delaysnn")
 @click.option("--debug", is_flag=True, help="Show full tracebacks instead of one-line errors.")
@@ -162,7 +209,9 @@ def train(**kw: Any) -> None:
 @click.option("--time-step-ms", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True)
 @click.option("--tau-ms", type=click.FloatRange(min=0, min_open=True), default=10.05, show_default=True)
 @click.option("--threshold", type=float, default=1.0, show_default=True)
-def convert(source: str, fmt: str, output: str, **options: Any) -> None:
+@click.option("--data", type=click.Path(), help="The SHD-layout data it was trained on: records the input range (graded input width).")
+@click.option("--task", type=click.Choice(["shd", "ssc"]), help="Which files --data holds (default shd).")
+def convert(source: str, fmt: str, output: str, data: str | None, task: str | None, **options: Any) -> None:
     """Import a checkpoint of another tool as a delaysnn checkpoint.
 
     Sizes are inferred from the state_dict; the options default to SNN-delays' SHD values.
@@ -177,9 +226,18 @@ def convert(source: str, fmt: str, output: str, **options: Any) -> None:
 
     check_output_path(output)
     model = convert_snn_delays(source, **options)
-    save_checkpoint(model, output, {"converted_from": fmt, "source": str(source)})
+    meta: dict[str, Any] = {"converted_from": fmt, "source": str(source)}
+    counts = _train_counts(task, data)
+    if counts is not None:
+        meta["input_max_count"], where = counts()
+        meta["task"] = task or "shd"
+    save_checkpoint(model, output, meta)
     cfg = model.cfg
     click.echo(f"converted {source} ({'-'.join(map(str, cfg.sizes))}, max delay {cfg.max_delay}) -> {output}")
+    if counts is None:
+        click.echo("note: no input range recorded; quantize/simulate take it from --data (or pass --input-bits)", err=True)
+    else:
+        click.echo(f"input counts up to {meta['input_max_count']} in {where}: recorded for quantization")
 
 
 def quantize_options(f: Any, limits_profile: bool = True) -> Any:
@@ -213,8 +271,10 @@ def _quantize_opts(kw: dict[str, Any]) -> Any:
 @click.argument("model", type=click.Path())
 @click.option("-o", "--output", type=click.Path(), required=True, help="IR file to write (.dnet).")
 @click.option("--json", "as_json", is_flag=True, help="Print the per-layer report as JSON.")
+@click.option("--data", type=click.Path(), help="SHD-layout data directory: sets the input width when the checkpoint records none.")
+@click.option("--task", type=click.Choice(["shd", "ssc"]), help="Which files --data holds (default shd).")
 @quantize_options
-def quantize(model: str, output: str, as_json: bool, **kw: Any) -> None:
+def quantize(model: str, output: str, as_json: bool, data: str | None, task: str | None, **kw: Any) -> None:
     """Quantize a checkpoint to the integer network (IR) and print a per-layer report.
 
     \b
@@ -229,7 +289,8 @@ def quantize(model: str, output: str, as_json: bool, **kw: Any) -> None:
     check_output_path(output)
     if is_ir_file(model):
         raise DelaysnnError(f"{model}: already an integer network; quantize takes a checkpoint (.pt)")
-    net, report = load_network(model, _quantize_opts(kw))
+    net, report = load_network(model, _quantize_opts(kw), data_max_count=_train_counts(task, data))
+    _note_input_bits(net)
     ir.save(net, output)
     if as_json:
         _echo_json(report.to_dict())
@@ -243,8 +304,10 @@ def quantize(model: str, output: str, as_json: bool, **kw: Any) -> None:
 @click.option("--target", type=click.Choice(["loihi", "nir", "onnx", "ir"]), required=True)
 @click.option("-o", "--output", type=click.Path(), help="Output file (default: MODEL with the target's suffix).")
 @click.option("--float", "float_model", is_flag=True, help="nir/onnx: export the float model instead of the integer one.")
+@click.option("--data", type=click.Path(), help="SHD-layout data directory: sets the input width when the checkpoint records none.")
+@click.option("--task", type=click.Choice(["shd", "ssc"]), help="Which files --data holds (default shd).")
 @quantize_options
-def export(model: str, target: str, output: str | None, float_model: bool, **kw: Any) -> None:
+def export(model: str, target: str, output: str | None, float_model: bool, data: str | None, task: str | None, **kw: Any) -> None:
     """Export a checkpoint or IR file to Loihi 2 (lava-dl netx .h5), NIR, ONNX or the IR.
 
     A checkpoint is quantized first (--weight-bits / --binary). --target loihi checks the
@@ -274,7 +337,8 @@ def export(model: str, target: str, output: str | None, float_model: bool, **kw:
         export_float(load_checkpoint(model), target, out)
         click.echo(f"wrote {out} (float model)")
         return
-    net, report = load_network(model, qopts)
+    net, report = load_network(model, qopts, data_max_count=_train_counts(task, data))
+    _note_input_bits(net)
     if qopts.profile is not None and report is None:  # a quantized checkpoint was already checked against it
         check_profile(net, qopts.profile)
     run_export(net, target, out)
@@ -285,11 +349,11 @@ def export(model: str, target: str, output: str | None, float_model: bool, **kw:
 @click.argument("model", type=click.Path())
 @click.option("--task", type=click.Choice(["synthetic", "shd", "ssc"]), help="Default: the task the model was trained on.")
 @click.option("--data", type=click.Path(), help="Directory with the SHD/SSC .h5 files.")
-@click.option("--samples", type=click.IntRange(min=1), default=512, show_default=True)
+@click.option("--samples", type=click.IntRange(min=1), help="Default: the whole test split (512 random inputs without data).")
 @click.option("--plot", type=click.Path(), help="Write a spike raster of the first sample (PNG).")
 @click.option("--json", "as_json", is_flag=True)
 @quantize_options
-def simulate(model: str, task: str | None, data: str | None, samples: int, plot: str | None, as_json: bool, **kw: Any) -> None:
+def simulate(model: str, task: str | None, data: str | None, samples: int | None, plot: str | None, as_json: bool, **kw: Any) -> None:
     """Run the bit-accurate integer simulator and report accuracy (and firing rates).
 
     \b
@@ -297,11 +361,9 @@ def simulate(model: str, task: str | None, data: str | None, samples: int, plot:
       delaysnn simulate model.pt --task synthetic --samples 512
       delaysnn simulate model.dnet --data ~/data/SHD --plot raster.png
     """
-    from .pipeline import evaluation_inputs, load_network
     from .sim import simulate as run_sim
 
-    net, _ = load_network(model, _quantize_opts(kw))
-    x, y, what = evaluation_inputs(net, task or net.provenance.get("task"), data, samples)
+    net, x, y, what = _network_and_inputs(model, _quantize_opts(kw), task, data, samples)
     result = run_sim(net, x, record=False)
     rates = [float(s.mean()) for s in result.spikes]
     info: dict[str, Any] = {"inputs": what, "firing_rates": rates}
@@ -342,7 +404,6 @@ def verify(model: str, backends: str, samples: int, task: str | None, data: str 
       delaysnn verify model.pt --backends sim,lava,netx,onnx,nir --samples 8
       delaysnn verify model.dnet --backends onnx --samples 256
     """
-    from .pipeline import evaluation_inputs, load_network
     from .verify import BACKENDS
     from .verify import verify as run_verify
 
@@ -353,8 +414,8 @@ def verify(model: str, backends: str, samples: int, task: str | None, data: str 
     qopts = _quantize_opts(kw)
     if "netx" in names:
         qopts.for_netx = True  # the network every backend runs must be one netx can hold
-    net, _ = load_network(model, qopts)
-    x, _, what = evaluation_inputs(net, task or net.provenance.get("task"), data, samples)
+    net, x, _, what = _network_and_inputs(model, qopts, task, data, samples)
+
     def progress(name: str) -> None:
         if not as_json:
             click.echo(f"running {name} on {what} ...", err=True)
@@ -380,11 +441,11 @@ def verify(model: str, backends: str, samples: int, task: str | None, data: str 
               help="Energy profile (repeatable; default loihi2, cmos45_int8, cmos45_fp32).")
 @click.option("--task", type=click.Choice(["synthetic", "shd", "ssc"]), help="Inputs to count on (default: the model's task, else random spikes).")
 @click.option("--data", type=click.Path(), help="Directory with the SHD/SSC .h5 files.")
-@click.option("--samples", type=click.IntRange(min=1), default=16, show_default=True)
+@click.option("--samples", type=click.IntRange(min=1), help="Default: the whole test split (512 random inputs without data).")
 @click.option("--json", "as_json", is_flag=True, help="Print the estimate as JSON.")
 @click.option("--plot", type=click.Path(), help="Write a PNG: energy breakdown, per-layer activity, delay histogram.")
 @lambda f: quantize_options(f, limits_profile=False)
-def estimate(model: str, profiles: tuple[str, ...], task: str | None, data: str | None, samples: int, as_json: bool, plot: str | None, **kw: Any) -> None:
+def estimate(model: str, profiles: tuple[str, ...], task: str | None, data: str | None, samples: int | None, as_json: bool, plot: str | None, **kw: Any) -> None:
     """Synaptic operations, memory, Loihi 2 cores and energy per inference.
 
     Counts come from the integer simulator run on real inputs; energy uses cited hardware
@@ -399,10 +460,8 @@ def estimate(model: str, profiles: tuple[str, ...], task: str | None, data: str 
     from .estimate import DEFAULT_PROFILES
     from .estimate import estimate as run_estimate
     from .estimate import plot as plot_estimate
-    from .pipeline import evaluation_inputs, load_network
 
-    net, _ = load_network(model, _quantize_opts(kw))
-    x, _, what = evaluation_inputs(net, task or net.provenance.get("task"), data, samples)
+    net, x, _, what = _network_and_inputs(model, _quantize_opts(kw), task, data, samples)
     est = run_estimate(net, x, profiles=list(profiles) or list(DEFAULT_PROFILES))
     if plot:
         plot_estimate(est, plot)
@@ -441,25 +500,90 @@ def inspect(path: str, as_json: bool) -> None:
 
 
 @cli.command()
+@click.option("--task", type=click.Choice(["synthetic", "spoken-digits"]), default="synthetic", show_default=True,
+              help="spoken-digits: synthesized speech in SHD's layout (needs espeak-ng; made on first use).")
+@click.option("--data", type=click.Path(), help="spoken-digits: data directory (default OUT/spoken-digits).")
 @click.option("--out", "out_dir", type=click.Path(), default="demo-out", show_default=True, help="Where to write the demo's files.")
-@click.option("--epochs", type=click.IntRange(min=1), default=10, show_default=True)
-@click.option("--samples", type=click.IntRange(min=64), default=2048, show_default=True, help="Training samples.")
+@click.option("--epochs", type=click.IntRange(min=1), help="Default: 10 (synthetic), 20 (spoken-digits).")
+@click.option("--samples", type=click.IntRange(min=64), help="Training samples (default: 2048 synthetic, all spoken digits).")
 @click.option("--seed", type=int, default=0, show_default=True)
-def demo(out_dir: str, epochs: int, samples: int, seed: int) -> None:
-    """End to end on the built-in synthetic delay task.
+def demo(task: str, data: str | None, out_dir: str, epochs: int | None, samples: int | None, seed: int) -> None:
+    """End to end: train, quantize, export, verify, estimate.
 
     Trains the network with learned delays and the same network with delays fixed at 0,
-    then prints both test accuracies.
+    then prints both test accuracies, quantizes, exports to every target, checks parity and
+    estimates costs.
 
     \b
     Example:
       delaysnn demo --out demo-out
+      delaysnn demo --task spoken-digits --out demo-speech
     """
-    from .demo import run_demo
+    from .demo import run_demo, speech_workload
 
-    summary = run_demo(Path(out_dir), epochs=epochs, samples=samples, seed=seed, echo=click.echo)
+    workload = None
+    if task == "spoken-digits":
+        data_dir = Path(data) if data else Path(out_dir) / "spoken-digits"
+        workload = speech_workload(data_dir, epochs=epochs or 20, samples=samples, seed=seed, echo=click.echo)
+    summary = run_demo(Path(out_dir), epochs=epochs or 10, samples=samples or 2048, seed=seed, echo=click.echo, workload=workload)
     click.echo("")
     click.echo(summary.table())
+
+
+@cli.command("make-dataset")
+@click.argument("name", type=click.Choice(["spoken-digits"]))
+@click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False), required=True,
+              help="Directory to write shd_train.h5 and shd_test.h5 into (made if missing).")
+@click.option("--per-class", type=click.IntRange(min=2), default=150, show_default=True,
+              help="Utterances per class over both splits (20 classes; 20 % of them go to test).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--workers", type=click.IntRange(min=1), help="Processes (default: every core).")
+@click.option("--variants", metavar="ID,ID,...",
+              help="Only these espeak-ng voice variants (espeak-ng --voices=variant), e.g. m1,m2,f1,f3 for a small quick set.")
+def make_dataset(name: str, out_dir: str, per_class: int, seed: int, workers: int | None, variants: str | None) -> None:
+    """Synthesize a data set in the SHD file layout (read by --task shd --data DIR).
+
+    spoken-digits: the digits 0-9 in English and German (20 classes, SHD's label order)
+    spoken by espeak-ng voices with random speed, pitch and noise, through the 700-channel
+    cochlea. Test voices are never heard in training. Needs espeak-ng
+    (apt-get install -y espeak-ng). Synthesized speech, not SHD.
+
+    \b
+    Example:
+      delaysnn make-dataset spoken-digits -o data/spoken-digits
+      delaysnn train --task shd --data data/spoken-digits -o digits.pt
+    """
+    from .data.spoken_digits import make_spoken_digits
+
+    chosen = [v.strip() for v in variants.split(",") if v.strip()] if variants else None
+    info = make_spoken_digits(out_dir, per_class=per_class, seed=seed, workers=workers, variants=chosen, echo=click.echo)
+    for split, path in info["paths"].items():
+        click.echo(f"{path}: {info['counts'][split]} utterances, {info['speakers'][split]} speakers "
+                   f"({len(info['variants'][split])} voice variants)")
+    click.echo(f"done in {info['seconds']:.1f} s (espeak-ng {info['espeak_version']}, seed {seed})")
+
+
+@cli.command("encode-audio")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(), metavar="WAVS_OR_DIRS...")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="SHD-layout HDF5 file to write.")
+@click.option("--labels", type=click.Path(dir_okay=False), help="CSV with columns file,label[,speaker]; one row per audio file (default: every label 0).")
+@click.option("--cochlea", type=click.Choice(["ours", "lauscher"]), default="ours", show_default=True,
+              help="ours: fast gammatone front end (~0.05 s per utterance); lauscher: SHD's own cochlea (pip install lauscher; minutes per utterance).")
+def encode_audio(inputs: tuple[str, ...], output: str, labels: str | None, cochlea: str) -> None:
+    """Encode recordings into spike trains in the SHD file layout (700 channels).
+
+    INPUTS are WAV files or directories (their *.wav files, sorted). The file reads with
+    --task shd --data DIR once named shd_train.h5 / shd_test.h5.
+
+    \b
+    Example:
+      delaysnn encode-audio recordings/ -o shd_train.h5 --labels labels.csv
+      delaysnn encode-audio a.wav b.wav -o two.h5 --cochlea lauscher
+    """
+    from .data.cochlea import encode_files
+
+    info = encode_files(list(inputs), output, labels=labels, cochlea=cochlea)
+    click.echo(f"{info['path']}: {info['files']} files, {info['spikes']} spikes ({cochlea} cochlea, {info['seconds']:.1f} s)")
 
 
 def main(argv: list[str] | None = None) -> None:

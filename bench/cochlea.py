@@ -1,0 +1,101 @@
+"""The cochlea front end: encode speed, and closeness to lauscher (SHD's own cochlea).
+
+    .venv/bin/python bench/cochlea.py [--digits 5] [--lauscher-channels 70]
+
+Speed: ``delaysnn.data.cochlea.encode`` on espeak-ng digits (22050 Hz), one core, best of 3
+after warm-up. Comparison: the same utterances through ``lauscher`` (its channels sample one
+place map, so per-channel statistics do not depend on how many are run; 70 keeps it to about
+25 s per utterance), matched to ours by centre frequency (``compare_encodings``).
+Needs espeak-ng; the comparison is skipped without lauscher.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+import common  # noqa: E402,F401  (puts the repository root on sys.path)
+import numpy as np  # noqa: E402
+
+from delaysnn.data import cochlea as C  # noqa: E402
+
+WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--digits", type=int, default=5, help="utterances compared with lauscher")
+    ap.add_argument("--lauscher-channels", type=int, default=70)
+    args = ap.parse_args()
+    if shutil.which("espeak-ng") is None:
+        print("espeak-ng is not installed; nothing to measure")
+        return 0
+    tmp = Path(tempfile.mkdtemp())
+    waves = {}
+    for w in WORDS:
+        subprocess.run(["espeak-ng", "-w", str(tmp / f"{w}.wav"), w], check=True, capture_output=True)
+        waves[w] = C.load_audio(tmp / f"{w}.wav")
+    shutil.rmtree(tmp)
+
+    print("## encode speed (one core)\n")
+    print("| digit | audio s | encode s | spikes | channels used | span s |")
+    print("|---|---|---|---|---|---|")
+    total_audio = total_time = 0.0
+    for w, (x, sr) in waves.items():
+        C.encode(x, sr)  # warm-up: numba compile/cache load, filterbank of this length
+        best = min(_timed(lambda x=x, sr=sr: C.encode(x, sr)) for _ in range(3))
+        t, u = C.encode(x, sr)
+        total_audio += x.size / sr
+        total_time += best
+        print(f"| {w} | {x.size / sr:.2f} | {best:.3f} | {t.size} | {len(np.unique(u))} | {t[-1] - t[0]:.2f} |")
+    n = len(waves)
+    print(f"\n{n / total_time:.1f} utterances/s, {total_time / n:.3f} s per utterance "
+          f"({total_time / total_audio:.3f} s per s of audio; 0.8 s utterance: {0.8 * total_time / total_audio:.3f} s)\n")
+
+    try:
+        import lauscher  # noqa: F401
+    except ImportError:
+        print("lauscher is not installed (pip install lauscher): comparison skipped")
+        return 0
+    nl = args.lauscher_channels
+    freqs = C.lauscher_frequencies(nl)
+    print(f"## against lauscher ({nl} channels, matched by frequency; ours / lauscher)\n")
+    cf = np.sort(C.channel_frequencies())
+    names = [f"{cf[b[0]]:.0f}-{cf[b[-1]]:.0f} Hz" for b in np.array_split(np.arange(cf.size), 7)]
+    print("| digit | lauscher s | spikes/channel | onset s | first spike s | spearman | " + " | ".join(names) + " |")
+    print("|---" * (6 + len(names)) + "|")
+    rhos, ratios, onsets = [], [], []
+    for w in WORDS[: args.digits]:
+        x, sr = waves[w]
+        t0 = time.perf_counter()
+        ref = C.encode_lauscher(x, sr, n_channels=nl, seed=0)
+        took = time.perf_counter() - t0
+        r = C.compare_encodings(C.encode(x, sr), ref, freqs)
+        rhos.append(r["spearman"])
+        ratios.append(r["spikes_per_channel"][0] / r["spikes_per_channel"][1])
+        onsets.append(r["onset_s"][0] - r["onset_s"][1])
+        bands = " | ".join(f"{b['ours_per_channel']:.1f} / {b['ref_per_channel']:.1f}" for b in r["bands"])
+        print(f"| {w} | {took:.0f} | {r['spikes_per_channel'][0]:.1f} / {r['spikes_per_channel'][1]:.1f} | "
+              f"{r['onset_s'][0]:.3f} / {r['onset_s'][1]:.3f} | {r['first_spike_s'][0]:.3f} / {r['first_spike_s'][1]:.3f} | "
+              f"{r['spearman']:.2f} | {bands} |")
+    print(f"\nmean spearman {np.mean(rhos):.2f} (min {np.min(rhos):.2f}); spikes per channel ours/lauscher "
+          f"{np.mean(ratios):.2f} (x{np.min(ratios):.2f}..{np.max(ratios):.2f}); onset ours - lauscher "
+          f"{np.mean(onsets) * 1000:+.0f} ms (range {np.min(onsets) * 1000:+.0f}..{np.max(onsets) * 1000:+.0f} ms)")
+    return 0
+
+
+def _timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,268 @@
+"""The speech workload, measured end to end: spoken digits synthesized with espeak-ng, passed
+through delaysnn's cochlea into SHD's layout (synthesized speech, *not* SHD), then train,
+quantize, deploy, verify and estimate. Prints one markdown table.
+
+    .venv/bin/python bench/speech.py [--data data/spoken-digits] [--work out/speech] [--epochs 20]
+                                     [--qat-epochs 5] [--parity-samples 64] [--retrain]
+
+The data set is generated into ``--data`` when missing, and trained checkpoints are kept in
+``--work`` and reused (``--retrain`` trains again), so a rerun prints the same table quickly.
+Integer accuracies are on the whole test split; parity on the first ``--parity-samples``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import common  # noqa: F401  (puts the repository root on sys.path)
+import numpy as np
+import torch
+
+from delaysnn.checkpoint import load_checkpoint, load_checkpoint_and_metadata, save_checkpoint
+from delaysnn.datasets import SpikeDataset
+from delaysnn.demo import SPEECH_HIDDEN, speech_config
+from delaysnn.heidelberg import load_heidelberg
+from delaysnn.model import DelaySNN, class_scores
+from delaysnn.pipeline import QuantizeOptions, load_network
+from delaysnn.sim import simulate
+from delaysnn.train import TrainOptions, train
+
+# Published SHD results (real recorded speech), cited for context only.
+PUBLISHED = [
+    ("SNN-delays (Hammouamri et al. 2023, ICLR 2024)", "SHD, float, learned delays", "95.07 %"),
+    ("Sun et al. 2025, arXiv 2510.27434", "SHD, 4-bit weights, 5-bit delays", "94 %"),
+    ("Meszaros et al. 2025, arXiv 2510.13757", "SHD on Loihi 2", '"almost no loss" vs float'),
+]
+QUANT_ROWS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
+    # (label, QuantizeOptions fields, TrainOptions QAT fields)
+    ("8-bit", {"weight_bits": 8}, {"qat_bits": 8}),
+    ("4-bit", {"weight_bits": 4}, {"qat_bits": 4}),
+    ("2-bit", {"weight_bits": 2}, {"qat_bits": 2}),
+    ("binary", {"binary": True}, {"qat_binary": True}),
+]
+
+
+def load_splits(data: Path, seed: int) -> tuple[SpikeDataset, SpikeDataset, float | None]:
+    made = None
+    if not (data / "shd_train.h5").exists() or not (data / "shd_test.h5").exists():
+        from delaysnn.data.spoken_digits import make_spoken_digits
+
+        t0 = time.perf_counter()
+        make_spoken_digits(data, seed=seed)
+        made = time.perf_counter() - t0
+    train_set = load_heidelberg(data, "shd", "train")
+    test_set = load_heidelberg(data, "shd", "test", max_steps=train_set.steps)
+    return train_set, test_set, made
+
+
+def trained(path: Path, retrain: bool, make: Any) -> tuple[DelaySNN, dict[str, Any]]:
+    """Checkpoint at ``path`` (trained by ``make() -> (model, meta)`` when missing or ``retrain``)."""
+    if path.exists() and not retrain:
+        return load_checkpoint_and_metadata(path)
+    model, meta = make()
+    save_checkpoint(model, path, meta)
+    return model, meta
+
+
+def fit(model: DelaySNN, train_set: SpikeDataset, test_set: SpikeDataset, opts: TrainOptions, meta: dict[str, Any]) -> tuple[DelaySNN, dict[str, Any]]:
+    t0 = time.perf_counter()
+    result = train(model, train_set, test_set, opts)
+    seconds = time.perf_counter() - t0
+    return model, {**meta, "test_acc": result.final_test_acc, "epochs": opts.epochs, "seconds_per_epoch": seconds / opts.epochs}
+
+
+def integer_accuracy(checkpoint: Path, opts: QuantizeOptions, x: np.ndarray, y: np.ndarray) -> tuple[float, Any]:
+    net, _ = load_network(checkpoint, opts)
+    return float((simulate(net, x, record=False).predict() == y).mean()), net
+
+
+def step_time(step: Any, repeat: int = 3) -> float:
+    best = math.inf
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        step()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def training_speed(train_set: SpikeDataset, hidden: int, batch_size: int, threads: int) -> dict[str, float]:
+    """Seconds per training step (forward, backward, Adam), ours against the reference-equivalent
+    model built from the real ``dcls`` ``Dcls1d`` and ``spikingjelly`` modules, same shapes."""
+    import torch.nn.functional as F
+    from spikingjelly.activation_based import functional
+
+    from tests.snn_delays_reference import Reference
+
+    torch.set_num_threads(threads)
+    x, y = next(train_set.batches(batch_size, shuffle=False))
+    torch.manual_seed(0)
+    ours = DelaySNN(speech_config(train_set, hidden)).train()
+    ref = Reference(train_set.channels, hidden, 2, train_set.n_classes, 25).train()
+    opt_ours, opt_ref = torch.optim.Adam(ours.parameters()), torch.optim.Adam(ref.parameters())
+
+    def step_ours() -> None:
+        opt_ours.zero_grad()
+        F.cross_entropy(class_scores(ours(x)), y).backward()
+        opt_ours.step()
+
+    def step_ref() -> None:
+        opt_ref.zero_grad()
+        functional.reset_net(ref)
+        v = ref(x.transpose(0, 1))  # theirs is (time, batch, channels)
+        F.cross_entropy(torch.softmax(v, -1).sum(0), y).backward()
+        opt_ref.step()
+
+    step_ours(), step_ref()  # warm-up
+    t_ours, t_ref = step_time(step_ours), step_time(step_ref)
+    batches = math.ceil(len(train_set) / batch_size)
+    return {"ours_s_per_step": t_ours, "ref_s_per_step": t_ref, "ours_s_per_epoch": t_ours * batches, "ref_s_per_epoch": t_ref * batches, "speedup": t_ref / t_ours}
+
+
+def parity(net: Any, x: np.ndarray, backends: list[str]) -> list[tuple[str, int, int, str]]:
+    """(backend, values compared, mismatches, note) per backend."""
+    from delaysnn.verify import verify
+
+    rows = []
+    for r in verify(net, x, backends):
+        if r.skipped:
+            rows.append((r.backend, 0, -1, f"not run: {r.skipped}"))
+        else:
+            rows.append((r.backend, r.compared, r.mismatches, "identical" if r.ok else str(r.first)))
+    return rows
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=common.ROOT / "data" / "spoken-digits")
+    ap.add_argument("--work", type=Path, default=common.ROOT / "out" / "speech")
+    ap.add_argument("--epochs", type=int, default=20)
+    ap.add_argument("--qat-epochs", type=int, default=5)
+    ap.add_argument("--hidden", type=int, default=SPEECH_HIDDEN)
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--parity-samples", type=int, default=64)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--retrain", action="store_true")
+    ap.add_argument("--json", type=Path, help="Also write every figure as JSON here.")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    args.work.mkdir(parents=True, exist_ok=True)
+
+    train_set, test_set, made = load_splits(args.data, args.seed)
+    x, y = test_set.x.numpy().astype(np.int32), test_set.y.numpy()
+    meta = {"task": "shd", "dataset": "spoken-digits", "input_max_count": train_set.max_count, "seed": args.seed}
+    cfg = speech_config(train_set, args.hidden)
+    out: dict[str, Any] = {"data": str(args.data), "train": len(train_set), "test": len(test_set), "steps": train_set.steps, "generate_s": made}
+
+    def float_run(learn: bool):
+        def make():
+            torch.manual_seed(args.seed)
+            model = DelaySNN(cfg)
+            if not learn:
+                model.set_delays(0)
+                model.set_sigma(0.0)
+            opts = TrainOptions(epochs=args.epochs, batch_size=args.batch_size, learn_delays=learn, seed=args.seed, desc="learned delays" if learn else "delays fixed at 0")
+            return fit(model, train_set, test_set, opts, {**meta, "learned_delays": learn})
+
+        return make
+
+    best = args.work / "model.pt"
+    _, m_learned = trained(best, args.retrain, float_run(True))
+    _, m_fixed = trained(args.work / "model-nodelay.pt", args.retrain, float_run(False))
+    out["float"] = {"learned": m_learned["test_acc"], "fixed0": m_fixed["test_acc"], "s_per_epoch": m_learned.get("seconds_per_epoch")}
+
+    quant = {}
+    for label, qfields, tfields in QUANT_ROWS:
+        ptq, _ = integer_accuracy(best, QuantizeOptions(**qfields), x, y)
+
+        def qat(tfields=tfields, label=label):
+            model = load_checkpoint(best)
+            opts = TrainOptions(epochs=args.qat_epochs, batch_size=args.batch_size, learn_delays=False, seed=args.seed, desc=f"QAT {label}", **tfields)
+            return fit(model, train_set, test_set, opts, {**meta, "qat": label})
+
+        path = args.work / f"model-qat-{label}.pt"
+        trained(path, args.retrain, qat)
+        after, _ = integer_accuracy(path, QuantizeOptions(**qfields), x, y)
+        quant[label] = {"ptq": ptq, "qat": after, "qat_checkpoint": str(path)}
+    loihi_opts = QuantizeOptions(weight_bits=8, profile="loihi2", for_netx=True)  # what `export --target loihi` does
+    loihi_acc, loihi_net = integer_accuracy(best, loihi_opts, x, y)
+    loihi_qat_acc, loihi_qat_net = integer_accuracy(args.work / "model-qat-8-bit.pt", loihi_opts, x, y)
+    binary_qat_acc, binary_qat_net = integer_accuracy(args.work / "model-qat-binary.pt", QuantizeOptions(binary=True, profile="loihi2", for_netx=True), x, y)
+    quant["loihi2 8-bit"] = {"ptq": loihi_acc, "qat": loihi_qat_acc}
+    quant["loihi2 binary"] = {"ptq": None, "qat": binary_qat_acc}
+    out["integer"] = quant
+
+    xs = x[: args.parity_samples]
+    out["parity"] = {
+        "loihi2 8-bit": parity(loihi_net, xs, ["lava", "netx", "onnx", "nir"]),
+        "loihi2 binary QAT": parity(binary_qat_net, xs, ["lava", "netx", "onnx", "nir"]),
+    }
+
+    from delaysnn.estimate import estimate
+
+    est = estimate(loihi_net, x)
+    totals = est.totals
+    out["estimate"] = {
+        "synaptic_ops": totals["synaptic_ops"], "memory_kB": totals["memory_bits"] / 8 / 1000, "cores": totals["cores"],
+        "energy_j": {e.label: e.total_j for e in est.energy}, "dense_j": {e.label: e.dense_equivalent_j for e in est.energy},
+    }
+    out["training_speed"] = training_speed(train_set, args.hidden, args.batch_size, args.threads)
+    print(report(out, args, m_learned))
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=2, default=str))
+    return 0
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{100 * v:.1f} %"
+
+
+def report(out: dict[str, Any], args: argparse.Namespace, m_learned: dict[str, Any]) -> str:
+    from delaysnn.estimate import si
+
+    f = out["float"]
+    lines = [
+        f"**Spoken digits (synthesized speech in SHD's layout, not SHD): {out['train']} train / {out['test']} test "
+        f"utterances, test voices unseen in training, T = {out['steps']} steps of 10 ms, 140 inputs, 20 classes; "
+        f"network 140-{args.hidden}-{args.hidden}-20, max delay 25, {m_learned.get('epochs', args.epochs)} epochs, "
+        f"QAT {args.qat_epochs} epochs**",
+        "",
+    ]
+    if out["generate_s"] is not None:
+        lines += [f"data set generated in {out['generate_s']:.0f} s", ""]
+    lines += [
+        "| measure | result |",
+        "|---|---|",
+        f"| float, learned delays | {_pct(f['learned'])} |",
+        f"| float, delays fixed at 0 | {_pct(f['fixed0'])} |",
+        f"| delay benefit | {100 * (f['learned'] - f['fixed0']):+.1f} points |",
+    ]
+    for label, q in out["integer"].items():
+        lines.append(f"| integer {label}: post-training / after QAT | {_pct(q['ptq'])} / {_pct(q['qat'])} |")
+    for label, rows in out["parity"].items():
+        for backend, values, bad, note in rows:
+            lines.append(f"| parity {label}, {backend} ({args.parity_samples} samples) | {values} values, {bad} mismatches ({note}) |")
+    e = out["estimate"]
+    lines.append(f"| per inference (loihi2 8-bit, whole test split) | {si(e['synaptic_ops'])} synaptic ops, {e['memory_kB']:.1f} kB, {e['cores']:.0f} Loihi 2 cores |")
+    for label, joules in e["energy_j"].items():
+        dense = e["dense_j"].get(label)
+        dense_text = f" (dense ANN {si(dense, 'J')})" if dense else ""
+        lines.append(f"| energy, {label} | {si(joules, 'J')}{dense_text} |")
+    s = out["training_speed"]
+    lines.append(
+        f"| training step, batch {args.batch_size}, {args.threads} threads | ours {s['ours_s_per_step']:.2f} s, "
+        f"reference (dcls Dcls1d + spikingjelly) {s['ref_s_per_step']:.2f} s: {s['speedup']:.2f}x |"
+    )
+    lines.append(f"| training epoch, estimated from the step | ours {s['ours_s_per_epoch']:.0f} s, reference {s['ref_s_per_epoch']:.0f} s |")
+    lines += ["", "Published SHD figures (recorded speech, for context; not comparable data):", ""]
+    lines += [f"- {who}: {what}: {value}" for who, what, value in PUBLISHED]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

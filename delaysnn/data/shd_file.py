@@ -1,0 +1,96 @@
+"""Writing spike trains in the Heidelberg (SHD) HDF5 layout.
+
+The layout is the official one (Cramer et al. 2020), so ``delaysnn.heidelberg.load_heidelberg``
+and third-party SHD loaders read our files unchanged::
+
+    /spikes/times   vlen float32, seconds, one array per sample (sorted)
+    /spikes/units   vlen uint16, channel 0..699 of each time
+    /labels         uint16 [N]
+    /extra/speaker  uint16 [N]
+    /extra/keys     the class names, label i is keys[i] (UTF-8 strings)
+
+Extra datasets (``extra=``) go under ``/extra`` too; provenance goes in root attributes.
+The file is written under a temporary name and renamed, so a reader never sees half of it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import DataError
+from ..fileio import atomic_path
+
+__all__ = ["write_shd"]
+
+N_UNITS = 700  # SHD's cochlea channels
+
+
+def _check_sample(i: int, t: np.ndarray, u: np.ndarray, path: Path) -> tuple[np.ndarray, np.ndarray]:
+    t = np.asarray(t, dtype=np.float64).ravel()
+    u = np.asarray(u).ravel()
+    if t.shape != u.shape:
+        raise DataError(f"{path}: sample {i} has {t.size} times but {u.size} units; they must pair up one to one")
+    if t.size and (not np.all(np.isfinite(t)) or t.min() < 0):
+        raise DataError(f"{path}: sample {i} has a negative or non-finite spike time; times are seconds >= 0")
+    if u.size and (u.dtype.kind not in "iu" or u.min() < 0 or u.max() >= N_UNITS):
+        raise DataError(f"{path}: sample {i} has units outside 0..{N_UNITS - 1}; SHD has {N_UNITS} channels")
+    order = np.argsort(t, kind="stable")
+    return t[order].astype(np.float32), u[order].astype(np.uint16)
+
+
+def write_shd(
+    path: str | os.PathLike,
+    times: Sequence[np.ndarray],
+    units: Sequence[np.ndarray],
+    labels: np.ndarray,
+    speakers: np.ndarray | None = None,
+    keys: Sequence[str] | None = None,
+    extra: Mapping[str, Any] | None = None,
+    attrs: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write one split in the SHD layout, atomically; returns ``path``.
+
+    ``extra`` maps names to arrays stored under ``/extra``; ``attrs`` are root attributes
+    (non-scalar values are stored as JSON text).
+    """
+    import h5py
+
+    path = Path(path)
+    labels = np.asarray(labels)
+    n = len(labels)
+    if len(times) != n or len(units) != n:
+        raise DataError(f"{path}: {len(times)} spike-time arrays, {len(units)} unit arrays and {n} labels; one each per sample")
+    if n and (labels.dtype.kind not in "iu" or labels.min() < 0 or labels.max() > np.iinfo(np.uint16).max):
+        raise DataError(f"{path}: labels must be non-negative integers (uint16)")
+    samples = [_check_sample(i, t, u, path) for i, (t, u) in enumerate(zip(times, units))]
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
+        spikes = h5.create_group("spikes")
+        t_ds = spikes.create_dataset("times", (n,), dtype=h5py.vlen_dtype(np.float32))
+        u_ds = spikes.create_dataset("units", (n,), dtype=h5py.vlen_dtype(np.uint16))
+        for i, (t, u) in enumerate(samples):
+            t_ds[i] = t
+            u_ds[i] = u
+        h5.create_dataset("labels", data=labels.astype(np.uint16))
+        ext = h5.create_group("extra")
+        if speakers is not None:
+            speakers = np.asarray(speakers)
+            if speakers.shape != (n,):
+                raise DataError(f"{path}: {speakers.shape} speaker ids for {n} samples; one per sample")
+            ext.create_dataset("speaker", data=speakers.astype(np.uint16))
+        if keys is not None:
+            ext.create_dataset("keys", data=np.array([str(k) for k in keys], dtype=object), dtype=h5py.string_dtype())
+        for name, value in (extra or {}).items():
+            value = np.asarray(value)
+            if value.dtype.kind in "UO":
+                ext.create_dataset(name, data=value.astype(object), dtype=h5py.string_dtype())
+            else:
+                ext.create_dataset(name, data=value)
+        for name, value in (attrs or {}).items():
+            h5.attrs[name] = value if isinstance(value, str | int | float) else json.dumps(value)
+    return path
