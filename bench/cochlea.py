@@ -25,6 +25,8 @@ import common  # noqa: E402,F401  (puts the repository root on sys.path)
 import numpy as np  # noqa: E402
 
 from delaysnn.data import cochlea as C  # noqa: E402
+from delaysnn.data.audio_files import load_audio  # noqa: E402
+from delaysnn.data.lauscher_reference import compare_encodings, encode_lauscher, lauscher_frequencies  # noqa: E402
 
 WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 
@@ -41,7 +43,7 @@ def main() -> int:
     waves = {}
     for w in WORDS:
         subprocess.run(["espeak-ng", "-w", str(tmp / f"{w}.wav"), w], check=True, capture_output=True)
-        waves[w] = C.load_audio(tmp / f"{w}.wav")
+        waves[w] = load_audio(tmp / f"{w}.wav")
     shutil.rmtree(tmp)
 
     print("## encode speed (one core)\n")
@@ -65,7 +67,7 @@ def main() -> int:
         print("lauscher is not installed (pip install lauscher): comparison skipped")
         return 0
     nl = args.lauscher_channels
-    freqs = C.lauscher_frequencies(nl)
+    freqs = lauscher_frequencies(nl)
     print(f"## against lauscher ({nl} channels, matched by frequency; ours / lauscher)\n")
     cf = np.sort(C.channel_frequencies())
     names = [f"{cf[b[0]]:.0f}-{cf[b[-1]]:.0f} Hz" for b in np.array_split(np.arange(cf.size), 7)]
@@ -75,9 +77,9 @@ def main() -> int:
     for w in WORDS[: args.digits]:
         x, sr = waves[w]
         t0 = time.perf_counter()
-        ref = C.encode_lauscher(x, sr, n_channels=nl, seed=0)
+        ref = encode_lauscher(x, sr, n_channels=nl, seed=0)
         took = time.perf_counter() - t0
-        r = C.compare_encodings(C.encode(x, sr), ref, freqs)
+        r = compare_encodings(C.encode(x, sr), ref, freqs)
         rhos.append(r["spearman"])
         ratios.append(r["spikes_per_channel"][0] / r["spikes_per_channel"][1])
         onsets.append(r["onset_s"][0] - r["onset_s"][1])

@@ -123,6 +123,17 @@ def training_speed(train_set: SpikeDataset, hidden: int, batch_size: int, thread
     return {"ours_s_per_step": t_ours, "ref_s_per_step": t_ref, "ours_s_per_epoch": t_ours * batches, "ref_s_per_epoch": t_ref * batches, "speedup": t_ref / t_ours}
 
 
+def export_example(checkpoint: Path, test_set: SpikeDataset, out_dir: Path, n: int = 64) -> None:
+    """The committed example: the model, and a fixed test slice as binned counts (a compressed npz,
+    no pickle: the raw spike lists of 64 utterances would take about 3 MB)."""
+    from delaysnn.fileio import atomic_path
+
+    model, meta = load_checkpoint_and_metadata(checkpoint)
+    save_checkpoint(model, out_dir / "spoken_digits.pt", {**meta, "note": "bench/speech.py, spoken digits (synthesized speech)"})
+    with atomic_path(out_dir / "spoken_digits_test64.npz") as tmp, open(tmp, "wb") as f:
+        np.savez_compressed(f, x=test_set.x[:n].numpy(), y=test_set.y[:n].numpy().astype(np.int64), time_step_ms=np.float64(test_set.time_step_ms))
+
+
 def parity(net: Any, x: np.ndarray, backends: list[str]) -> list[tuple[str, int, int, str]]:
     """(backend, values compared, mismatches, note) per backend."""
     from delaysnn.verify import verify
@@ -149,6 +160,8 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--retrain", action="store_true")
     ap.add_argument("--json", type=Path, help="Also write every figure as JSON here.")
+    ap.add_argument("--export-example", type=Path, metavar="DIR",
+                    help="Also write the learned-delay model and the first 64 test samples as DIR/spoken_digits.pt and DIR/spoken_digits_test64.npz.")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     args.work.mkdir(parents=True, exist_ok=True)
@@ -174,6 +187,8 @@ def main() -> int:
     best = args.work / "model.pt"
     _, m_learned = trained(best, args.retrain, float_run(True))
     _, m_fixed = trained(args.work / "model-nodelay.pt", args.retrain, float_run(False))
+    if args.export_example:
+        export_example(best, test_set, args.export_example)
     out["float"] = {"learned": m_learned["test_acc"], "fixed0": m_fixed["test_acc"], "s_per_epoch": m_learned.get("seconds_per_epoch")}
 
     quant = {}

@@ -580,7 +580,7 @@ def encode_audio(inputs: tuple[str, ...], output: str, labels: str | None, cochl
       delaysnn encode-audio recordings/ -o shd_train.h5 --labels labels.csv
       delaysnn encode-audio a.wav b.wav -o two.h5 --cochlea lauscher
     """
-    from .data.cochlea import encode_files
+    from .data.audio_files import encode_files
 
     info = encode_files(list(inputs), output, labels=labels, cochlea=cochlea)
     click.echo(f"{info['path']}: {info['files']} files, {info['spikes']} spikes ({cochlea} cochlea, {info['seconds']:.1f} s)")

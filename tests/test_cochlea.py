@@ -1,4 +1,5 @@
-"""The cochlea front end (delaysnn.data.cochlea) and the encode-audio command, on real espeak-ng speech."""
+"""The cochlea front end (delaysnn.data.cochlea), audio files and the encode-audio command
+(delaysnn.data.audio_files) and the lauscher comparison (delaysnn.data.lauscher_reference), on real espeak-ng speech."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from click.testing import CliRunner
 
 from delaysnn.cli import cli
 from delaysnn.data import cochlea as C
+from delaysnn.data.audio_files import load_audio
+from delaysnn.data.lauscher_reference import compare_encodings, encode_lauscher, lauscher_frequencies
 from delaysnn.errors import DataError
 from tests.conftest import ESPEAK_MISSING, needs_espeak
 
@@ -55,7 +58,7 @@ def test_erb_space() -> None:
 @needs_espeak
 def test_digit_gives_shd_like_activity(words: dict[str, Path]) -> None:
     for path in words.values():
-        x, rate = C.load_audio(path)
+        x, rate = load_audio(path)
         assert x.dtype == np.float32 and rate == 22050
         t, u = C.encode(x, rate, name=path.name)
         assert t.dtype == np.float64 and u.dtype == np.uint16
@@ -69,7 +72,7 @@ def test_digit_gives_shd_like_activity(words: dict[str, Path]) -> None:
 
 @needs_espeak
 def test_deterministic_and_level_invariant(words: dict[str, Path]) -> None:
-    x, rate = C.load_audio(words["seven"])
+    x, rate = load_audio(words["seven"])
     t1, u1 = C.encode(x, rate)
     t2, u2 = C.encode(x.copy(), rate)
     np.testing.assert_array_equal(t1, t2)
@@ -121,12 +124,12 @@ def test_bad_input_raises_one_line(tmp_path: Path) -> None:
     empty = tmp_path / "empty.wav"
     empty.write_bytes(b"")
     with pytest.raises(DataError, match="empty.wav"):
-        C.load_audio(empty)
+        load_audio(empty)
     header_only = _write_wav(tmp_path / "zero.wav", np.zeros(0), rate)
     with pytest.raises(DataError, match="zero.wav: audio file is empty"):
-        C.load_audio(header_only)
+        load_audio(header_only)
     with pytest.raises(DataError, match="no such audio file"):
-        C.load_audio(tmp_path / "missing.wav")
+        load_audio(tmp_path / "missing.wav")
 
 
 def test_silence_padding_gives_no_spikes_there() -> None:
@@ -178,12 +181,12 @@ def test_encode_audio_label_mismatch_is_one_line(words: dict[str, Path], tmp_pat
 @needs_espeak
 def test_close_to_lauscher(words: dict[str, Path]) -> None:
     import lauscher  # noqa: F401  (the test extra installs it: a missing one fails, not skips)
-    x, rate = C.load_audio(words["seven"])
+    x, rate = load_audio(words["seven"])
     x = x[int(0.05 * rate) : int(0.40 * rate)]  # 0.35 s: "se" of "seven"
     n_ref = 35  # lauscher's channels sample its place map; their rates do not depend on the count
-    ref = C.encode_lauscher(x, rate, n_channels=n_ref, seed=0)
+    ref = encode_lauscher(x, rate, n_channels=n_ref, seed=0)
     ours = C.encode(x, rate)
-    r = C.compare_encodings(ours, ref, C.lauscher_frequencies(n_ref))
+    r = compare_encodings(ours, ref, lauscher_frequencies(n_ref))
     # measured: spearman 0.69, spikes per channel 7.8 vs 6.1, onsets 0.01 vs 0.05 s
     assert r["spearman"] > 0.45
     ratio = r["spikes_per_channel"][0] / r["spikes_per_channel"][1]

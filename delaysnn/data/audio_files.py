@@ -1,0 +1,189 @@
+"""Audio files -> spikes: reading WAV (and, via soundfile, other) files, and encoding a set of
+them with :func:`delaysnn.data.cochlea.encode` (or lauscher) into one SHD-layout HDF5 file
+(:func:`encode_files`, what the ``encode-audio`` command runs).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataError
+from .cochlea import CochleaConfig, _to_float, encode
+from .lauscher_reference import encode_lauscher
+
+__all__ = [
+    "collect_audio",
+    "encode_files",
+    "load_audio",
+    "read_labels",
+]
+
+
+def load_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
+    """``(wave float32 mono in [-1, 1], sample_rate)`` of an audio file (WAV; other formats via soundfile).
+
+    Multi-channel files are averaged to mono. Raises :class:`DataError` naming the path for a
+    missing, unreadable or empty file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such audio file; check the path")
+    wave: np.ndarray | None = None
+    rate = 0
+    err: Exception | None = None
+    try:
+        from scipy.io import wavfile
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # WavFileWarning on unknown chunks
+            rate, wave = wavfile.read(path)
+    except Exception as e:  # not a (plain PCM) WAV: try soundfile, which reads FLAC, OGG, ...
+        err = e
+        try:
+            import soundfile
+
+            wave, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+            err = None
+        except ImportError:
+            pass
+        except Exception as e2:  # soundfile's errors are its own types
+            err = e2
+    if err is not None or wave is None:
+        reason = str(err).splitlines()[0] if err is not None and str(err) else type(err).__name__
+        raise DataError(f"{path}: cannot read audio ({reason}); give a PCM WAV file (e.g. sox IN -b 16 OUT.wav)")
+    wave = np.asarray(wave)
+    wave = _to_float(wave, str(path))
+    if wave.ndim == 2:
+        wave = wave.mean(axis=1) if wave.shape[1] else wave.reshape(-1)
+    if wave.size == 0:
+        raise DataError(f"{path}: audio file is empty (0 samples); give a recording with sound in it")
+    return wave.astype(np.float32), int(rate)
+
+
+# ----------------------------------------------------------------------------------------------
+# files -> an SHD-layout file (the ``encode-audio`` command)
+
+
+def collect_audio(inputs: list[str | os.PathLike]) -> list[Path]:
+    """WAV files named, or found (``*.wav``, sorted) in the directories named; DataError if none."""
+    files: list[Path] = []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            found = sorted(q for q in p.iterdir() if q.suffix.lower() == ".wav" and q.is_file())
+            if not found:
+                raise DataError(f"{p}: directory holds no .wav files; pass WAV files or a directory of them")
+            files.extend(found)
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise DataError(f"{p}: no such file or directory; pass WAV files or directories of them")
+    if not files:
+        raise DataError("no audio files given; pass WAV files or directories of them")
+    names = [f.name for f in files]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise DataError(f"{dup[0]}: the same file name comes twice; labels are matched by name, so give each file a unique name")
+    return files
+
+
+def read_labels(path: str | os.PathLike, files: list[Path]) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(labels, speakers or None)`` for ``files`` from a CSV with columns ``file,label[,speaker]``.
+
+    ``file`` is matched by file name (or by the path as given). Every file needs one row and
+    every row one file, else a one-line DataError.
+    """
+    import csv
+
+    path = Path(path)
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise DataError(f"{path}: cannot read the labels file ({e}); give a CSV with columns file,label[,speaker]") from None
+    if not rows or rows[0] is None or not {"file", "label"} <= set(rows[0]):
+        raise DataError(f"{path}: labels file needs a header with columns file,label (and optionally speaker)")
+    by_name: dict[str, dict] = {}
+    for i, row in enumerate(rows, start=2):
+        key = Path((row.get("file") or "").strip()).name
+        if not key:
+            raise DataError(f"{path}: line {i} has no file name; every row needs file,label")
+        if key in by_name:
+            raise DataError(f"{path}: {key} appears twice (line {i}); give one row per audio file")
+        by_name[key] = dict(row, _line=i)
+    names = [f.name for f in files]
+    missing = [n for n in names if n not in by_name]
+    if missing:
+        raise DataError(f"{path}: no row for {missing[0]} ({len(missing)} audio file(s) unlabelled); add a file,label row for each")
+    extra = sorted(set(by_name) - set(names))
+    if extra:
+        raise DataError(f"{path}: {extra[0]} (line {by_name[extra[0]]['_line']}) matches no audio file given ({len(extra)} such row(s)); remove it or pass that file")
+    has_speaker = "speaker" in rows[0]
+    labels = np.zeros(len(files), np.int64)
+    speakers = np.zeros(len(files), np.int64) if has_speaker else None
+    for j, name in enumerate(names):
+        row = by_name[name]
+        for col, arr in (("label", labels), ("speaker", speakers)):
+            if arr is None:
+                continue
+            try:
+                arr[j] = int(str(row.get(col, "")).strip())
+            except ValueError:
+                arr[j] = -1
+            if not 0 <= arr[j] <= 65535:
+                raise DataError(f"{path}: line {row['_line']}: {col} {row.get(col)!r} of {name} is not an integer 0..65535")
+    return labels, speakers
+
+
+def encode_files(
+    inputs: list[str | os.PathLike],
+    output: str | os.PathLike,
+    labels: str | os.PathLike | None = None,
+    cochlea: str = "ours",
+    config: CochleaConfig | None = None,
+    progress: bool = True,
+) -> dict:
+    """Encode audio files into one SHD-layout HDF5 file (written atomically: nothing on error).
+
+    Without ``labels`` every label is 0. Returns a summary (files, spikes, seconds, path).
+    """
+    import time
+
+    from tqdm.auto import tqdm
+
+    from .shd_file import write_shd
+
+    if cochlea not in ("ours", "lauscher"):
+        raise DataError(f"cochlea {cochlea!r}: use ours or lauscher")
+    files = collect_audio(inputs)
+    if labels is not None:
+        y, speakers = read_labels(labels, files)
+    else:
+        y, speakers = np.zeros(len(files), np.int64), None
+    cfg = config or CochleaConfig()
+    t0 = time.perf_counter()
+    times, units = [], []
+    for f in tqdm(files, desc="encoding", unit="file", disable=not progress, leave=False):
+        wave, rate = load_audio(f)
+        if cochlea == "lauscher":
+            t, u = encode_lauscher(wave, rate, name=str(f))
+        else:
+            t, u = encode(wave, rate, cfg, name=str(f))
+        times.append(t)
+        units.append(u)
+    attrs = {
+        "source": "delaysnn encode-audio",
+        "cochlea": cochlea,
+        "cochlea_config": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__} if cochlea == "ours" else "lauscher Wave2Spike(700)",
+    }
+    out = write_shd(output, times, units, y, speakers=speakers, extra={"files": np.array([f.name for f in files], dtype=object)}, attrs=attrs)
+    return {
+        "path": out,
+        "files": len(files),
+        "spikes": int(sum(len(t) for t in times)),
+        "seconds": time.perf_counter() - t0,
+    }
