@@ -39,6 +39,7 @@ layout; batch and time are dynamic. :func:`run` pads or truncates for an explici
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import warnings
@@ -537,23 +538,25 @@ def export_float(model: DelaySNN, path: str | os.PathLike) -> Path:
     import torch
 
     onnx = _require("onnx")
-    from delaysnn.fileio import atomic_path
+    from delaysnn.fileio import check_output_path, write_bytes_atomic
 
+    check_output_path(path)
     module = _float_module(model)
     cfg = model.cfg
     example = torch.zeros(1, 4, cfg.input_size)
-    with atomic_path(path) as tmp, torch.no_grad(), warnings.catch_warnings():
+    buffer = io.BytesIO()  # in memory, then written by write_bytes_atomic
+    with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch's exporter narrates its constant folding
         torch.onnx.export(
             module,
             (example,),
-            str(tmp),
+            buffer,
             input_names=[INPUT],
             output_names=[VOLTAGES],
             dynamic_axes={INPUT: {0: "batch", 1: "time"}, VOLTAGES: {0: "batch", 1: "steps"}},
             opset_version=OPSET,
         )
-        exported = onnx.load(str(tmp))
+        exported = onnx.load_from_string(buffer.getvalue())
         classes = exported.graph.output[0].type.tensor_type.shape.dim[2]
         classes.Clear()
         classes.dim_value = cfg.output_size
@@ -567,8 +570,7 @@ def export_float(model: DelaySNN, path: str | os.PathLike) -> Path:
         }
         onnx.helper.set_model_props(exported, meta)
         onnx.checker.check_model(exported, full_check=True)
-        onnx.save(exported, str(tmp))
-    return Path(path)
+    return write_bytes_atomic(path, exported.SerializeToString())
 
 
 def _float_module(model: DelaySNN) -> Any:
@@ -610,11 +612,16 @@ def _float_module(model: DelaySNN) -> Any:
 
         def delayed(self, x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
             k = self.cfg.max_delay
-            xp = F.pad(x.transpose(1, 2), (k - 1, (k - 1) // 2))
+            # as DelaySNN.forward_trace: our own models pad the input once (every layer runs the
+            # whole window); imported SNN-delays models pad (and so cut) every layer
+            right = (k - 1) // 2 if self.cfg.truncate_layers else 0
+            xp = F.pad(x.transpose(1, 2), (k - 1, right))
             return F.conv1d(xp, kernel).transpose(1, 2)
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             cfg = self.cfg
+            if not cfg.truncate_layers:
+                x = F.pad(x, (0, 0, 0, (cfg.hidden_layers + 1) * ((cfg.max_delay - 1) // 2)))
             for kernel, bn in zip(self.kernels[:-1], self.bns):
                 x = self.delayed(x, kernel)
                 if cfg.synaptic_tau is not None:

@@ -215,6 +215,27 @@ def test_float_export_matches_torch(tiny_model, tmp_path) -> None:
     assert d["kind"] == "delaysnn float model (ONNX)" and d["outputs"] == ["voltages: float32[batch, steps, 3]"]
 
 
+@pytest.mark.parametrize("truncate", [False, True], ids=["pad-once", "snn-delays-cut"])
+def test_float_export_matches_torch_with_shifted_batchnorm(truncate, tmp_path) -> None:
+    """A BatchNorm shift of 0.6 makes hidden neurons fire after the input ends, so how each layer
+    is padded shows in the readout (per-layer padding of a pad-once model differed by 1.27)."""
+    from delaysnn.model import DelaySNN, ModelConfig
+
+    torch.manual_seed(0)
+    model = DelaySNN(ModelConfig(input_size=6, output_size=3, hidden_size=8, hidden_layers=2, max_delay=7, truncate_layers=truncate))
+    with torch.no_grad():
+        for layer in model.hidden:
+            layer.bn.bias.fill_(0.6)
+    model.eval().round_positions()
+    sess = ort.InferenceSession(str(eonnx.export_float(model, tmp_path / "f.onnx")), providers=["CPUExecutionProvider"])
+    x = (torch.rand(3, 12, 6) < 0.3).float() * torch.randint(1, 4, (3, 12, 6))
+    with torch.no_grad():
+        ref, spikes = model.forward_trace(x)
+    (got,) = sess.run(None, {"x": x.numpy()})
+    assert all(float(s[:, 12:].sum()) > 0 for s in spikes)  # hidden neurons fire after the input ends
+    assert np.abs(got - ref.numpy()).max() < 1e-5
+
+
 def test_float_export_does_not_touch_the_model(tiny_model, tmp_path) -> None:
     """Exporting a model that is still training leaves its mode and positions as they were."""
     model = tiny_model.train()
