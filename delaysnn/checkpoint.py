@@ -8,6 +8,7 @@ Layout (format ``delaysnn-checkpoint``, version 1)::
 
 from __future__ import annotations
 
+import io
 import os
 import pickle
 import zipfile
@@ -17,7 +18,7 @@ from typing import Any
 import torch
 
 from .errors import CheckpointError
-from .fileio import atomic_path, check_input_path
+from .fileio import check_input_path, write_bytes_atomic
 from .model import DelaySNN, ModelConfig
 
 FORMAT = "delaysnn-checkpoint"
@@ -33,9 +34,9 @@ def save_checkpoint(model: DelaySNN, path: str | os.PathLike, metadata: dict[str
         "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
         "metadata": dict(metadata or {}),
     }
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
-    return Path(path)
+    buffer = io.BytesIO()  # in memory first: torch's writer hides a full disk's errno
+    torch.save(payload, buffer)
+    return write_bytes_atomic(path, buffer.getvalue())
 
 
 def read_payload(path: str | os.PathLike) -> Any:

@@ -6,15 +6,18 @@ Only :func:`main` turns a ``DelaysnnError`` into a one-line message and exit cod
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import click
 
 from . import __version__
-from .errors import DelaysnnError
+from .errors import DelaysnnError, Terminated
 
 TASK_DEFAULTS = {
     # hidden, layers, max_delay, epochs, dropout
@@ -56,6 +59,17 @@ def load_task_data(task: str, data: str | None, samples: int | None, seed: int):
     train_set = load_heidelberg(data, task, "train", max_samples=samples)
     test_set = load_heidelberg(data, task, "test", max_samples=samples, max_steps=train_set.steps)
     return train_set, test_set
+
+
+def _out(path: str, *inputs: str | None, data: str | None = None) -> Path:
+    """``check_output_path`` for -o / --plot: also refuses an output that is one of the command's
+    inputs (MODEL, --init, profile files, the ``.h5`` files of ``--data``)."""
+    from .fileio import check_output_path
+
+    files: list[str | Path | None] = list(inputs)
+    if data and Path(data).is_dir():
+        files += sorted(Path(data).glob("*.h5*"))
+    return check_output_path(path, files)
 
 
 def _note_input_bits(net: Any) -> None:
@@ -146,13 +160,12 @@ def train(**kw: Any) -> None:
       delaysnn train --task synthetic --init model.pt --qat 4 --epochs 5 -o model-q4.pt
     """
     from .checkpoint import load_checkpoint, save_checkpoint
-    from .fileio import check_output_path
     from .model import DelaySNN, ModelConfig
     from .train import TrainOptions, seed_everything
     from .train import train as run_training
 
     qat_bits, qat_binary = parse_qat(kw["qat"])
-    out = check_output_path(kw["output"])
+    out = _out(kw["output"], kw["init_from"], data=kw["data"])
     defaults = TASK_DEFAULTS[kw["task"]]
     train_set, test_set = load_task_data(kw["task"], kw["data"], kw["samples"], kw["seed"])
     max_delay = kw["max_delay"] or defaults["max_delay"]
@@ -222,9 +235,8 @@ def convert(source: str, fmt: str, output: str, data: str | None, task: str | No
     """
     from .checkpoint import save_checkpoint
     from .convert import convert_snn_delays
-    from .fileio import check_output_path
 
-    check_output_path(output)
+    _out(output, source, data=data)
     model = convert_snn_delays(source, **options)
     meta: dict[str, Any] = {"converted_from": fmt, "source": str(source)}
     counts = _train_counts(task, data)
@@ -283,10 +295,9 @@ def quantize(model: str, output: str, as_json: bool, data: str | None, task: str
       delaysnn quantize model.pt -o model-bin.dnet --binary --profile loihi2
     """
     from . import ir
-    from .fileio import check_output_path
     from .pipeline import is_ir_file, load_network
 
-    check_output_path(output)
+    _out(output, model, data=data)
     if is_ir_file(model):
         raise DelaysnnError(f"{model}: already an integer network; quantize takes a checkpoint (.pt)")
     net, report = load_network(model, _quantize_opts(kw), data_max_count=_train_counts(task, data))
@@ -319,11 +330,10 @@ def export(model: str, target: str, output: str | None, float_model: bool, data:
       delaysnn export model.pt --target nir -o model.nir
       delaysnn export model.pt --target onnx --float -o model-float.onnx
     """
-    from .fileio import check_output_path
     from .pipeline import check_profile, default_output, load_network
     from .pipeline import export as run_export
 
-    out = check_output_path(output or default_output(model, target))
+    out = _out(output or default_output(model, target), model, data=data)
     qopts = _quantize_opts(kw)
     if target == "loihi":
         qopts.profile = qopts.profile or "loihi2"
@@ -363,6 +373,8 @@ def simulate(model: str, task: str | None, data: str | None, samples: int | None
     """
     from .sim import simulate as run_sim
 
+    if plot:
+        _out(plot, model, data=data)
     net, x, y, what = _network_and_inputs(model, _quantize_opts(kw), task, data, samples)
     result = run_sim(net, x, record=False)
     rates = [float(s.mean()) for s in result.spikes]
@@ -461,6 +473,8 @@ def estimate(model: str, profiles: tuple[str, ...], task: str | None, data: str 
     from .estimate import estimate as run_estimate
     from .estimate import plot as plot_estimate
 
+    if plot:
+        _out(plot, model, *(p for p in profiles if p.endswith(".toml")), data=data)
     net, x, _, what = _network_and_inputs(model, _quantize_opts(kw), task, data, samples)
     est = run_estimate(net, x, profiles=list(profiles) or list(DEFAULT_PROFILES))
     if plot:
@@ -586,15 +600,56 @@ def encode_audio(inputs: tuple[str, ...], output: str, labels: str | None, cochl
     click.echo(f"{info['path']}: {info['files']} files, {info['spikes']} spikes ({cochlea} cochlea, {info['seconds']:.1f} s)")
 
 
+@contextlib.contextmanager
+def stop_signals() -> Iterator[None]:
+    """The signal policy of the command line, for the duration of the block.
+
+    SIGINT keeps Python's KeyboardInterrupt (a second Ctrl-C interrupts the cleanup too).
+    SIGTERM and SIGHUP raise :class:`~delaysnn.errors.Terminated`, so every ``atomic_path``
+    on the way up removes its temporary and worker pools are shut down, exactly as for Ctrl-C;
+    repeats of them are ignored while that unwinds. A signal already ignored (``nohup``) stays
+    ignored; the previous handlers come back on exit. Library code installs no handlers.
+    """
+    names = [signal.SIGTERM, signal.SIGHUP] if hasattr(signal, "SIGHUP") else [signal.SIGTERM]
+
+    def raise_terminated(signum: int, frame: Any) -> None:
+        for s in names:
+            signal.signal(s, signal.SIG_IGN)
+        raise Terminated(signum)
+
+    previous = {}
+    with contextlib.suppress(ValueError):  # not the main thread: leave signals alone
+        for s in names:
+            if signal.getsignal(s) is not signal.SIG_IGN:
+                previous[s] = signal.signal(s, raise_terminated)
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: one-line errors, exit code 1 (``--debug`` shows tracebacks)."""
+    """Console entry point: one-line errors, exit code 1 (``--debug`` shows tracebacks).
+
+    Interrupted (see :func:`stop_signals`): one line, exit code 128 + the signal number (130
+    for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP).
+    """
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
+    with stop_signals():
+        _run(args, debug)
+
+
+def _run(args: list[str], debug: bool) -> None:
     try:
         code = cli.main(args=args, prog_name="delaysnn", standalone_mode=False)
     except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("interrupted; no partial output was left behind", err=True)
         sys.exit(130)
+    except Terminated as sig:
+        click.echo(f"{sig}; no partial output was left behind", err=True)
+        sys.exit(128 + sig.signum)
     except click.ClickException as err:
         err.show()
         sys.exit(err.exit_code)

@@ -35,3 +35,18 @@ class MissingDependencyError(DelaysnnError):
 
 class ParityError(DelaysnnError):
     """Backends disagree with the reference simulator."""
+
+
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP arrived: raised by the CLI's signal handler, never by library code.
+
+    A ``BaseException`` like ``KeyboardInterrupt``, so ``except Exception`` does not swallow it
+    and every ``atomic_path`` on the way up removes its temporary file.
+    """
+
+    def __init__(self, signum: int) -> None:
+        import signal
+
+        self.signum = signum
+        self.name = signal.Signals(signum).name
+        super().__init__(f"interrupted by {self.name}")

@@ -21,6 +21,7 @@ Lava is imported lazily, inside the functions; ``import exporters.lava`` needs o
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import tempfile
 import time
@@ -343,7 +344,7 @@ def save_netx(net: DelayNetwork, path: str | os.PathLike, profile: Any = "loihi2
     """
     import h5py
 
-    from delaysnn.fileio import atomic_path
+    from delaysnn.fileio import write_bytes_atomic
 
     prof = _profile(profile)
     check(net, prof)
@@ -365,33 +366,33 @@ def save_netx(net: DelayNetwork, path: str | os.PathLike, profile: Any = "loihi2
         biases.append(bias)
     if problems:
         raise UnsupportedError("netx cannot represent this network exactly: " + "; ".join(problems))
-    with atomic_path(path) as tmp:
-        with h5py.File(tmp, "w") as f:
-            f.attrs["format"] = NETX_FORMAT
-            f.attrs["input_bits"] = int(net.input_bits)
-            f.attrs["tail_steps"] = int(net.provenance.get("tail_steps", 0))
-            f.attrs["readout_scale"] = readout_scale(net)
-            top = f.create_group("layer")
-            inp = top.create_group("0")
-            inp.create_dataset("type", data=np.bytes_("input"))
-            inp.create_dataset("shape", data=np.array([net.input_size], dtype=np.int64))
-            for li, (layer, weight, bias) in enumerate(zip(net.layers, weights, biases)):
-                g = top.create_group(str(li + 1))
-                g.create_dataset("type", data=np.bytes_("dense"))
-                g.create_dataset("shape", data=np.array([layer.shape[0]], dtype=np.int64))
-                g.create_dataset("weight", data=weight)
-                g.create_dataset("delay", data=layer.delay.astype(np.int64))
-                if bias is not None:
-                    g.create_dataset("bias", data=bias)
-                n = layer.neuron
-                ng = g.create_group("neuron")
-                ng.create_dataset("type", data=np.bytes_("CUBA"))
-                ng.create_dataset("iDecay", data=np.int64(n.du + 1))
-                ng.create_dataset("vDecay", data=np.int64(n.dv))
-                ng.create_dataset("vThMant", data=np.int64(READOUT_VTH if n.vth is None else n.vth))
-                ng.create_dataset("refDelay", data=np.int64(1))
-                ng.create_dataset("gradedSpike", data=np.bool_(False))
-    return Path(path)
+    buffer = io.BytesIO()  # in memory, then written by write_bytes_atomic: HDF5 crashes on a full disk
+    with h5py.File(buffer, "w") as f:
+        f.attrs["format"] = NETX_FORMAT
+        f.attrs["input_bits"] = int(net.input_bits)
+        f.attrs["tail_steps"] = int(net.provenance.get("tail_steps", 0))
+        f.attrs["readout_scale"] = readout_scale(net)
+        top = f.create_group("layer")
+        inp = top.create_group("0")
+        inp.create_dataset("type", data=np.bytes_("input"))
+        inp.create_dataset("shape", data=np.array([net.input_size], dtype=np.int64))
+        for li, (layer, weight, bias) in enumerate(zip(net.layers, weights, biases)):
+            g = top.create_group(str(li + 1))
+            g.create_dataset("type", data=np.bytes_("dense"))
+            g.create_dataset("shape", data=np.array([layer.shape[0]], dtype=np.int64))
+            g.create_dataset("weight", data=weight)
+            g.create_dataset("delay", data=layer.delay.astype(np.int64))
+            if bias is not None:
+                g.create_dataset("bias", data=bias)
+            n = layer.neuron
+            ng = g.create_group("neuron")
+            ng.create_dataset("type", data=np.bytes_("CUBA"))
+            ng.create_dataset("iDecay", data=np.int64(n.du + 1))
+            ng.create_dataset("vDecay", data=np.int64(n.dv))
+            ng.create_dataset("vThMant", data=np.int64(READOUT_VTH if n.vth is None else n.vth))
+            ng.create_dataset("refDelay", data=np.int64(1))
+            ng.create_dataset("gradedSpike", data=np.bool_(False))
+    return write_bytes_atomic(path, buffer.getvalue())
 
 
 def export(net: DelayNetwork, path: str | os.PathLike, profile: Any = "loihi2") -> Path:

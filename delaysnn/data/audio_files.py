@@ -155,11 +155,13 @@ def encode_files(
 
     from tqdm.auto import tqdm
 
+    from ..fileio import check_output_path
     from .shd_file import write_shd
 
     if cochlea not in ("ours", "lauscher"):
         raise DataError(f"cochlea {cochlea!r}: use ours or lauscher")
     files = collect_audio(inputs)
+    check_output_path(output, inputs=[*files, labels])  # never overwrite a recording or the labels
     if labels is not None:
         y, speakers = read_labels(labels, files)
     else:

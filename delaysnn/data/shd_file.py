@@ -10,11 +10,13 @@ and third-party SHD loaders read our files unchanged::
     /extra/keys     the class names, label i is keys[i] (UTF-8 strings)
 
 Extra datasets (``extra=``) go under ``/extra`` too; provenance goes in root attributes.
-The file is written under a temporary name and renamed, so a reader never sees half of it.
+The file is built in memory (HDF5 crashes on a full disk), then written under a temporary name
+and renamed (``delaysnn.fileio``), so a reader never sees half of it.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -24,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataError
-from ..fileio import atomic_path
+from ..fileio import check_output_path, write_bytes_atomic
 
 __all__ = ["write_shd"]
 
@@ -61,7 +63,7 @@ def write_shd(
     """
     import h5py
 
-    path = Path(path)
+    path = check_output_path(path)  # before the work: a bad path fails at once
     labels = np.asarray(labels)
     n = len(labels)
     if len(times) != n or len(units) != n:
@@ -69,7 +71,8 @@ def write_shd(
     if n and (labels.dtype.kind not in "iu" or labels.min() < 0 or labels.max() > np.iinfo(np.uint16).max):
         raise DataError(f"{path}: labels must be non-negative integers (uint16)")
     samples = [_check_sample(i, t, u, path) for i, (t, u) in enumerate(zip(times, units))]
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
+    buffer = io.BytesIO()  # in memory, then written by write_bytes_atomic: HDF5 crashes on a full disk
+    with h5py.File(buffer, "w") as h5:
         spikes = h5.create_group("spikes")
         t_ds = spikes.create_dataset("times", (n,), dtype=h5py.vlen_dtype(np.float32))
         u_ds = spikes.create_dataset("units", (n,), dtype=h5py.vlen_dtype(np.uint16))
@@ -93,4 +96,4 @@ def write_shd(
                 ext.create_dataset(name, data=value)
         for name, value in (attrs or {}).items():
             h5.attrs[name] = value if isinstance(value, str | int | float) else json.dumps(value)
-    return path
+    return write_bytes_atomic(path, buffer.getvalue())

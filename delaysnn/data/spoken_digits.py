@@ -240,6 +240,22 @@ def _worker_init() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """End the workers now rather than after their queued chunks (seconds): none outlives us.
+
+    ``shutdown(cancel_futures=True)`` only drops work not yet sent to a worker, and forgets
+    the workers; ``ProcessPoolExecutor`` has no public terminate, hence ``_processes``.
+    """
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in procs:
+        with contextlib.suppress(Exception):
+            proc.terminate()
+    for proc in procs:
+        with contextlib.suppress(Exception):
+            proc.join(timeout=5)
+
+
 def _default_workers() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))
@@ -268,8 +284,8 @@ def _encode_all(
             for result in pool.map(_encode_one, utterances, chunksize=chunk):
                 results.append(result)
                 bar.update()
-        except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
+        except BaseException:  # Ctrl-C, SIGTERM (the CLI's Terminated), a failed utterance
+            _stop_workers(pool)
             raise
         pool.shutdown()
         return results
@@ -295,6 +311,7 @@ def make_spoken_digits(
     "espeak_version": str, "seconds": float}``. Raises :class:`MissingDependencyError`
     (one line, with the install command) when espeak-ng is absent, before writing anything.
     """
+    from ..fileio import check_output_path, move_into_place
     from .shd_file import write_shd
 
     start = time.perf_counter()
@@ -315,9 +332,12 @@ def make_spoken_digits(
             f"{len(split['train'])} train / {len(split['test'])} test voice variants, espeak-ng {version}, "
             f"{workers} worker(s)"
         )
+    out = Path(out_dir)
+    if out.is_dir():  # refuse a FIFO, device or directory in the way before the long part
+        for name in _SPLITS:
+            check_output_path(out / f"shd_{name}.h5")
     encoded = _encode_all(everything, workers, progress)
 
-    out = Path(out_dir)
     created = not out.exists()
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -370,7 +390,7 @@ def make_spoken_digits(
                 attrs={**attrs, "split": name},
             )
         for name in _SPLITS:
-            os.replace(staged[name], paths[name])
+            move_into_place(staged[name], paths[name])
     except BaseException:
         if created:
             shutil.rmtree(staging, ignore_errors=True)
