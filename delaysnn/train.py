@@ -10,10 +10,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -67,6 +68,22 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+@contextlib.contextmanager
+def flush_denormals() -> Iterator[None]:
+    """Flush subnormal floats to zero while training.
+
+    Once sigma has decayed, the Gaussian DCLS kernels hold taps like exp(-300) that are
+    subnormal in float32; CPUs compute with those many times slower (conv1d 5.7x measured on the
+    SHD-shaped network). Flushed they are 0, which changes a kernel tap by less than 1.2e-38.
+    torch has no getter for the flag, so it is restored to torch's default (off).
+    """
+    torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(False)
 
 
 def resolve_device(device: str) -> torch.device:
@@ -130,7 +147,7 @@ def train(
     n_batches = math.ceil(len(train_set) / opts.batch_size)
     # Off a terminal (CI logs) redraw rarely, so progress stays readable.
     interval = 0.2 if sys.stderr.isatty() else 15.0
-    with tqdm(
+    with flush_denormals(), tqdm(
         total=opts.epochs * n_batches, desc=opts.desc, disable=not opts.progress, leave=False, mininterval=interval
     ) as bar:
         for epoch in range(opts.epochs):
