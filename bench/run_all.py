@@ -1,6 +1,6 @@
 """Run every benchmark and write their reports into one markdown file (default bench/RESULTS.md).
 
-    .venv/bin/python bench/run_all.py [-o bench/RESULTS.md]
+    .venv/bin/python bench/run_all.py [-o bench/RESULTS.md] [--only speech.py cochlea.py]
 
 Each script prints ratios measured in one run (no timed assertions anywhere); this collects
 them with the machine they ran on.
@@ -32,13 +32,29 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()} {platform.release()}"
 
 
+def existing_sections(path: Path) -> dict[str, str]:
+    """``{script: its '## script ...' section}`` of a results file written by this script."""
+    if not path.exists():
+        return {}
+    found = {}
+    for chunk in path.read_text().split("\n## ")[1:]:
+        found[chunk.split(" ", 1)[0]] = "## " + chunk.rstrip() + "\n"
+    return found
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-o", "--output", type=Path, default=HERE / "RESULTS.md")
+    ap.add_argument("--only", nargs="+", choices=SCRIPTS, help="Run these scripts only and replace their sections of the existing file.")
     args = ap.parse_args()
+    sections = existing_sections(args.output) if args.only else {}
     parts = [f"# delaysnn benchmarks\n\nMachine: {machine()}\n"]
     failed = []
     for script in SCRIPTS:
+        if args.only and script not in args.only:
+            if script in sections:
+                parts.append(sections[script])
+            continue
         print(f"running {script} ...", file=sys.stderr, flush=True)
         t0 = time.perf_counter()
         proc = subprocess.run([sys.executable, str(HERE / script)], capture_output=True, text=True, cwd=HERE.parent)
