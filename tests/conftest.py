@@ -26,3 +26,13 @@ def tiny_model():
 # skips the speech tests with the install command; on CI (CI=true) they run and fail instead.
 ESPEAK_MISSING = shutil.which("espeak-ng") is None and not os.environ.get("CI")
 needs_espeak = pytest.mark.skipif(ESPEAK_MISSING, reason="espeak-ng not installed (apt-get install -y espeak-ng; `make test` does it)")
+
+
+def run_cli(args, capsys) -> tuple[int, str, str]:
+    """``delaysnn ARGS`` in process, as a user runs it: ``(exit code, stdout, stderr)``."""
+    from delaysnn.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return exc.value.code, out, err

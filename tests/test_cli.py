@@ -5,13 +5,7 @@ import torch
 
 from delaysnn.checkpoint import save_checkpoint
 from delaysnn.cli import main
-
-
-def run(args, capsys):
-    with pytest.raises(SystemExit) as exc:
-        main(args)
-    out, err = capsys.readouterr()
-    return exc.value.code, out, err
+from tests.conftest import run_cli as run
 
 
 def test_help_has_examples(capsys):

@@ -7,17 +7,12 @@ import pytest
 import torch
 
 from delaysnn.checkpoint import save_checkpoint
-from delaysnn.cli import main
 from delaysnn.model import DelaySNN, ModelConfig
+from tests.conftest import run_cli as run
 
 EXAMPLE = str(Path(__file__).resolve().parents[1] / "examples" / "synthetic.pt")
 
 
-def run(args, capsys):
-    with pytest.raises(SystemExit) as exc:
-        main(args)
-    out, err = capsys.readouterr()
-    return exc.value.code, out, err
 
 
 def one_line_error(code, err):

@@ -11,16 +11,9 @@ pytest.importorskip("DCLS")
 
 from delaysnn import ir  # noqa: E402
 from delaysnn.checkpoint import load_checkpoint_and_metadata  # noqa: E402
-from delaysnn.cli import main  # noqa: E402
 from delaysnn.data.shd_file import write_shd  # noqa: E402
+from tests.conftest import run_cli as run  # noqa: E402
 from tests.snn_delays_reference import Reference  # noqa: E402
-
-
-def run(args, capsys):
-    with pytest.raises(SystemExit) as exc:
-        main(args)
-    out, err = capsys.readouterr()
-    return exc.value.code, out, err
 
 
 def _split(n: int, seed: int):

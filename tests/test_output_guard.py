@@ -21,20 +21,16 @@ import numpy as np
 import pytest
 from scipy.io import wavfile
 
-from delaysnn.cli import main, stop_signals
+from delaysnn.cli import stop_signals
 from delaysnn.errors import DelaysnnError, Terminated
 from delaysnn.fileio import atomic_path, check_output_path, disk_error, write_bytes_atomic
 from tests.conftest import needs_espeak
+from tests.conftest import run_cli as run
 
 MODEL = Path(__file__).resolve().parents[1] / "examples" / "synthetic.pt"
 ENV = {**os.environ, "TQDM_DISABLE": "1", "PYTHONUNBUFFERED": "1"}
 
 
-def run(args, capsys):
-    with pytest.raises(SystemExit) as exc:
-        main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return exc.value.code, out, err
 
 
 def one_line(err: str) -> str:

@@ -11,18 +11,13 @@ from delaysnn.data import espeak
 from delaysnn.data.spoken_digits import KEYS, make_spoken_digits, speaker_split
 from delaysnn.errors import DataError, MissingDependencyError
 from delaysnn.heidelberg import load_heidelberg
-from tests.conftest import needs_espeak
+from tests.conftest import needs_espeak, run_cli
 
 SEED = 3
 PER_CLASS = 2  # 20 train + 20 test utterances
 VARIANTS = ["m1", "m2", "m3", "m4", "m5", "f1", "f2", "f3", "f4", "klatt"]  # a few voices: fast
 
 
-def run_cli(args, capsys):
-    with pytest.raises(SystemExit) as exc:
-        main(args)
-    out, err = capsys.readouterr()
-    return exc.value.code, out, err
 
 
 def contents(path):
