@@ -17,8 +17,9 @@ from typing import Any
 
 import torch
 
+from .dcls import position_limit, positions_outside
 from .errors import CheckpointError
-from .fileio import check_input_path, write_bytes_atomic
+from .fileio import KINDS, check_input_path, sniff, write_bytes_atomic
 from .model import DelaySNN, ModelConfig
 
 FORMAT = "delaysnn-checkpoint"
@@ -42,6 +43,14 @@ def save_checkpoint(model: DelaySNN, path: str | os.PathLike, metadata: dict[str
 def read_payload(path: str | os.PathLike) -> Any:
     """``torch.load(weights_only=True)`` with every failure turned into a one-line error."""
     path = check_input_path(path, "checkpoint file")
+    kind = sniff(path)
+    if kind == "dnet":
+        raise CheckpointError(
+            f"{path}: is {KINDS[kind]}, not a checkpoint; this needs the float checkpoint (.pt) the network was "
+            "quantized from (simulate, verify, estimate and export --target take a .dnet as MODEL)"
+        )
+    if kind == "hdf5":
+        raise CheckpointError(f"{path}: is {KINDS[kind]}, not a checkpoint; give the .pt written by delaysnn train or convert")
     with open(path, "rb") as fh:
         head = fh.read(4)
     # torch.save writes a zip archive (or, before torch 1.6, a pickle starting with 0x80).
@@ -85,14 +94,32 @@ def load_checkpoint_and_metadata(path: str | os.PathLike) -> tuple[DelaySNN, dic
     if not isinstance(payload.get("config"), dict) or not isinstance(payload.get("state_dict"), dict):
         raise CheckpointError(f"{path}: fields 'config' and 'state_dict' must be dicts")
     cfg = ModelConfig.from_dict(payload["config"], source=f"{path}: field 'config'")
+    check_weight_shapes(cfg, payload["state_dict"], source=str(path))  # before allocating the model
     model = DelaySNN(cfg)
     load_state(model, payload["state_dict"], source=str(path))
     model.eval()
     return model, payload.get("metadata", {})
 
 
+def check_weight_shapes(cfg: ModelConfig, state: dict[str, Any], source: str) -> None:
+    """The synapse weights of ``state`` have the shapes ``cfg`` implies: checked before the model
+    is built, so a config's sizes cannot allocate more than the file itself holds."""
+    sizes = cfg.sizes
+    names = [f"hidden.{k}.synapse.weight" for k in range(cfg.hidden_layers)] + ["readout.weight"]
+    for k, name in enumerate(names):
+        want = (sizes[k + 1], sizes[k], cfg.kernel_count)
+        value = state.get(name)
+        got = tuple(value.shape) if isinstance(value, torch.Tensor) else ("missing" if value is None else type(value).__name__)
+        if got != want:
+            raise CheckpointError(
+                f"{source}: state_dict[{name!r}] has shape {got}, config 'sizes' {'-'.join(map(str, sizes))} imply {want}; "
+                "the config and the weights do not belong together: re-save the checkpoint"
+            )
+
+
 def load_state(model: DelaySNN, state: dict[str, Any], source: str) -> None:
-    """Load a state_dict, reporting missing/unexpected keys, shape mismatches and NaNs in one line."""
+    """Load a state_dict, reporting missing/unexpected keys, shape mismatches, NaNs, negative
+    BatchNorm variances and delay positions outside the kernel in one line."""
     own = model.state_dict()
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
@@ -107,6 +134,19 @@ def load_state(model: DelaySNN, state: dict[str, Any], source: str) -> None:
             raise CheckpointError(f"{source}: state_dict[{key!r}] has shape {got}, config implies {tuple(ref.shape)}")
         if value.is_floating_point() and not torch.isfinite(value).all():
             raise CheckpointError(f"{source}: state_dict[{key!r}] contains NaN or infinite values; retrain or fix the file")
+        if key.endswith("running_var") and (value < 0).any():
+            raise CheckpointError(
+                f"{source}: state_dict[{key!r}] holds {int((value < 0).sum())} negative BatchNorm variances "
+                f"(min {float(value.min()):.3g}); variances are >= 0: the file is corrupt, retrain or fix it"
+            )
+        if key.endswith(".pos"):
+            peak = positions_outside(value, model.cfg.max_delay)
+            if peak is not None:
+                raise CheckpointError(
+                    f"{source}: state_dict[{key!r}] has positions up to +-{peak:.2f}, beyond the "
+                    f"+-{position_limit(model.cfg.max_delay)} of config 'max_delay' {model.cfg.max_delay} "
+                    f"(rounding would clamp them onto other delays); the file is corrupt or its max_delay is wrong"
+                )
     model.load_state_dict(state)
     if float(model.readout.sig.abs().max()) == 0.0:
         model.set_learn_positions(False)

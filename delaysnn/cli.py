@@ -39,9 +39,9 @@ def parse_qat(value: str | None) -> tuple[int | None, bool]:
     try:
         bits = int(value)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is neither a bit width 1..8 nor 'binary'") from None
+        raise click.BadParameter(f"{value!r} is neither a bit width 1..8 nor 'binary'", param_hint="'--qat'") from None
     if not 1 <= bits <= 8:
-        raise click.BadParameter(f"{bits} is outside 1..8 (or use 'binary')")
+        raise click.BadParameter(f"{bits} is outside 1..8 (or use 'binary')", param_hint="'--qat'")
     return bits, False
 
 
@@ -93,30 +93,59 @@ def _train_counts(task: str | None, data: str | None) -> Any:
     return counts
 
 
+@contextlib.contextmanager
+def _naming(model: str) -> Iterator[None]:
+    """Refusals of MODEL's network (hardware profile limits, what netx cannot hold) name MODEL,
+    as every error names its file; errors that already start with it pass unchanged."""
+    from .errors import HardwareLimitError, UnsupportedError
+
+    try:
+        yield
+    except (HardwareLimitError, UnsupportedError) as err:
+        if str(err).startswith(str(model)):
+            raise
+        raise type(err)(f"{model}: {err}") from err
+
+
 def _network_and_inputs(model: str, qopts: Any, task: str | None, data: str | None, samples: int | None) -> tuple[Any, Any, Any, str]:
-    """MODEL as an integer network and its evaluation inputs ``(net, x, labels, description)``.
+    """MODEL as an integer network and its evaluation inputs ``(net, inputs, labels, description)``
+    (``inputs``: a ``pipeline.EvaluationInputs``, run a batch at a time).
 
     A checkpoint that records no input range (a converted one) takes its input width from the
     evaluation data, which is loaded once for both.
     """
-    from .pipeline import evaluation_dataset, evaluation_inputs, load_network
+    from .pipeline import evaluation_batches, evaluation_dataset, load_network
 
     loaded: dict[str | None, Any] = {}
 
     def dataset(name: str | None) -> Any:
         if name not in loaded:
-            loaded[name] = evaluation_dataset(name, data, samples)
+            try:
+                loaded[name] = evaluation_dataset(name, data, samples)
+            except DelaysnnError as err:
+                if data is None or task is not None:
+                    raise
+                raise type(err)(f"{err} (--data without --task reads SHD files: pass --task ssc for SSC, --task shd for SHD)") from err
         return loaded[name]
 
     def counts() -> tuple[int, str] | None:
         ds = dataset(task)
         return None if ds is None else (ds.max_count, f"{data or task} ({ds.name})")
 
-    net, _ = load_network(model, qopts, data_max_count=counts)
+    with _naming(model):
+        net, _ = load_network(model, qopts, data_max_count=counts)
     _note_input_bits(net)
     name = task or net.provenance.get("task")
-    x, y, what = evaluation_inputs(net, name, data, samples, dataset=dataset(name))
-    return net, x, y, what
+    ds = dataset(name)
+    if ds is not None and ds.channels != net.input_size:
+        trained = net.provenance.get("task")
+        raise DelaysnnError(
+            f"{model}: the network takes {net.input_size} input channels, {data or name} ({ds.name}) has {ds.channels}; "
+            + (f"it was trained on --task {trained}: evaluate it on that task, or give a model trained on this data"
+               if trained and trained != name else "give a model trained on this data, or pass --task shd|ssc to say which files --data holds")
+        )
+    inputs = evaluation_batches(net, name, data, samples, dataset=ds)
+    return net, inputs, inputs.labels, inputs.description
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -300,7 +329,8 @@ def quantize(model: str, output: str, as_json: bool, data: str | None, task: str
     _out(output, model, data=data)
     if is_ir_file(model):
         raise DelaysnnError(f"{model}: already an integer network; quantize takes a checkpoint (.pt)")
-    net, report = load_network(model, _quantize_opts(kw), data_max_count=_train_counts(task, data))
+    with _naming(model):
+        net, report = load_network(model, _quantize_opts(kw), data_max_count=_train_counts(task, data))
     _note_input_bits(net)
     ir.save(net, output)
     if as_json:
@@ -347,11 +377,12 @@ def export(model: str, target: str, output: str | None, float_model: bool, data:
         export_float(load_checkpoint(model), target, out)
         click.echo(f"wrote {out} (float model)")
         return
-    net, report = load_network(model, qopts, data_max_count=_train_counts(task, data))
-    _note_input_bits(net)
-    if qopts.profile is not None and report is None:  # a quantized checkpoint was already checked against it
-        check_profile(net, qopts.profile)
-    run_export(net, target, out)
+    with _naming(model):
+        net, report = load_network(model, qopts, data_max_count=_train_counts(task, data))
+        _note_input_bits(net)
+        if qopts.profile is not None and report is None:  # a quantized checkpoint was already checked against it
+            check_profile(net, qopts.profile)
+        run_export(net, target, out)
     click.echo(f"wrote {out} ({target}, {'-'.join(map(str, net.sizes))})")
 
 
@@ -371,16 +402,17 @@ def simulate(model: str, task: str | None, data: str | None, samples: int | None
       delaysnn simulate model.pt --task synthetic --samples 512
       delaysnn simulate model.dnet --data ~/data/SHD --plot raster.png
     """
-    from .sim import simulate as run_sim
+    from .sim import simulate_batches
 
     if plot:
         _out(plot, model, data=data)
     net, x, y, what = _network_and_inputs(model, _quantize_opts(kw), task, data, samples)
-    result = run_sim(net, x, record=False)
-    rates = [float(s.mean()) for s in result.spikes]
+    summary = simulate_batches(net, x.batches())  # a batch at a time: memory does not grow with --samples
+    result = summary.first
+    rates = summary.firing_rates
     info: dict[str, Any] = {"inputs": what, "firing_rates": rates}
     if y is not None:
-        info["accuracy"] = float((result.predict() == y).mean())
+        info["accuracy"] = float((summary.predictions == y).mean())
     if plot:
         from .plots import spike_raster
 
@@ -417,7 +449,7 @@ def verify(model: str, backends: str, samples: int, task: str | None, data: str 
       delaysnn verify model.dnet --backends onnx --samples 256
     """
     from .verify import BACKENDS
-    from .verify import verify as run_verify
+    from .verify import verify_batches as run_verify
 
     names = [b.strip() for b in backends.split(",") if b.strip()]
     unknown = [b for b in names if b not in BACKENDS]
@@ -432,7 +464,7 @@ def verify(model: str, backends: str, samples: int, task: str | None, data: str 
         if not as_json:
             click.echo(f"running {name} on {what} ...", err=True)
 
-    reports = run_verify(net, x, names, on_backend=progress)
+    reports = run_verify(net, x.batches(), names, on_backend=progress)
     failed = [r for r in reports if not r.ok]
     if as_json:
         from dataclasses import asdict
@@ -470,13 +502,13 @@ def estimate(model: str, profiles: tuple[str, ...], task: str | None, data: str 
       delaysnn estimate model.dnet --data ~/data/SHD --plot energy.png
     """
     from .estimate import DEFAULT_PROFILES
-    from .estimate import estimate as run_estimate
+    from .estimate import estimate_batches as run_estimate
     from .estimate import plot as plot_estimate
 
     if plot:
         _out(plot, model, *(p for p in profiles if p.endswith(".toml")), data=data)
     net, x, _, what = _network_and_inputs(model, _quantize_opts(kw), task, data, samples)
-    est = run_estimate(net, x, profiles=list(profiles) or list(DEFAULT_PROFILES))
+    est = run_estimate(net, x.batches(), profiles=list(profiles) or list(DEFAULT_PROFILES))
     if plot:
         plot_estimate(est, plot)
     if as_json:

@@ -49,7 +49,8 @@ from typing import Any
 import torch
 
 from .checkpoint import FORMAT, load_state, read_payload
-from .dcls import position_limit
+from .dcls import POSITION_TOLERANCE as _POSITION_TOLERANCE
+from .dcls import position_limit, positions_outside
 from .errors import CheckpointError, UnsupportedError
 from .model import DelaySNN, ModelConfig
 
@@ -57,9 +58,6 @@ __all__ = ["convert_snn_delays"]
 
 _KEY = re.compile(r"^model\.(\d+)\.([A-Za-z_][A-Za-z0-9_]*)$")
 _BN_FIELDS = ("weight", "bias", "running_mean", "running_var")
-# A continuous position up to half a step beyond +-max_delay//2 still rounds onto the edge tap
-# (their eval transform clamps after rounding); anything further means another kernel size.
-_POSITION_TOLERANCE = 0.5
 
 
 def convert_snn_delays(
@@ -92,22 +90,25 @@ def convert_snn_delays(
     modules, dcls, batchnorm = _parse_structure(state, src)
     sizes = _check_tensors(modules, dcls, batchnorm, max_delay, src)
     tau = (tau_ms + 1e-9) / time_step_ms  # exactly as their config.py
-    cfg = ModelConfig(
-        input_size=sizes["input"],
-        output_size=sizes["output"],
-        hidden_size=sizes["hidden"],
-        hidden_layers=len(dcls) - 1,
-        max_delay=max_delay,
-        kernel_count=sizes["kernel_count"],
-        tau=tau,
-        readout_tau=tau,
-        threshold=float(threshold),
-        batchnorm=batchnorm,
-        dropout=float(dropout),
-        synaptic_tau=None,
-        time_step_ms=float(time_step_ms),
-        truncate_layers=True,  # reproduce SNN-delays' per-layer cut exactly
-    )
+    try:
+        cfg = ModelConfig(
+            input_size=sizes["input"],
+            output_size=sizes["output"],
+            hidden_size=sizes["hidden"],
+            hidden_layers=len(dcls) - 1,
+            max_delay=max_delay,
+            kernel_count=sizes["kernel_count"],
+            tau=tau,
+            readout_tau=tau,
+            threshold=float(threshold),
+            batchnorm=batchnorm,
+            dropout=float(dropout),
+            synaptic_tau=None,
+            time_step_ms=float(time_step_ms),
+            truncate_layers=True,  # reproduce SNN-delays' per-layer cut exactly
+        )
+    except ValueError as err:  # sizes or options beyond delaysnn.limits
+        raise CheckpointError(f"{src}: {err}") from err
     model = DelaySNN(cfg)
     load_state(model, _map_keys(modules, dcls, batchnorm), source=src)
     model.round_positions()
@@ -321,7 +322,7 @@ def _check_tensors(modules: dict[int, dict[str, Any]], dcls: list[int], batchnor
         pos = modules[d]["P"]
         peak = float(pos.abs().max()) if pos.numel() else 0.0
         largest = max(largest, peak)
-        if peak > lim + _POSITION_TOLERANCE:
+        if positions_outside(pos, max_delay) is not None:
             need = 2 * math.ceil(peak - _POSITION_TOLERANCE) + 1
             raise CheckpointError(
                 f"{src}: key 'model.{d}.P' has positions up to +-{peak:.2f}, beyond the +-{lim} of --max-delay {max_delay}; "

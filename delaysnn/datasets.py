@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from .errors import DataError
+from .limits import MAX_GENERATED_SAMPLES
 
 
 @dataclass
@@ -83,6 +84,11 @@ class SyntheticTask:
     def generate(self, n: int, seed: int) -> SpikeDataset:
         if self.span > self.steps:
             raise DataError(f"synthetic task: span {self.span} exceeds steps {self.steps}")
+        if not 0 <= n <= MAX_GENERATED_SAMPLES:
+            raise DataError(
+                f"synthetic task: {n} samples requested, outside 0..{MAX_GENERATED_SAMPLES} "
+                f"(delaysnn.limits.MAX_GENERATED_SAMPLES); pass --samples {MAX_GENERATED_SAMPLES} or less"
+            )
         rng = np.random.default_rng(seed)
         tmpl = self.templates()
         y = rng.integers(0, self.classes, size=n)

@@ -25,6 +25,20 @@ def position_limit(kernel_size: int) -> int:
     return kernel_size // 2
 
 
+# A continuous position up to half a step beyond +-K//2 still rounds onto the edge tap (the
+# evaluation transform clamps after rounding); anything further means another kernel size.
+POSITION_TOLERANCE = 0.5
+
+
+def positions_outside(pos: torch.Tensor, kernel_size: int) -> float | None:
+    """The largest ``|pos|`` when some position lies further than :data:`POSITION_TOLERANCE`
+    beyond ``+-kernel_size//2`` (rounding would silently clamp it onto another delay), else None.
+    The one statement of the rule; checkpoints (``checkpoint.load_state``) and imported
+    SNN-delays files (``convert``) both refuse such positions."""
+    peak = float(pos.detach().abs().max()) if pos.numel() else 0.0
+    return peak if peak > position_limit(kernel_size) + POSITION_TOLERANCE else None
+
+
 def build_kernel(
     weight: torch.Tensor, pos: torch.Tensor, sig: torch.Tensor, kernel_size: int, version: str
 ) -> torch.Tensor:

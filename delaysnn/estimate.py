@@ -288,17 +288,33 @@ def delay_histogram(layer: DelayLayer) -> list[int]:
 
 
 def random_input(
-    net: DelayNetwork, steps: int = DEFAULT_STEPS, rate: float = DEFAULT_RATE, samples: int = DEFAULT_SAMPLES, seed: int = DEFAULT_SEED
+    net: DelayNetwork,
+    steps: int = DEFAULT_STEPS,
+    rate: float = DEFAULT_RATE,
+    samples: int = DEFAULT_SAMPLES,
+    seed: int = DEFAULT_SEED,
+    start: int = 0,
 ) -> np.ndarray:
     """Deterministic ``int [samples, steps, input_size]``: each value non-zero with probability ``rate``.
 
-    Non-zero values are 1 for binary input, else uniform in ``1..2**input_bits - 1``.
+    Non-zero values are 1 for binary input, else uniform in ``1..2**input_bits - 1``. Sample ``i``
+    is drawn from its own stream (``seed``, ``start + i``), so inputs can be made a batch at a
+    time: ``random_input(..., samples=n, start=k)`` equals rows ``k:k+n`` of a larger draw.
     """
-    rng = np.random.default_rng(seed)
-    mask = rng.random((samples, steps, net.input_size)) < rate
+    from .limits import MAX_STEPS
+
+    if not 1 <= steps <= MAX_STEPS:
+        raise DataError(f"random input: steps={steps} outside 1..{MAX_STEPS} (delaysnn.limits.MAX_STEPS)")
     top = 2**net.input_bits - 1
-    payload = rng.integers(1, top + 1, size=mask.shape) if top > 1 else np.ones(mask.shape, dtype=np.int64)
-    return np.where(mask, payload, 0).astype(np.int32)
+    out = np.empty((samples, steps, net.input_size), dtype=np.int32)
+    for i in range(samples):
+        rng = np.random.default_rng((seed, start + i))
+        mask = rng.random((steps, net.input_size)) < rate
+        if top > 1:
+            out[i] = np.where(mask, rng.integers(1, top + 1, size=mask.shape), 0)
+        else:
+            out[i] = mask
+    return out
 
 
 def _as_batch(x: Any, net: DelayNetwork) -> np.ndarray:
@@ -451,21 +467,72 @@ def load_core_limits(profile: str = CORE_PROFILE) -> dict[str, Any]:
 # --- the entry point -----------------------------------------------------------------------
 
 
-def count_layers(net: DelayNetwork, trace: Trace, core_limits: dict[str, Any]) -> list[LayerCounts]:
-    """Per-layer counts of one traced run (see the module doc for every definition)."""
-    result = []
+@dataclass
+class Activity:
+    """Integer activity sums over the samples of one or more runs, per layer: what the
+    per-inference counts of :func:`layer_counts` divide by ``samples``. Sums of batches add, so a
+    long input is counted a batch at a time (:func:`add_activity`) with the same result."""
+
+    samples: int
+    steps: list[int]  # per layer: steps it runs
+    events: list[np.ndarray]  # per layer: int64 [fan_in] non-zero source events per source neuron
+    payload: list[np.ndarray]  # per layer: float64 [fan_in] sum of their payloads (integers, exact)
+    active: list[int]  # per layer: (sample, step, neuron) updates with an arrival or a spike
+    spikes: list[int]  # per layer: spikes emitted (0 for the readout)
+
+
+def activity(net: DelayNetwork, trace: Trace) -> Activity:
+    """The :class:`Activity` of one traced run."""
+    events, payloads, actives, spikes_out = [], [], [], []
     for i, layer in enumerate(net.layers):
-        events, spikes, steps = trace.events[i], trace.spikes[i], trace.steps[i]
-        out, fan_in = layer.shape
-        batch = max(events.shape[0], 1)
-        n_events, payload = event_counts(events)
-        ops, ops_payload = ops_of_counts(n_events, payload, layer.weight)
-        active = arrivals(events, layer.weight, layer.delay, steps)
-        n_spikes = 0.0
+        src, spikes, steps = trace.events[i], trace.spikes[i], trace.steps[i]
+        events.append(np.count_nonzero(src, axis=(0, 1)).astype(np.int64))
+        payloads.append(np.abs(src).sum(axis=(0, 1), dtype=np.float64))
+        active = arrivals(src, layer.weight, layer.delay, steps)
+        n_spikes = 0
         if spikes is not None:
             active |= spikes[:, :steps] != 0
-            n_spikes = float(np.count_nonzero(spikes)) / batch
-        active_updates = float(np.count_nonzero(active)) / batch
+            n_spikes = int(np.count_nonzero(spikes))
+        actives.append(int(np.count_nonzero(active)))
+        spikes_out.append(n_spikes)
+    return Activity(
+        samples=int(trace.events[0].shape[0]), steps=list(trace.steps), events=events, payload=payloads, active=actives, spikes=spikes_out
+    )
+
+
+def add_activity(a: Activity | None, b: Activity) -> Activity:
+    """The sums of two runs of the same network on inputs of the same length."""
+    if a is None:
+        return b
+    if a.steps != b.steps:
+        raise DataError(f"estimate: batches run {a.steps} and {b.steps} steps; every batch needs inputs of the same length")
+    return Activity(
+        samples=a.samples + b.samples,
+        steps=a.steps,
+        events=[x + y for x, y in zip(a.events, b.events)],
+        payload=[x + y for x, y in zip(a.payload, b.payload)],
+        active=[x + y for x, y in zip(a.active, b.active)],
+        spikes=[x + y for x, y in zip(a.spikes, b.spikes)],
+    )
+
+
+def count_layers(net: DelayNetwork, trace: Trace, core_limits: dict[str, Any]) -> list[LayerCounts]:
+    """Per-layer counts of one traced run (see the module doc for every definition)."""
+    return layer_counts(net, activity(net, trace), core_limits)
+
+
+def layer_counts(net: DelayNetwork, act: Activity, core_limits: dict[str, Any]) -> list[LayerCounts]:
+    """Per-inference counts (means over ``act.samples``) from summed activity."""
+    result = []
+    batch = max(act.samples, 1)
+    for i, layer in enumerate(net.layers):
+        steps = act.steps[i]
+        out, fan_in = layer.shape
+        n_events = act.events[i].astype(np.float64) / batch
+        payload = act.payload[i] / batch
+        ops, ops_payload = ops_of_counts(n_events, payload, layer.weight)
+        n_spikes = float(act.spikes[i]) / batch
+        active_updates = float(act.active[i]) / batch
         w_bits, d_bits, b_bits, s_bits = layer_memory_bits(layer)
         cores = cores_needed(layer, core_limits)
         rate = n_spikes / (out * steps) if out * steps else 0.0
@@ -513,6 +580,7 @@ def estimate(
     samples: int = DEFAULT_SAMPLES,
     seed: int = DEFAULT_SEED,
     core_limits: dict[str, Any] | None = None,
+    batch_size: int | None = None,
 ) -> Estimate:
     """Estimate the cost of one inference of ``net``.
 
@@ -522,25 +590,69 @@ def estimate(
     ``x`` already computed (then ``x`` is required). ``profiles``: built-in names or paths of
     ``.toml`` files with an ``[energy]`` section. ``core_limits``: per-core limits to use instead of
     the loihi2 profile's (keys of :func:`core_limits_of`: ``neurons_per_core``,
-    ``synaptic_memory_bits``, ``delay_bits``).
+    ``synaptic_memory_bits``, ``delay_bits``). The sim runs ``batch_size`` samples at a time
+    (default ``delaysnn.limits.BATCH_SAMPLES``); the counts do not depend on it.
     """
-    from hardware.energy import load_energy
+    from .limits import BATCH_SAMPLES
 
-    net.check()
-    models = [load_energy(p) for p in profiles]  # fail on a bad profile before simulating
+    size = batch_size or BATCH_SAMPLES
     if x is None:
         if sim_result is not None:
             raise DataError("estimate: sim_result given without the input x it was computed from; pass x too")
-        x = random_input(net, steps, rate, samples, seed)
+        batches = (random_input(net, steps, rate, min(size, samples - k), seed, start=k) for k in range(0, samples, size))
         source = {"kind": "random", "samples": samples, "steps": steps, "rate": rate, "seed": seed}
-    else:
-        x = _as_batch(x, net)
-        source = {"kind": "data", "samples": int(x.shape[0]), "steps": int(x.shape[1]), "rate": float(np.count_nonzero(x) / max(x.size, 1))}
-    result = sim_result if sim_result is not None else run_sim(net, x)
-    trace = trace_from_sim(net, x, result)
+        return estimate_batches(net, batches, profiles, core_limits=core_limits, source=source)
+    x = _as_batch(x, net)
+    if sim_result is not None:
+        net.check()
+        models = load_energy_models(profiles)
+        return _finish(net, activity(net, trace_from_sim(net, x, sim_result)), models, core_limits, _data_source(x))
+    return estimate_batches(
+        net, (x[k : k + size] for k in range(0, x.shape[0], size)), profiles, core_limits=core_limits, source=_data_source(x)
+    )
+
+
+def _data_source(x: np.ndarray) -> dict[str, Any]:
+    return {"kind": "data", "samples": int(x.shape[0]), "steps": int(x.shape[1]), "rate": float(np.count_nonzero(x) / max(x.size, 1))}
+
+
+def load_energy_models(profiles: Sequence[str]) -> list[Any]:
+    from hardware.energy import load_energy
+
+    return [load_energy(p) for p in profiles]
+
+
+def estimate_batches(
+    net: DelayNetwork,
+    batches: Any,
+    profiles: Sequence[str] = DEFAULT_PROFILES,
+    *,
+    core_limits: dict[str, Any] | None = None,
+    source: dict[str, Any] | None = None,
+) -> Estimate:
+    """:func:`estimate` over an iterable of input batches (``[batch, steps, input_size]`` each, all
+    of one length), simulated one at a time: memory is that of one batch. ``source`` describes the
+    inputs for the report (default: data, with the samples, steps and rate measured here)."""
+    net.check()
+    models = load_energy_models(profiles)  # fail on a bad profile before simulating
+    total: Activity | None = None
+    nonzero = values = 0
+    shape: tuple[int, ...] = ()
+    for xb in batches:
+        xb = _as_batch(xb, net)
+        total = add_activity(total, activity(net, trace_from_sim(net, xb, run_sim(net, xb))))
+        nonzero, values, shape = nonzero + int(np.count_nonzero(xb)), values + int(xb.size), xb.shape
+    if total is None:
+        raise DataError("estimate: no inputs; need at least one sample")
+    if source is None:
+        source = {"kind": "data", "samples": total.samples, "steps": int(shape[1]), "rate": nonzero / max(values, 1)}
+    return _finish(net, total, models, core_limits, source)
+
+
+def _finish(net: DelayNetwork, act: Activity, models: list[Any], core_limits: dict[str, Any] | None, source: dict[str, Any]) -> Estimate:
     limits = core_limits if core_limits is not None else load_core_limits()
-    layers = count_layers(net, trace, limits)
-    run_steps = max(trace.steps)
+    layers = layer_counts(net, act, limits)
+    run_steps = max(act.steps)
     return Estimate(
         network={
             "sizes": net.sizes,

@@ -215,11 +215,107 @@ def move_into_place(src: str | os.PathLike, path: str | os.PathLike) -> Path:
 
 
 def check_input_path(path: str | os.PathLike, what: str = "file") -> Path:
+    """``path`` as a ``Path`` if it names a readable file; otherwise one line saying why not
+    (missing, a symlink loop, a dangling symlink, a directory, unreadable)."""
     path = Path(path)
     if not path.exists():
+        if path.is_symlink():
+            try:
+                os.stat(path)
+            except OSError as err:
+                if err.errno == errno.ELOOP:
+                    raise DelaysnnError(f"{path}: symlink loop; point the link at a real {what}") from err
+            raise DelaysnnError(f"{path}: dangling symlink (its target {os.readlink(path)} does not exist); give an existing {what}")
+        try:
+            os.stat(path)
+        except OSError as err:
+            if err.errno == errno.ELOOP:
+                raise DelaysnnError(f"{path}: symlink loop in the path; point the link at a real {what}") from err
         raise DelaysnnError(f"{path}: no such {what}")
     if path.is_dir():
         raise DelaysnnError(f"{path}: is a directory, expected a {what}")
     if not os.access(path, os.R_OK):
         raise DelaysnnError(f"{path}: not readable (check its permissions)")
     return path
+
+
+def check_hdf5(path: str | os.PathLike, what: str = "HDF5 file") -> None:
+    """Refuse, in one line, an HDF5 file whose structure crashes the HDF5 library.
+
+    HDF5 (1.14) dereferences corrupt object headers and B-trees without checking them, so a
+    damaged file can kill the process with SIGSEGV instead of raising. Its groups, datasets'
+    headers and attributes are therefore walked first in a forked child; a child that dies is
+    reported as a corrupt file. Where ``fork`` is unavailable the walk is skipped.
+    """
+    if not hasattr(os, "fork"):
+        return
+    import faulthandler
+
+    import h5py
+
+    pid = os.fork()
+    if pid == 0:  # child: walk silently, then leave without running any parent cleanup
+        code = 0
+        try:
+            faulthandler.disable()  # a crash here is expected and reported by the parent
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 1)
+            os.dup2(devnull, 2)
+
+            def visit(name: str, obj: object) -> None:
+                dict(obj.attrs)
+                if isinstance(obj, h5py.Dataset):
+                    _ = (obj.shape, obj.dtype)
+
+            with h5py.File(path, "r") as f:
+                dict(f.attrs)
+                f.visititems(visit)
+        except BaseException:
+            code = 0  # an exception is the caller's to report, with its own message
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        raise DelaysnnError(
+            f"{path}: corrupt {what} (the HDF5 library crashed reading its structure, "
+            f"{_signal_name(os.WTERMSIG(status))}); the file is damaged: re-create or re-download it"
+        )
+
+
+def _signal_name(signum: int) -> str:
+    import signal
+
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
+
+
+# What a file holds, by its first bytes, for messages that say what was given instead.
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+KINDS = {
+    "dnet": "a delaysnn integer network (.dnet, IR)",
+    "torch": "a PyTorch checkpoint",
+    "hdf5": "an HDF5 file (a NIR graph, a netx network or SHD-layout data)",
+    "zip": "a zip archive",
+    "toml": "a TOML file",
+}
+
+
+def sniff(path: str | os.PathLike) -> str | None:
+    """A key of :data:`KINDS` for the file's content (magic bytes, zip member names), else None."""
+    import zipfile
+
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+        if head == _HDF5_MAGIC:
+            return "hdf5"
+        if head.startswith(b"PK") and zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as zf:
+                names = zf.namelist()
+            if "header.npy" in names:
+                return "dnet"
+            return "torch" if any(n.endswith("data.pkl") for n in names) else "zip"
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return None
+    return None

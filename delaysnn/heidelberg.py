@@ -67,6 +67,8 @@ import torch
 
 from .datasets import SpikeDataset
 from .errors import DataError
+from .fileio import check_hdf5
+from .limits import MAX_EVENT_SECONDS, MAX_INPUT_BYTES, MAX_STEPS
 
 __all__ = [
     "EDGE_TOLERANCE_MS",
@@ -240,6 +242,11 @@ def _datasets(h5, path: Path):
                 f"{path}: no dataset '{field}' (official layout: spikes/times, spikes/units, labels); "
                 f"is this a Heidelberg file? download it again from {SOURCE}"
             )
+        if obj.ndim != 1:
+            raise DataError(
+                f"{path}: dataset '{field}' has shape {obj.shape}, expected one entry per sample (1-D, official layout: "
+                f"spikes/times, spikes/units, labels); is this a Heidelberg file? download it again from {SOURCE}"
+            )
         found.append(obj)
     return found
 
@@ -317,6 +324,10 @@ def _bin(
             f"{where}: spikes/times of sample {sample_of(p)} holds {t[p]!r}, expected finite times >= 0 s; "
             f"the file is corrupt, download it again from {SOURCE}"
         )
+    late = np.flatnonzero(t > MAX_EVENT_SECONDS)
+    if late.size:
+        p = int(late[0])
+        raise DataError(_late_event(where, sample_of(p), float(t[p])))
     if u.dtype.kind == "f" and u.size and not np.all(u == np.floor(u)):
         p = int(np.flatnonzero(u != np.floor(u))[0])
         raise DataError(f"{where}: spikes/units of sample {sample_of(p)} holds {u[p]!r}, expected integer unit ids")
@@ -337,6 +348,11 @@ def _bin(
     if bins.size:
         lengths[nonempty] = np.maximum.reduceat(bins, offsets[:-1][nonempty]) + 1
     steps = int(n_steps) if n_steps is not None else int(lengths.max(initial=0))
+    if out is None and steps > MAX_STEPS:
+        raise DataError(
+            f"{where}: binning needs {steps} time steps of {time_step_ms:g} ms, more than {MAX_STEPS} "
+            f"(delaysnn.limits.MAX_STEPS); use a longer time step or pass n_steps"
+        )
     counts = np.zeros((n, steps, channels), dtype=dtype) if out is None else out
     top = np.iinfo(dtype).max
     clipped, peak = 0, 0
@@ -430,6 +446,7 @@ def _read_split(
             f"{path}: not an HDF5 file (no HDF5 signature); expected the official {path.name.split('.')[0]}.h5 "
             f"from {SOURCE}, download it again"
         )
+    check_hdf5(local, f"{name} file" if local == path else f"{name} file (decompressed from {path})")
     try:
         h5 = h5py.File(local, "r")
     except OSError as err:
@@ -445,10 +462,16 @@ def _read_split(
                 f"they must match: the file is truncated or foreign, download it again from {SOURCE}"
             )
         n = sizes[0] if max_samples is None else min(sizes[0], max_samples)
+        if n == 0:
+            raise DataError(
+                f"{path}: {name} holds no samples (spikes/times is empty); nothing to train or evaluate on: "
+                f"use a complete file, downloaded again from {SOURCE}"
+            )
         y = _labels(labels_ds, n, path, n_classes, name)
 
         # Pass 1 (times only, cheap) sizes the output, so pass 2 bins straight into it.
-        steps = max_steps if max_steps is not None else _longest(times_ds, n, time_step_ms, name, progress)
+        steps = max_steps if max_steps is not None else _longest(times_ds, n, time_step_ms, name, str(path), progress)
+        _check_split_size(path, name, n, steps, N_UNITS // n_bins, time_step_ms)
         x = np.zeros((n, steps, N_UNITS // n_bins), dtype=np.uint8)
         clipped, peak = 0, 0
         with tqdm(total=n, desc=f"binning {name}", unit="sample", disable=not progress, leave=False) as bar:
@@ -477,22 +500,48 @@ def _read_split(
     return x, y
 
 
-def _longest(times_ds, n: int, time_step_ms: float, name: str, progress: bool) -> int:
-    """Bins of the longest of the first ``n`` samples (at least 1), by the binning rule."""
+def _longest(times_ds, n: int, time_step_ms: float, name: str, where: str, progress: bool) -> int:
+    """Bins of the longest of the first ``n`` samples (at least 1), by the binning rule; a spike
+    later than ``limits.MAX_EVENT_SECONDS`` is refused here, before anything is sized by it."""
     from tqdm.auto import tqdm
 
     latest = 0.0
     with tqdm(total=n, desc=f"measuring {name}", unit="sample", disable=not progress, leave=False) as bar:
         for start in range(0, n, _READ_CHUNK):
             stop = min(n, start + _READ_CHUNK)
-            for t in times_ds[start:stop]:
+            for i, t in enumerate(times_ds[start:stop]):
                 t = np.asarray(t)
                 if t.size and t.dtype.kind in "fiu":
                     last = float(t.max())
                     if np.isfinite(last):  # bad values are reported by the binning pass
+                        if last > MAX_EVENT_SECONDS:
+                            raise DataError(_late_event(where, start + i, last))
                         latest = max(latest, last)
             bar.update(stop - start)
     return max(1, int(np.floor((latest * 1000.0 + EDGE_TOLERANCE_MS) / time_step_ms)) + 1)
+
+
+def _late_event(where: str, sample: int, seconds: float) -> str:
+    return (
+        f"{where}: spikes/times of sample {sample} holds a spike at {seconds:.6g} s, later than the "
+        f"{MAX_EVENT_SECONDS:g} s limit (delaysnn.limits.MAX_EVENT_SECONDS; SHD/SSC samples last under 1.5 s); "
+        f"times must be in seconds: the file is corrupt or stores another unit"
+    )
+
+
+def _check_split_size(path: Path, name: str, n: int, steps: int, channels: int, time_step_ms: float) -> None:
+    """Refuse a binned split longer than ``limits.MAX_STEPS`` or larger than ``limits.MAX_INPUT_BYTES``."""
+    if steps > MAX_STEPS:
+        raise DataError(
+            f"{path}: {name} needs {steps} time steps of {time_step_ms:g} ms, more than {MAX_STEPS} "
+            f"(delaysnn.limits.MAX_STEPS); use a longer time step or a max_steps cap"
+        )
+    if n * steps * channels > MAX_INPUT_BYTES:
+        raise DataError(
+            f"{path}: {name} binned is {n} samples x {steps} steps x {channels} channels = "
+            f"{n * steps * channels / 2**30:.1f} GiB, more than the {MAX_INPUT_BYTES / 2**30:g} GiB limit "
+            f"(delaysnn.limits.MAX_INPUT_BYTES); load fewer samples (--samples) or use a longer time step"
+        )
 
 
 def _labels(labels_ds, n: int, path: Path, n_classes: int, name: str) -> np.ndarray:

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from .errors import IRValidationError
+from .limits import MAX_DELAY_STEPS, MAX_HEADER_BYTES, MAX_LAYERS, MAX_NEURONS, MAX_STEPS, MAX_SYNAPSES
 
 FORMAT = "delaysnn-ir"
 VERSION = 1
@@ -107,47 +108,91 @@ def check_network(net: DelayNetwork) -> list[str]:
     problems: list[str] = []
     if not net.layers:
         return ["network has no layers"]
-    if net.input_bits < 1 or net.input_bits > 24:
-        problems.append(f"input_bits {net.input_bits} outside 1..24")
+    if len(net.layers) > MAX_LAYERS + 1:
+        problems.append(f"{len(net.layers)} layers, more than the sanity limit of {MAX_LAYERS + 1} (delaysnn.limits.MAX_LAYERS)")
+    if not _is_int(net.input_bits) or not 1 <= net.input_bits <= 24:
+        problems.append(f"input_bits {net.input_bits!r} outside 1..24")
+    if not _is_int(net.input_size) or not 1 <= net.input_size <= MAX_NEURONS:
+        return problems + [f"input_size {net.input_size!r} outside 1..{MAX_NEURONS} (delaysnn.limits.MAX_NEURONS)"]
+    step = net.time_step_ms
+    if isinstance(step, bool) or not isinstance(step, int | float | np.floating) or not (np.isfinite(step) and step > 0):
+        problems.append(f"time_step_ms {step!r} is not a finite number of milliseconds > 0")
+    problems += _provenance_problems(net.provenance)
     fan_in = net.input_size
     for i, layer in enumerate(net.layers):
         where = f"layer {i}"
         w, d, n = layer.weight, layer.delay, layer.neuron
+        if not isinstance(w, np.ndarray) or not isinstance(d, np.ndarray) or not isinstance(n.bias_mant, np.ndarray):
+            problems.append(f"{where}: weight, delay and bias_mant must be numpy arrays")
+            continue
         if w.ndim != 2 or d.shape != w.shape:
             problems.append(f"{where}: weight {w.shape} and delay {d.shape} must be equal 2-D shapes")
             continue
         if w.shape[1] != fan_in:
             problems.append(f"{where}: weight has {w.shape[1]} inputs, previous layer has {fan_in}")
+        if not 1 <= w.shape[0] <= MAX_NEURONS:
+            problems.append(f"{where}: {w.shape[0]} neurons, outside 1..{MAX_NEURONS} (delaysnn.limits.MAX_NEURONS)")
+            continue
+        integer = True
         for name, arr in (("weight", w), ("delay", d), ("bias_mant", n.bias_mant)):
             if not np.issubdtype(arr.dtype, np.integer):
                 problems.append(f"{where}: {name} dtype {arr.dtype} is not an integer type")
+                integer = False
         if n.bias_mant.shape != (w.shape[0],):
             problems.append(f"{where}: bias_mant shape {n.bias_mant.shape}, expected ({w.shape[0]},)")
-        if not 1 <= layer.weight_bits <= 8:
-            problems.append(f"{where}: weight_bits {layer.weight_bits} outside 1..8")
+            integer = False
+        if not _is_int(layer.weight_bits) or not 1 <= layer.weight_bits <= 8:
+            problems.append(f"{where}: weight_bits {layer.weight_bits!r} outside 1..8")
+            continue
+        if not integer:  # ranges below compare integers (uint64 2**63 must not pass as -2**63)
+            continue
         lo, hi = (-1, 1) if layer.binary else (-(2 ** (layer.weight_bits - 1)), 2 ** (layer.weight_bits - 1) - 1)
-        if w.size and (w.min() < lo or w.max() > hi):
-            problems.append(f"{where}: weights span [{w.min()}, {w.max()}], {layer.weight_bits}-bit range is [{lo}, {hi}]")
-        if not 0 <= layer.weight_exp <= 7:
-            problems.append(f"{where}: weight_exp {layer.weight_exp} outside 0..7")
-        if d.size and d.min() < 0:
-            problems.append(f"{where}: negative delay {d.min()}")
+        if w.size and (int(w.min()) < lo or int(w.max()) > hi):
+            problems.append(f"{where}: weights span [{int(w.min())}, {int(w.max())}], {layer.weight_bits}-bit range is [{lo}, {hi}]")
+        if not _is_int(layer.weight_exp) or not 0 <= layer.weight_exp <= 7:
+            problems.append(f"{where}: weight_exp {layer.weight_exp!r} outside 0..7")
+        if d.size and int(d.min()) < 0:
+            problems.append(f"{where}: negative delay {int(d.min())}")
+        if d.size and int(d.max()) > MAX_DELAY_STEPS:
+            problems.append(
+                f"{where}: delay {int(d.max())} steps beyond the sanity limit of {MAX_DELAY_STEPS} (delaysnn.limits.MAX_DELAY_STEPS); "
+                f"the file is corrupt, or re-quantize with a smaller --max-delay"
+            )
         for name, val in (("du", n.du), ("dv", n.dv)):
-            if not 0 <= val <= DECAY_MAX:
-                problems.append(f"{where}: {name}={val} outside 0..{DECAY_MAX} (12 bits)")
-        if n.vth is not None and not 0 <= n.vth <= VTH_MAX:
-            problems.append(f"{where}: vth={n.vth} outside 0..{VTH_MAX} (17 bits)")
+            if not _is_int(val) or not 0 <= val <= DECAY_MAX:
+                problems.append(f"{where}: {name}={val!r} outside 0..{DECAY_MAX} (12 bits)")
+        if n.vth is not None and (not _is_int(n.vth) or not 0 <= n.vth <= VTH_MAX):
+            problems.append(f"{where}: vth={n.vth!r} outside 0..{VTH_MAX} (17 bits)")
         bmax = 2 ** (BIAS_MANT_BITS - 1)
-        if n.bias_mant.size and (n.bias_mant.min() < -bmax or n.bias_mant.max() > bmax - 1):
-            problems.append(f"{where}: bias_mant spans [{n.bias_mant.min()}, {n.bias_mant.max()}], 13-bit range is [{-bmax}, {bmax - 1}]")
-        if not 0 <= n.bias_exp <= BIAS_EXP_MAX:
-            problems.append(f"{where}: bias_exp={n.bias_exp} outside 0..{BIAS_EXP_MAX}")
+        if n.bias_mant.size and (int(n.bias_mant.min()) < -bmax or int(n.bias_mant.max()) > bmax - 1):
+            problems.append(
+                f"{where}: bias_mant spans [{int(n.bias_mant.min())}, {int(n.bias_mant.max())}], 13-bit range is [{-bmax}, {bmax - 1}]"
+            )
+        if not _is_int(n.bias_exp) or not 0 <= n.bias_exp <= BIAS_EXP_MAX:
+            problems.append(f"{where}: bias_exp={n.bias_exp!r} outside 0..{BIAS_EXP_MAX}")
         last = i == len(net.layers) - 1
         if last and n.spiking:
             problems.append(f"{where}: the readout (last layer) must have vth=None")
         if not last and not n.spiking:
             problems.append(f"{where}: hidden layers must spike (vth is None)")
         fan_in = w.shape[0]
+    return problems
+
+
+def _provenance_problems(provenance: Any) -> list[str]:
+    """The provenance entries the backends read: ``tail_steps`` sizes every run, ``readout_scale``
+    scales the class scores."""
+    if not isinstance(provenance, dict):
+        return ["provenance must be a dict"]
+    problems = []
+    tail = provenance.get("tail_steps", 0)
+    if not isinstance(tail, int | np.integer) or isinstance(tail, bool) or not 0 <= tail <= MAX_STEPS:
+        problems.append(f"provenance 'tail_steps' {tail!r} outside 0..{MAX_STEPS} (delaysnn.limits.MAX_STEPS)")
+    scale = provenance.get("readout_scale")
+    if scale is not None and (
+        isinstance(scale, bool) or not isinstance(scale, int | float | np.number) or not (np.isfinite(scale) and scale > 0)
+    ):
+        problems.append(f"provenance 'readout_scale' {scale!r} is not a finite number > 0")
     return problems
 
 
@@ -189,6 +234,9 @@ def to_bytes(net: DelayNetwork) -> bytes:
 def from_bytes(data: bytes, source: str = "<bytes>") -> DelayNetwork:
     """Inverse of :func:`to_bytes`; rejects unknown formats, versions and keys."""
     try:
+        problems = _array_header_problems(data)
+        if problems:
+            raise IRValidationError(f"{source}: " + "; ".join(problems))
         loaded = np.load(io.BytesIO(data), allow_pickle=False)
         if not isinstance(loaded, np.lib.npyio.NpzFile):
             raise ValueError("a single array, not an archive")
@@ -251,7 +299,40 @@ def from_bytes(data: bytes, source: str = "<bytes>") -> DelayNetwork:
 
 
 def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
+
+
+def _array_header_problems(data: bytes) -> list[str]:
+    """Shape of every array of a ``.dnet`` archive, read from the ``.npy`` headers
+    before any array is: a crafted (or compressed) entry must not allocate past the sanity limits
+    of :mod:`delaysnn.limits`. Non-archives are left to ``np.load`` to report."""
+    if not zipfile.is_zipfile(io.BytesIO(data)):
+        return []
+    problems = []
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        for info in archive.infolist():
+            name = info.filename[: -len(".npy")] if info.filename.endswith(".npy") else info.filename
+            with archive.open(info) as fh:
+                try:
+                    version = np.lib.format.read_magic(fh)
+                    read = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+                    if read is None:
+                        raise ValueError(f".npy format version {version}")
+                    shape, _, dtype = read(fh)
+                except ValueError as err:
+                    problems.append(f"array {name!r} has no valid .npy header ({err})")
+                    continue
+            count = int(np.prod(shape, dtype=object)) if shape else 1
+            if name == "header":
+                if dtype != np.uint8 or len(shape) != 1 or count > MAX_HEADER_BYTES:
+                    problems.append(f"entry 'header' is {dtype}{list(shape)}, expected uint8 JSON of at most {MAX_HEADER_BYTES} bytes")
+                continue
+            if count > MAX_SYNAPSES or any(n > MAX_NEURONS for n in shape):
+                problems.append(
+                    f"array {name!r} has shape {list(shape)}, beyond the sanity limits of {MAX_NEURONS} per axis and "
+                    f"{MAX_SYNAPSES} elements (delaysnn.limits.MAX_NEURONS, MAX_SYNAPSES); the file is corrupt"
+                )
+    return problems
 
 
 def _header_problems(header: dict[str, Any]) -> list[str]:
@@ -267,6 +348,8 @@ def _header_problems(header: dict[str, Any]) -> list[str]:
     layers = header.get("layers")
     if not isinstance(layers, list) or not all(isinstance(spec, dict) for spec in layers):
         return problems + ["field 'layers' must be a list of objects"]
+    if not 1 <= len(layers) <= MAX_LAYERS + 1:
+        return problems + [f"field 'layers' lists {len(layers)} layers, expected 1..{MAX_LAYERS + 1} (delaysnn.limits.MAX_LAYERS)"]
     for i, spec in enumerate(layers):
         for key in ("weight_bits", "weight_exp", "du", "dv", "bias_exp"):
             if key in spec and not _is_int(spec[key]):

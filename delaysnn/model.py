@@ -19,6 +19,7 @@ from torch import nn
 
 from .dcls import build_kernel, position_limit, positions_to_delays, rounded_positions
 from .errors import CheckpointError
+from .limits import MAX_DELAY_STEPS, MAX_KERNEL_COUNT, MAX_LAYERS, MAX_NEURONS, MAX_SYNAPSES
 
 
 @dataclass(frozen=True)
@@ -46,14 +47,30 @@ class ModelConfig:
     truncate_layers: bool = False
 
     def __post_init__(self) -> None:
-        problems = []
-        for name in ("input_size", "output_size", "hidden_size", "kernel_count"):
-            if int(getattr(self, name)) < 1:
-                problems.append(f"{name} must be >= 1 (got {getattr(self, name)})")
-        if self.hidden_layers < 0:
-            problems.append(f"hidden_layers must be >= 0 (got {self.hidden_layers})")
-        if self.max_delay < 1 or self.max_delay % 2 == 0:
-            problems.append(f"max_delay must be a positive odd kernel size (got {self.max_delay})")
+        problems = self._type_problems()
+        if problems:  # ranges below compare numbers: a string or NaN must not get that far
+            raise ValueError("invalid model config: " + "; ".join(problems))
+        bounds = {
+            "input_size": MAX_NEURONS,
+            "output_size": MAX_NEURONS,
+            "hidden_size": MAX_NEURONS,
+            "kernel_count": MAX_KERNEL_COUNT,
+        }
+        for name, top in bounds.items():
+            if not 1 <= getattr(self, name) <= top:
+                problems.append(f"{name} must be in 1..{top} (got {getattr(self, name)}; delaysnn.limits)")
+        if not 0 <= self.hidden_layers <= MAX_LAYERS:
+            problems.append(f"hidden_layers must be in 0..{MAX_LAYERS} (got {self.hidden_layers}; delaysnn.limits.MAX_LAYERS)")
+        if self.max_delay < 1 or self.max_delay % 2 == 0 or self.max_delay > MAX_DELAY_STEPS:
+            problems.append(f"max_delay must be a positive odd kernel size up to {MAX_DELAY_STEPS} (got {self.max_delay})")
+        if not problems:
+            sizes = self.sizes
+            widest = max(a * b for a, b in zip(sizes[:-1], sizes[1:])) * self.kernel_count
+            if widest > MAX_SYNAPSES:
+                problems.append(
+                    f"sizes {'-'.join(map(str, sizes))} x kernel_count {self.kernel_count} give a layer of {widest} synapses, "
+                    f"more than {MAX_SYNAPSES} (delaysnn.limits.MAX_SYNAPSES)"
+                )
         for name in ("tau", "readout_tau"):
             if not getattr(self, name) >= 1.0:
                 problems.append(f"{name} must be >= 1 step (got {getattr(self, name)})")
@@ -61,8 +78,30 @@ class ModelConfig:
             problems.append(f"synaptic_tau must be >= 1 step or None (got {self.synaptic_tau})")
         if not 0.0 <= self.dropout < 1.0:
             problems.append(f"dropout must be in [0, 1) (got {self.dropout})")
+        for name in ("threshold", "time_step_ms", "surrogate_alpha"):
+            if not getattr(self, name) > 0:
+                problems.append(f"{name} must be > 0 (got {getattr(self, name)})")
         if problems:
             raise ValueError("invalid model config: " + "; ".join(problems))
+
+    def _type_problems(self) -> list[str]:
+        """Each field's type: ints are ints (not bool, str or float), floats finite numbers."""
+        problems = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in _INT_FIELDS:
+                ok = isinstance(value, int) and not isinstance(value, bool)
+                want = "an integer"
+            elif f.name in _BOOL_FIELDS:
+                ok, want = isinstance(value, bool), "true or false"
+            else:
+                if value is None and f.name == "synaptic_tau":
+                    continue
+                ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+                want = "a finite number" + (" or None" if f.name == "synaptic_tau" else "")
+            if not ok:
+                problems.append(f"{f.name} must be {want} (got {value!r})")
+        return problems
 
     @property
     def right_padding(self) -> int:
@@ -93,6 +132,10 @@ class ModelConfig:
             return cls(**data)
         except (TypeError, ValueError) as err:
             raise CheckpointError(f"{source}: {err}") from err
+
+
+_INT_FIELDS = frozenset({"input_size", "output_size", "hidden_size", "hidden_layers", "max_delay", "kernel_count"})
+_BOOL_FIELDS = frozenset({"batchnorm", "truncate_layers"})
 
 
 class _ATanSpike(torch.autograd.Function):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -153,8 +153,9 @@ def export_float(model: Any, target: str, out: str | os.PathLike) -> Path:
 def evaluation_dataset(task: str | None, data: str | None, samples: int | None, seed: int = 0) -> Any:
     """The test split to evaluate on (``SpikeDataset``), or None where the inputs are random.
 
-    With ``--data`` the Heidelberg-layout test split (SHD unless ``task`` says ssc); with
-    ``--task synthetic`` the synthetic test set. ``samples`` None means the whole split.
+    With ``--data`` the Heidelberg-layout test split (SHD unless ``task`` says ssc), capped at
+    ``samples``; with ``--task synthetic`` the synthetic test set, of at most
+    ``limits.MAX_GENERATED_SAMPLES``. ``samples`` None means the whole split.
     """
     if data is not None or task in ("shd", "ssc"):
         if data is None:
@@ -165,34 +166,94 @@ def evaluation_dataset(task: str | None, data: str | None, samples: int | None, 
     if task == "synthetic":
         from .datasets import synthetic_splits
 
-        return synthetic_splits(n_train=1, n_test=samples or RANDOM_SAMPLES, seed=seed)[1]
+        return synthetic_splits(n_train=1, n_test=check_generated_samples(samples or RANDOM_SAMPLES, "synthetic"), seed=seed)[1]
     return None
 
 
 RANDOM_SAMPLES = 512  # inputs drawn when there is no data set and --samples is not given
+RANDOM_STEPS = 50
+RANDOM_RATE = 0.05
+
+
+def check_generated_samples(samples: int, what: str) -> int:
+    """``samples`` if generated inputs (random, synthetic) of that many are within
+    ``limits.MAX_GENERATED_SAMPLES``, else a one-line error naming --samples."""
+    from .limits import MAX_GENERATED_SAMPLES
+
+    if samples > MAX_GENERATED_SAMPLES:
+        raise DelaysnnError(
+            f"--samples {samples}: more than the {MAX_GENERATED_SAMPLES} {what} inputs delaysnn generates "
+            f"(delaysnn.limits.MAX_GENERATED_SAMPLES); pass --samples {MAX_GENERATED_SAMPLES} or less, or --data DIR"
+        )
+    return samples
+
+
+@dataclass
+class EvaluationInputs:
+    """Inputs to run a network on, made a batch at a time (:meth:`batches`): ``count`` samples of
+    ``steps`` steps, ``labels`` (or None), and a description for reports."""
+
+    count: int
+    steps: int
+    labels: np.ndarray | None
+    description: str
+    make: Callable[[int, int], np.ndarray]  # (start, stop) -> int32 [stop - start, steps, inputs]
+
+    def batches(self, size: int | None = None) -> Iterator[np.ndarray]:
+        """Consecutive batches of at most ``size`` samples (default ``limits.BATCH_SAMPLES``)."""
+        from .limits import BATCH_SAMPLES
+
+        size = size or BATCH_SAMPLES
+        for start in range(0, self.count, size):
+            yield self.make(start, min(self.count, start + size))
+
+    def array(self) -> np.ndarray:
+        """Every sample at once (memory grows with ``count``)."""
+        return self.make(0, self.count)
+
+
+def evaluation_batches(
+    net: DelayNetwork, task: str | None, data: str | None, samples: int | None, seed: int = 0, dataset: Any = None
+) -> EvaluationInputs:
+    """The inputs to run ``net`` on: the split of :func:`evaluation_dataset` (pass ``dataset`` when
+    already loaded), capped at ``samples``; without one, deterministic random spikes (no labels) at
+    a 5 % rate, at most ``limits.MAX_GENERATED_SAMPLES`` of them."""
+    ds = dataset if dataset is not None else evaluation_dataset(task, data, samples, seed)
+    if ds is None:
+        from .estimate import random_input
+
+        n = check_generated_samples(samples or RANDOM_SAMPLES, "random")
+        return EvaluationInputs(
+            count=n,
+            steps=RANDOM_STEPS,
+            labels=None,
+            description=f"{n} random inputs (5% active, {RANDOM_STEPS} steps)",
+            make=lambda a, b: random_input(net, steps=RANDOM_STEPS, rate=RANDOM_RATE, samples=b - a, seed=seed, start=a),
+        )
+    if ds.channels != net.input_size:
+        raise DelaysnnError(f"dataset {ds.name} has {ds.channels} channels, the network expects {net.input_size}")
+    n = len(ds) if samples is None else min(len(ds), samples)
+    if n < 1:
+        raise DelaysnnError(f"dataset {ds.name} has no samples; pass a split with at least one")
+    top = ds.max_count
+    if top > 2**net.input_bits - 1:
+        raise DelaysnnError(
+            f"dataset {ds.name} has counts up to {top}, the network's input is {net.input_bits}-bit; "
+            f"re-quantize with --input-bits {top.bit_length()}"
+        )
+    x_all = ds.x
+    return EvaluationInputs(
+        count=n,
+        steps=int(x_all.shape[1]),
+        labels=ds.y.numpy()[:n],
+        description=f"{n} samples of {ds.name}",
+        make=lambda a, b: x_all[a:b].numpy().astype(np.int32),
+    )
 
 
 def evaluation_inputs(
     net: DelayNetwork, task: str | None, data: str | None, samples: int | None, seed: int = 0, dataset: Any = None
 ) -> tuple[np.ndarray, np.ndarray | None, str]:
-    """``(x int [N, T, C], labels or None, description)`` to run ``net`` on.
-
-    The split of :func:`evaluation_dataset` (pass ``dataset`` when already loaded); without
-    one, deterministic random spikes (no labels) at a 5 % rate.
-    """
-    ds = dataset if dataset is not None else evaluation_dataset(task, data, samples, seed)
-    if ds is None:
-        from .estimate import random_input
-
-        n = samples or RANDOM_SAMPLES
-        x = random_input(net, steps=50, rate=0.05, samples=n, seed=seed)
-        return x, None, f"{n} random inputs (5% active, 50 steps)"
-    if ds.channels != net.input_size:
-        raise DelaysnnError(f"dataset {ds.name} has {ds.channels} channels, the network expects {net.input_size}")
-    x = ds.x.numpy().astype(np.int32)
-    if x.max(initial=0) > 2**net.input_bits - 1:
-        raise DelaysnnError(
-            f"dataset {ds.name} has counts up to {int(x.max())}, the network's input is {net.input_bits}-bit; "
-            f"re-quantize with --input-bits {int(x.max()).bit_length()}"
-        )
-    return x, ds.y.numpy(), f"{len(ds)} samples of {ds.name}"
+    """``(x int [N, T, C], labels or None, description)``: :func:`evaluation_batches` as one array."""
+    inputs = evaluation_batches(net, task, data, samples, seed, dataset)
+    return inputs.array(), inputs.labels, inputs.description

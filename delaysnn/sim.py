@@ -20,7 +20,7 @@ output at step ``t`` first reflects input step ``t - (l + 1)``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -341,7 +341,9 @@ def _synaptic_events(ev: Events, weight: np.ndarray, delay: np.ndarray, steps: i
 
     nb = ev.batch
     rows = steps * nb
-    delay_rows = np.asarray(delay, dtype=np.int64) * nb  # [out, in]
+    # A delay of `steps` or more lands past the run like any longer one: clipping it bounds the
+    # buffer by the run's length, not by the largest delay.
+    delay_rows = np.minimum(np.asarray(delay, dtype=np.int64), steps) * nb  # [out, in]
     w = (np.asarray(weight, dtype=np.int64) << shift).astype(dtype)
     # one spare row span past the end so late arrivals need no bounds check; cut off below
     out = np.zeros((weight.shape[0], rows + int(delay_rows.max(initial=0)) + nb), dtype=dtype)
@@ -447,6 +449,46 @@ def simulate(net: DelayNetwork, x: Any, *, record: bool = True, steps: int | Non
     )
 
 
+@dataclass
+class RunSummary:
+    """What a long run keeps (:func:`simulate_batches`): per sample the predicted class, per hidden
+    layer the spike count and the neuron-steps it is a fraction of, and the first batch's result
+    (for a raster plot). Memory does not grow with the number of samples beyond ``predictions``."""
+
+    samples: int
+    predictions: np.ndarray  # int64 [samples]
+    spike_counts: list[int]  # per hidden layer
+    neuron_steps: list[int]  # per hidden layer: samples x steps x neurons
+    first: SimResult | None = None
+
+    @property
+    def firing_rates(self) -> list[float]:
+        """Spikes per neuron per step, per hidden layer (as ``SimResult.spikes[l].mean()``)."""
+        return [c / n if n else 0.0 for c, n in zip(self.spike_counts, self.neuron_steps)]
+
+
+def simulate_batches(net: DelayNetwork, batches: Iterable[Any], *, steps: int | None = None) -> RunSummary:
+    """:func:`simulate` over ``batches`` (each ``[batch, time, input_size]``) one at a time, keeping
+    only a :class:`RunSummary`: peak memory is that of one batch, whatever the number of samples.
+    Samples are independent, so the predictions and counts equal those of one run on all of them."""
+    predictions: list[np.ndarray] = []
+    counts: list[int] = [0] * (len(net.layers) - 1)
+    sizes: list[int] = [0] * (len(net.layers) - 1)
+    first = None
+    for x in batches:
+        result = simulate(net, x, record=False, steps=steps)
+        predictions.append(result.predict())
+        for li, s in enumerate(result.spikes):
+            counts[li] += int(np.count_nonzero(s))
+            sizes[li] += int(s.size)
+        if first is None:
+            first = result
+    if first is None:
+        raise DataError("no input batches to simulate; need at least one sample")
+    preds = np.concatenate(predictions)
+    return RunSummary(samples=int(preds.size), predictions=preds, spike_counts=counts, neuron_steps=sizes, first=first)
+
+
 def readout_scale(net: DelayNetwork) -> float:
     """``net.provenance["readout_scale"]`` (set by ``quantize``), 1.0 when absent."""
     scale = net.provenance.get("readout_scale")
@@ -460,6 +502,7 @@ def run(net: DelayNetwork, x: Any, *, steps: int | None = None) -> SimResult:
 
 __all__: Sequence[str] = (
     "Alignment",
+    "RunSummary",
     "SimResult",
     "activation",
     "alignment",
@@ -474,6 +517,7 @@ __all__: Sequence[str] = (
     "readout_scale",
     "run",
     "simulate",
+    "simulate_batches",
     "spike_and_reset",
     "synaptic_input",
     "events",

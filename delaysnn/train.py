@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .datasets import SpikeDataset
-from .errors import DelaysnnError
+from .errors import DataError, DelaysnnError
 from .model import DelaySNN, class_scores, predict
 
 SIGMA_FINAL = 0.23  # SNN-delays decays sigma to 0.23, then rounds
@@ -117,6 +117,10 @@ def train(
 ) -> TrainResult:
     """Train ``model`` in place; at the end its delays are rounded to integers."""
     opts = opts or TrainOptions()
+    if len(train_set) == 0:
+        raise DataError(f"training split {train_set.name} has no samples; training on it would learn nothing: give data with samples")
+    if test_set is not None and len(test_set) == 0:
+        raise DataError(f"test split {test_set.name} has no samples; accuracy on it is undefined: give data with samples")
     device = resolve_device(opts.device)
     if train_set.channels != model.cfg.input_size:
         raise DelaysnnError(

@@ -159,4 +159,45 @@ def verify(
     return reports
 
 
-__all__ = ["BACKENDS", "Mismatch", "ParityReport", "compare", "resolve", "verify"]
+def merge(reports: list[ParityReport], offsets: list[int]) -> ParityReport:
+    """One backend's reports on consecutive batches as one report on all of them: counts add, the
+    first mismatch is the earliest over every batch (``offsets[k]``: index of batch ``k``'s first
+    sample), a batch the backend could not run makes it skipped."""
+    out = ParityReport(backend=reports[0].backend)
+    for report, offset in zip(reports, offsets):
+        if report.skipped is not None:
+            return ParityReport(backend=report.backend, skipped=report.skipped)
+        out.samples += report.samples
+        out.steps = report.steps
+        out.spike_mismatches = [a + b for a, b in zip(out.spike_mismatches, report.spike_mismatches)] or list(report.spike_mismatches)
+        out.voltage_mismatches += report.voltage_mismatches
+        out.compared += report.compared
+        first = report.first
+        if first is not None:
+            first = Mismatch(**{**first.__dict__, "sample": first.sample + offset})
+            key = (first.step, first.layer, first.sample, first.neuron)
+            if out.first is None or key < (out.first.step, out.first.layer, out.first.sample, out.first.neuron):
+                out.first = first
+    return out
+
+
+def verify_batches(
+    net: DelayNetwork, batches: Any, backends: list[str], on_backend: Callable[[str], None] | None = None
+) -> list[ParityReport]:
+    """:func:`verify` on an iterable of input batches, one at a time (memory: one batch), merged
+    per backend with :func:`merge`; a backend skipped on one batch is not run on later ones.
+    ``on_backend`` is called once per backend, on the first batch."""
+    runs: dict[str, list[tuple[ParityReport, int]]] = {name: [] for name in backends}
+    start, seen = 0, False
+    for k, x in enumerate(batches):
+        names = [name for name in backends if not any(r.skipped for r, _ in runs[name])]
+        for name, report in zip(names, verify(net, x, names, on_backend=on_backend if k == 0 else None)):
+            runs[name].append((report, start))
+        start += int(np.asarray(x).shape[0])
+        seen = True
+    if not seen:
+        raise DelaysnnError("verify: no inputs; need at least one sample")
+    return [merge([r for r, _ in runs[name]], [o for _, o in runs[name]]) for name in backends]
+
+
+__all__ = ["BACKENDS", "Mismatch", "ParityReport", "compare", "merge", "resolve", "verify", "verify_batches"]

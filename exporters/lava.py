@@ -198,6 +198,7 @@ def run_graph(graph: LavaGraph) -> SimResult:
     cfg = Loihi2SimCfg(select_tag="fixed_pt")
     anchor = graph.neurons[0]
     timing: dict[str, Any] = {"first": 0.0, "runs": [], "resets": [], "readback": 0.0}
+    _quiet_workers(True)
     try:
         for k in range(graph.samples):
             if k:
@@ -216,10 +217,15 @@ def run_graph(graph: LavaGraph) -> SimResult:
         spikes = [_unstack(sink.data.get(), graph).astype(np.uint8) for sink in graph.spike_sinks]
         voltages = _unstack(graph.voltage_probe.data.get(), graph).astype(np.int32)
         timing["readback"] = time.perf_counter() - t0
-    except BaseException:
+    except Exception:
         with contextlib.suppress(Exception):  # keep the original error
             anchor.stop()
         raise
+    except BaseException:  # Ctrl-C, SIGTERM: a graceful stop waits on workers mid-message and can hang
+        _stop_workers()
+        raise
+    finally:
+        _quiet_workers(False)
     anchor.stop()
     return SimResult(
         spikes=spikes,
@@ -228,6 +234,48 @@ def run_graph(graph: LavaGraph) -> SimResult:
         readout_scale=graph.readout_scale,
         extra={"models": dict(graph.models), "timing": timing},
     )
+
+
+_WORKER_SIGNALS = {"active": False, "registered": False}
+
+
+def _worker_signals() -> None:
+    """In a worker Lava forks while :func:`run_graph` runs: Ctrl-C is the parent's to handle.
+
+    A terminal's Ctrl-C signals the whole process group; workers that died of it mid-message
+    printed their tracebacks and left the parent's ``stop()`` waiting forever (no "interrupted"
+    line). SIGTERM/SIGHUP get their default action, so the parent can end the workers, instead
+    of the CLI's handler the fork copied."""
+    import signal
+
+    if _WORKER_SIGNALS["active"]:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        for name in ("SIGTERM", "SIGHUP"):
+            if hasattr(signal, name):
+                signal.signal(getattr(signal, name), signal.SIG_DFL)
+
+
+def _quiet_workers(active: bool) -> None:
+    if not _WORKER_SIGNALS["registered"] and hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=_worker_signals)
+        _WORKER_SIGNALS["registered"] = True
+    _WORKER_SIGNALS["active"] = active
+
+
+def _stop_workers() -> None:
+    """End the worker processes of an interrupted run at once (SIGTERM, then SIGKILL)."""
+    import multiprocessing
+
+    workers = multiprocessing.active_children()
+    for proc in workers:
+        with contextlib.suppress(Exception):
+            proc.terminate()
+    for proc in workers:
+        with contextlib.suppress(Exception):
+            proc.join(timeout=2)
+            if proc.is_alive():
+                proc.kill()
+                proc.join(timeout=1)
 
 
 def _unstack(data: np.ndarray, graph: LavaGraph) -> np.ndarray:
@@ -402,18 +450,14 @@ def export(net: DelayNetwork, path: str | os.PathLike, profile: Any = "loihi2") 
 
 def build_netx(path: str | os.PathLike, x: Any, *, steps: int | None = None) -> LavaGraph:
     """Load a netx HDF5 with ``lava.lib.dl.netx.hdf5.Network`` and wire input and recorders."""
-    import h5py
-
     import_lava_runtime()
     require("lava.lib.dl.netx", extra="lava", quiet=True)
     from lava.lib.dl.netx import hdf5
     from lava.proc.io.source import RingBuffer
 
-    with h5py.File(path, "r") as f:
-        input_bits = int(f.attrs.get("input_bits", 1))
-        tail = int(f.attrs.get("tail_steps", 0))
-        scale = float(f.attrs.get("readout_scale", 1.0))
-        in_size = int(f["layer/0/shape"][()][0]) if "layer/0/shape" in f else None
+    attrs, layout = read_netx_layout(path)  # every field checked before Lava reads it
+    input_bits, tail, scale = attrs["input_bits"], attrs["tail_steps"], attrs["readout_scale"]
+    in_size = int(layout[0]["shape"][0]) if layout[0]["key"] == "0" else None
     xs = np.asarray(x.detach().cpu().numpy() if hasattr(x, "detach") else x)
     if xs.ndim != 3 or (in_size is not None and xs.shape[2] != in_size):
         from delaysnn.errors import DataError
@@ -476,42 +520,139 @@ __all__ = [
     "netx_weight_problem",
     "run",
     "run_graph",
+    "read_netx_layout",
     "run_netx",
     "save_netx",
 ]
 
 
-def describe_netx(path: str | os.PathLike) -> dict[str, Any]:
-    """Summary of a lava-dl netx HDF5 file (``delaysnn inspect model.h5``)."""
+def _netx_error(path: Any, where: str, what: str) -> Exception:
+    from delaysnn.errors import DelaysnnError
+
+    return DelaysnnError(f"{path}: {where}: {what}; not a lava-dl netx file delaysnn can read (re-export it with delaysnn export --target loihi)")
+
+
+def _netx_array(path: Any, g: Any, name: str, ndim: tuple[int, ...], kinds: str = "iuf") -> np.ndarray:
+    """Dataset ``g[name]`` as an array of ``ndim`` dimensions and numeric, finite values, or one line why not."""
+    import h5py
+
+    where = f"{g.name}/{name}"
+    ds = g.get(name)
+    if not isinstance(ds, h5py.Dataset):
+        raise _netx_error(path, where, "missing" if ds is None else "is a group, expected a dataset")
+    if ds.dtype.kind not in kinds:
+        raise _netx_error(path, where, f"has dtype {ds.dtype}, expected numbers")
+    if len(ds.shape) not in ndim:
+        raise _netx_error(path, where, f"has shape {list(ds.shape)}, expected {' or '.join(f'{n}-D' for n in ndim)}")
+    if ds.size > 1 << 28:
+        raise _netx_error(path, where, f"holds {ds.size} values, more than a netx layer can")
+    try:
+        a = ds[()]
+    except (OSError, ValueError, TypeError) as err:  # damaged chunks: HDF5 reports them on read
+        raise _netx_error(path, where, f"cannot be read ({type(err).__name__})") from err
+    a = np.asarray(a)
+    if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
+        raise _netx_error(path, where, "contains NaN or infinite values")
+    return a
+
+
+def _netx_text(path: Any, g: Any, name: str) -> str:
+    import h5py
+
+    ds = g.get(name)
+    if not isinstance(ds, h5py.Dataset) or ds.shape != () or ds.dtype.kind not in "SOU":
+        got = "missing" if ds is None else f"{type(ds).__name__} of shape {getattr(ds, 'shape', '?')}, dtype {getattr(ds, 'dtype', '?')}"
+        raise _netx_error(path, f"{g.name}/{name}", f"{got}, expected a string")
+    value = ds[()]
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+
+
+def read_netx_layout(path: str | os.PathLike) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The root attributes and the layers of a netx HDF5, every field checked (one line on the first problem).
+
+    Each layer: ``{"key", "type", "shape"}`` and, for synaptic layers, ``weight [out, in]``,
+    ``delay`` (per synapse ``[out, in]``, per axon ``[in]`` or a scalar; integers >= 0) and the
+    neuron's ``iDecay``, ``vDecay``, ``vThMant`` when present.
+    """
     import h5py
 
     from delaysnn.errors import DelaysnnError
-    from delaysnn.inspect import delay_histogram
+    from delaysnn.fileio import check_hdf5, check_input_path
 
+    path = check_input_path(path, "netx file")
+    check_hdf5(path, "netx HDF5 file")
     try:
         f = h5py.File(path, "r")
     except OSError as err:
-        raise DelaysnnError(f"{path}: not an HDF5 file ({err})") from err
+        raise DelaysnnError(f"{path}: not an HDF5 file ({' '.join(str(err).split())[:120]}); expected a lava-dl netx .h5") from err
     with f:
-        if "layer" not in f:
+        attrs = {}
+        for key, default in (("input_bits", 1), ("tail_steps", 0), ("readout_scale", 1.0)):
+            value = f.attrs.get(key, default)
+            try:
+                number = float(np.asarray(value).reshape(()))
+            except (TypeError, ValueError) as err:
+                raise _netx_error(path, f"attribute {key!r}", f"is {value!r}, expected a number") from err
+            if not np.isfinite(number) or number < 0 or (key != "readout_scale" and (number != int(number) or number > 64 + (key == "tail_steps") * 1e6)):
+                raise _netx_error(path, f"attribute {key!r}", f"is {value!r}, out of range")
+            attrs[key] = number if key == "readout_scale" else int(number)
+        fmt = f.attrs.get("format")
+        attrs["format"] = fmt.decode(errors="replace") if isinstance(fmt, bytes) else fmt
+        top = f.get("layer")
+        if not isinstance(top, h5py.Group):
             raise DelaysnnError(f"{path}: no '/layer' group; not a lava-dl netx file")
+        keys = list(top)
+        bad = [k for k in keys if not k.isdigit()]
+        if bad or not keys:
+            raise _netx_error(path, "/layer", f"has groups {bad[:3]}, expected 0, 1, 2, ..." if bad else "is empty")
         layers = []
-        for key in sorted(f["layer"], key=int):
-            g = f["layer"][key]
-            kind = g["type"][()].decode() if isinstance(g["type"][()], bytes) else str(g["type"][()])
-            if "weight" not in g:
-                layers.append(f"{key} {kind}: shape {list(g['shape'][()])}")
-                continue
-            w, d = g["weight"][()], g["delay"][()] if "delay" in g else np.zeros(1, dtype=np.int64)
-            neuron = g["neuron"] if "neuron" in g else {}
-            params = ", ".join(f"{k} {int(neuron[k][()])}" for k in ("iDecay", "vDecay", "vThMant") if k in neuron)
-            layers.append(
-                f"{key} {kind}: {w.shape[1]}->{w.shape[0]}, {int((w != 0).sum())} synapses, weights [{int(w.min())}, {int(w.max())}], "
-                f"{params}, delays {delay_histogram(d, int(d.max(initial=0)))}"
-            )
-        return {
-            "file": str(path),
-            "kind": "lava-dl netx HDF5" + (" (written by delaysnn)" if f.attrs.get("format") == NETX_FORMAT else ""),
-            "input_bits": int(f.attrs.get("input_bits", 1)),
-            "layers": layers,
-        }
+        for key in sorted(keys, key=int):
+            g = top[key]
+            if not isinstance(g, h5py.Group):
+                raise _netx_error(path, g.name, "is a dataset, expected a layer group")
+            shape = _netx_array(path, g, "shape", (1,), "iu")
+            if shape.size == 0 or shape.min() < 1:
+                raise _netx_error(path, f"{g.name}/shape", f"is {shape.tolist()}, expected positive sizes")
+            layer: dict[str, Any] = {"key": key, "type": _netx_text(path, g, "type"), "shape": shape.tolist()}
+            if "weight" in g:
+                w = _netx_array(path, g, "weight", (2,))
+                d = _netx_array(path, g, "delay", (0, 1, 2)) if "delay" in g else np.zeros((), np.int64)
+                if d.ndim == 2 and d.shape != w.shape or d.ndim == 1 and d.shape[0] != w.shape[1]:
+                    raise _netx_error(path, f"{g.name}/delay", f"has shape {list(d.shape)}, weight {list(w.shape)}")
+                if d.size and (d.min() < 0 or np.any(d != np.rint(d))):
+                    raise _netx_error(path, f"{g.name}/delay", "holds negative or fractional delays, expected whole steps >= 0")
+                layer.update(weight=w, delay=d.astype(np.int64))
+                neuron = g.get("neuron")
+                params = {}
+                if isinstance(neuron, h5py.Group):
+                    for name in ("iDecay", "vDecay", "vThMant"):
+                        if name in neuron:
+                            params[name] = int(_netx_array(path, neuron, name, (0, 1)).reshape(-1)[0])
+                layer["neuron"] = params
+            layers.append(layer)
+        return attrs, layers
+
+
+def describe_netx(path: str | os.PathLike) -> dict[str, Any]:
+    """Summary of a lava-dl netx HDF5 file (``delaysnn inspect model.h5``)."""
+    from delaysnn.inspect import delay_histogram
+
+    attrs, layout = read_netx_layout(path)
+    layers = []
+    for layer in layout:
+        if "weight" not in layer:
+            layers.append(f"{layer['key']} {layer['type']}: shape {layer['shape']}")
+            continue
+        w, d = layer["weight"], layer["delay"]
+        params = ", ".join(f"{k} {v}" for k, v in layer["neuron"].items())
+        rng = f"[{w.min():g}, {w.max():g}]" if w.size else "[]"
+        layers.append(
+            f"{layer['key']} {layer['type']}: {w.shape[1]}->{w.shape[0]}, {int((w != 0).sum())} synapses, weights {rng}, "
+            f"{params}, delays {delay_histogram(d, int(d.max(initial=0)))}"
+        )
+    return {
+        "file": str(path),
+        "kind": "lava-dl netx HDF5" + (" (written by delaysnn)" if attrs["format"] == NETX_FORMAT else ""),
+        "input_bits": attrs["input_bits"],
+        "layers": layers,
+    }

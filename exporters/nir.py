@@ -392,25 +392,46 @@ def load_graph(source: GraphSource) -> Any:
     if isinstance(source, bytes | bytearray):
         handle, where = io.BytesIO(bytes(source)), "<bytes>"
     else:
-        from delaysnn.fileio import check_input_path
+        from delaysnn.fileio import check_hdf5, check_input_path
 
         handle = check_input_path(source, "NIR file")
         where = str(handle)
+        check_hdf5(handle, "NIR file")
     try:
         return nir.read(handle)
-    except (OSError, KeyError, ValueError, TypeError, AssertionError) as err:
-        raise DelaysnnError(f"{where}: not a readable NIR file ({type(err).__name__}: {err}); expected a .nir written by nir.write") from err
+    except Exception as err:  # nir.read trusts the file: a damaged or edited one fails anywhere inside it
+        raise DelaysnnError(f"{where}: not a readable NIR file ({type(err).__name__}: {_short(err)}); expected a .nir written by nir.write") from err
+
+
+def _short(err: BaseException, limit: int = 160) -> str:
+    """An exception's message on one line, cut to ``limit`` characters."""
+    text = " ".join(str(err).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# What a damaged or hand-edited file raises from numpy and the standard fields' accessors.
+_BAD_FIELD = (KeyError, ValueError, TypeError, IndexError, AttributeError, OverflowError)
+
+
+def _ours(meta: dict[str, Any]) -> bool:
+    """Whether graph metadata says delaysnn wrote it (``format``; an edited value of any type is not ours)."""
+    value = meta.get("format")
+    return isinstance(value, str) and value == FORMAT
 
 
 def _meta(graph: Any, network: str | None) -> dict[str, Any]:
     """Our graph metadata, checked: format, version, and (if given) the kind of network."""
-    meta = dict(graph.metadata or {})
-    if meta.get("format") != FORMAT:
+    meta = dict(graph.metadata) if isinstance(graph.metadata, dict) else {}
+    if not _ours(meta):
         return {}
-    if int(meta.get("version", -1)) != VERSION:
+    try:
+        version = int(meta.get("version", -1))
+    except (TypeError, ValueError):
+        version = None
+    if version != VERSION:
         raise UnsupportedError(f"NIR file written by delaysnn NIR format version {meta.get('version')!r}; this delaysnn reads {VERSION}")
-    if network is not None and meta.get("network") != network:
-        hint = "read_float (then quantize)" if meta.get("network") == "float" else "read_ir"
+    if network is not None and str(meta.get("network")) != network:
+        hint = "read_float (then quantize)" if str(meta.get("network")) == "float" else "read_ir"
         raise UnsupportedError(f"NIR file holds a {meta.get('network')} network, not an {network} one; read it with exporters.nir.{hint}")
     return meta
 
@@ -538,10 +559,26 @@ def read_ir(source: GraphSource) -> DelayNetwork:
     Weights and delays come from the standard fields (``F``, ``tau``, ``W'``); the neuron
     registers from the metadata, which must agree with the standard fields."""
     graph = load_graph(source)
+    try:
+        return _read_ir(graph)
+    except _BAD_FIELD as err:
+        raise UnsupportedError(
+            f"{_where(source)}: delaysnn metadata or a standard field is malformed ({type(err).__name__}: {_short(err)}); "
+            "the file was edited or damaged after export: re-export it"
+        ) from err
+
+
+def _where(source: GraphSource) -> str:
+    return str(source) if isinstance(source, str | os.PathLike) else "NIR graph"
+
+
+def _read_ir(graph: Any) -> DelayNetwork:
     meta = _meta(graph, "integer")
     if not meta:
         raise UnsupportedError("NIR file has no delaysnn metadata (format 'delaysnn-nir'): only integer networks written by delaysnn are read exactly; read foreign graphs with exporters.nir.read_float")
     dt = float(meta["dt"])
+    if not dt > 0:
+        raise UnsupportedError(f"NIR metadata 'dt' is {dt}; the time step must be positive")
     n_in, segments = _chain(graph)
     layers, fan_in = [], n_in
     for index, seg in enumerate(segments):
@@ -745,10 +782,16 @@ def read_float(source: GraphSource, dt: float | None = None) -> DelaySNN:
     graphs (or ours without metadata) are composed from their standard fields, stepped every
     ``dt`` seconds: the argument, else the graph metadata's ``dt``."""
     graph = load_graph(source)
-    meta = _meta(graph, "float")
-    if meta and "model_config" in meta:
-        return _float_exact(graph, meta)
-    return _float_foreign(graph, graph_dt(graph, dt))
+    try:
+        meta = _meta(graph, "float")
+        if meta and "model_config" in meta:
+            return _float_exact(graph, meta)
+        return _float_foreign(graph, graph_dt(graph, dt))
+    except _BAD_FIELD as err:
+        raise UnsupportedError(
+            f"{_where(source)}: a metadata or standard field is malformed ({type(err).__name__}: {_short(err)}); "
+            "re-export the graph"
+        ) from err
 
 
 def graph_dt(graph: Any, dt: float | None = None) -> float:
@@ -757,9 +800,13 @@ def graph_dt(graph: Any, dt: float | None = None) -> float:
         if "dt" not in (graph.metadata or {}):
             raise UnsupportedError("NIR graph has no 'dt' in its metadata; pass dt= (seconds per time step) to read it")
         dt = graph.metadata["dt"]
-    if not float(dt) > 0:
-        raise UnsupportedError(f"dt={dt}: the time step must be positive")
-    return float(dt)
+    try:
+        value = float(dt)
+    except (TypeError, ValueError) as err:
+        raise UnsupportedError(f"NIR graph metadata 'dt' is {dt!r}, not a number of seconds; pass dt= or fix the metadata") from err
+    if not value > 0 or not np.isfinite(value):
+        raise UnsupportedError(f"dt={dt}: the time step must be a positive number of seconds")
+    return value
 
 
 def _float_exact(graph: Any, meta: dict[str, Any]) -> DelaySNN:
@@ -1007,28 +1054,31 @@ def describe(path: str | os.PathLike) -> dict[str, Any]:
 
     path = check_input_path(path, "NIR file")
     graph = load_graph(path)
-    meta = dict(graph.metadata or {}) if (graph.metadata or {}).get("format") == FORMAT else {}
+    metadata = graph.metadata if isinstance(graph.metadata, dict) else {}
+    meta = dict(metadata) if _ours(metadata) else {}
     kinds = {"integer": "delaysnn integer network (NIR)", "float": "delaysnn float model (NIR)"}
     counts: dict[str, int] = {}
     for node in graph.nodes.values():
         counts[type(node).__name__] = counts.get(type(node).__name__, 0) + 1
     info: dict[str, Any] = {
         "file": str(path),
-        "kind": kinds.get(meta.get("network", ""), "NIR graph"),
+        "kind": kinds.get(str(meta.get("network", "")), "NIR graph"),
         "file_size": path.stat().st_size,
         "nir_version": _nir_file_version(path),
         "node_counts": dict(sorted(counts.items())),
-        "dt_ms": float(meta["dt"]) * 1000.0 if "dt" in meta else None,
+        "dt_ms": None,
     }
     for key in ("spike_condition", "reset", "latency_steps", "input_bits"):
         if key in meta:
             value = meta[key]
-            info[key] = value.tolist() if hasattr(value, "tolist") else value
+            info[key] = value.tolist() if hasattr(value, "tolist") else str(value)
     try:
-        info.update(_describe_layers(graph, graph_dt(graph)))
-    except UnsupportedError as err:  # any NIR file can be inspected; say why it has no layer table
+        dt = graph_dt(graph)
+        info["dt_ms"] = dt * 1000.0
+        info.update(_describe_layers(graph, dt))
+    except (UnsupportedError, *_BAD_FIELD) as err:  # any NIR file can be inspected; say why it has no layer table
         info["layers"] = [f"{name}: {type(node).__name__}" for name, node in graph.nodes.items()]
-        info["note"] = str(err)
+        info["note"] = str(err) if isinstance(err, UnsupportedError) else f"no layer table: a field is malformed ({type(err).__name__}: {_short(err)})"
     return info
 
 
@@ -1040,7 +1090,7 @@ def _describe_layers(graph: Any, dt: float) -> dict[str, Any]:
     for index, seg in enumerate(segments):
         dense = _compose(seg, sizes[-1], dt).dense()
         delays = np.concatenate([np.full(int((w != 0).sum()), d) for d, w in dense.items()]) if dense else np.zeros(0)
-        pairs = seg.ops[0][1].weight.shape[0] if seg.ops else 0
+        pairs = sum(int((w != 0).any(axis=0).sum()) for w in dense.values())  # whatever node comes first (Delay or Linear)
         sizes.append(int(np.asarray(seg.neuron.output_type["output"]).reshape(-1)[0]))
         top = int(delays.max(initial=0))
         max_delay = max(max_delay, top)
@@ -1054,10 +1104,10 @@ def _describe_layers(graph: Any, dt: float) -> dict[str, Any]:
 def _nir_file_version(path: Path) -> str | None:
     h5py = _h5py()
     with h5py.File(path, "r") as f:
-        if "version" not in f:
+        if not isinstance(f.get("version"), h5py.Dataset):
             return None
         value = f["version"][()]
-        return value.decode() if isinstance(value, bytes) else str(value)
+        return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
 
 
 __all__ = [
