@@ -178,25 +178,48 @@ def cli(debug: bool) -> None:
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda[:N].")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--init", "init_from", type=click.Path(), help="Start from this checkpoint (fine-tuning, e.g. QAT).")
+@click.option("--resume", is_flag=True, help="Continue the run that -o's OUT.state/ holds (same options; a fresh start if it holds none).")
+@click.option("--keep", type=click.IntRange(min=1), default=2, show_default=True, help="Epoch states kept in OUT.state/ (the newest).")
+@click.option("--val-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              help="Hold out this fraction of the training split (whole speakers where the data name them); -o gets the best validation epoch.")
 @click.option("-o", "--output", type=click.Path(), required=True, help="Checkpoint to write (.pt).")
 def train(**kw: Any) -> None:
     """Train a DCLS-delay SNN and write a checkpoint.
+
+    Every epoch writes a resumable state to OUT.state/epoch-NNNN.pt and a line of metrics to
+    OUT.jsonl (OUT: -o without its suffix for the .jsonl); --resume continues a killed run.
 
     \b
     Example:
       delaysnn train --task synthetic --epochs 10 -o model.pt
       delaysnn train --task shd --data ~/data/SHD --device cuda -o shd.pt
+      delaysnn train --task shd --data ~/data/SHD --val-fraction 0.1 -o shd.pt --resume
       delaysnn train --task synthetic --init model.pt --qat 4 --epochs 5 -o model-q4.pt
     """
     from .checkpoint import load_checkpoint, save_checkpoint
     from .model import DelaySNN, ModelConfig
+    from .runs import run_files, state_paths
     from .train import TrainOptions, seed_everything
     from .train import train as run_training
 
     qat_bits, qat_binary = parse_qat(kw["qat"])
     out = _out(kw["output"], kw["init_from"], data=kw["data"])
+    files = run_files(out)
+    _out(str(files.metrics), kw["init_from"], data=kw["data"])
     defaults = TASK_DEFAULTS[kw["task"]]
     train_set, test_set = load_task_data(kw["task"], kw["data"], kw["samples"], kw["seed"])
+    input_max_count = train_set.max_count  # of the whole training split, validation part included
+    val_set, val_how = None, None
+    if kw["val_fraction"]:
+        from .datasets import validation_split
+
+        speakers = None
+        if kw["task"] != "synthetic":
+            from .heidelberg import load_speakers
+
+            speakers = load_speakers(kw["data"], kw["task"], "train", max_samples=kw["samples"])
+        train_set, val_set, val_how = validation_split(train_set, kw["val_fraction"], kw["seed"], speakers)
+        click.echo(f"validation: {val_how} of {train_set.name} held out", err=True)
     max_delay = kw["max_delay"] or defaults["max_delay"]
     max_delay += 1 - max_delay % 2  # odd kernel, as SNN-delays forces
     seed_everything(kw["seed"])
@@ -228,19 +251,55 @@ def train(**kw: Any) -> None:
         qat_bits=qat_bits,
         qat_binary=qat_binary,
         desc=f"train {kw['task']}",
+        state_dir=files.state_dir,
+        keep=kw["keep"],
+        resume=kw["resume"],
+        metrics_path=files.metrics,
+        run_info={"task": kw["task"], "samples": kw["samples"], "val_fraction": kw["val_fraction"]},
     )
-    result = run_training(model, train_set, test_set, opts)
-    meta = {
+    try:
+        result = run_training(model, train_set, test_set, opts, val_set=val_set)
+    except (KeyboardInterrupt, Terminated):
+        done = state_paths(files.state_dir)
+        if done:
+            click.echo(f"note: {done[-1]} holds the last finished epoch; continue with the same command and --resume", err=True)
+        raise
+    if kw["resume"] and result.resumed_from is None:
+        click.echo(f"note: no state in {files.state_dir} to resume; trained from the start", err=True)
+    meta: dict[str, Any] = {
         "task": kw["task"],
         "epochs": opts.epochs,
         "test_acc": result.final_test_acc,
         "seed": kw["seed"],
-        "input_max_count": train_set.max_count,  # sets the graded input's bit width when quantizing
+        "input_max_count": input_max_count,  # sets the graded input's bit width when quantizing
     }
     if kw["qat"]:
         meta["qat"] = kw["qat"]
+    if result.selected_epoch is not None:
+        meta.update(selected_by="val_acc", selected_epoch=result.selected_epoch, val_split=val_how,
+                    val_acc=result.val_acc[result.selected_epoch - 1], last_epoch_test_acc=result.test_acc[-1])
     save_checkpoint(model, out, meta)
-    click.echo(f"test accuracy {100 * result.final_test_acc:.1f}% (hard delays); wrote {out}")
+    chosen = f" (epoch {result.selected_epoch}, best validation {100 * meta['val_acc']:.1f}%)" if result.selected_epoch else ""
+    click.echo(f"test accuracy {100 * result.final_test_acc:.1f}% (hard delays){chosen}; wrote {out}, metrics {files.metrics}")
+
+
+@cli.command("plot-training")
+@click.argument("metrics", type=click.Path())
+@click.option("-o", "--output", type=click.Path(), required=True, help="PNG to write.")
+def plot_training(metrics: str, output: str) -> None:
+    """Draw a training run's per-epoch metrics (the .jsonl delaysnn train writes beside -o).
+
+    \b
+    Example:
+      delaysnn plot-training model.jsonl -o curves.png
+    """
+    from .plots import training_curves
+    from .runs import read_metrics
+
+    _out(output, metrics)
+    rows = read_metrics(metrics)
+    training_curves(rows, output, title=f"{metrics} ({len(rows)} epochs)")
+    click.echo(f"wrote {output} ({len(rows)} epochs)")
 
 
 @cli.command()
@@ -429,15 +488,55 @@ def simulate(model: str, task: str | None, data: str | None, samples: int | None
         click.echo(f"wrote {plot}")
 
 
+class SamplesParam(click.ParamType):
+    """``--samples N`` (N >= 1) or ``all`` (None: the whole split)."""
+
+    name = "N|all"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> int | None:
+        if value is None or isinstance(value, int) or str(value).lower() == "all":
+            return None if value is None or str(value).lower() == "all" else value
+        try:
+            n = int(value)
+        except ValueError:
+            self.fail(f"{value!r} is neither a number of samples nor 'all'", param, ctx)
+        if n < 1:
+            self.fail(f"{n} is not >= 1 (or use 'all')", param, ctx)
+        return n
+
+
+class ShardParam(click.ParamType):
+    """``--shard I/N``: slice I (1-based) of N."""
+
+    name = "I/N"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> tuple[int, int]:
+        if isinstance(value, tuple):
+            return value
+        i, sep, n = str(value).partition("/")
+        try:
+            index, count = int(i), int(n)
+        except ValueError:
+            index, count = 0, 0
+        if not sep or not 1 <= index <= count:
+            self.fail(f"{value!r} is not I/N with 1 <= I <= N (e.g. 2/4)", param, ctx)
+        return index, count
+
+
 @cli.command()
 @click.argument("model", type=click.Path())
 @click.option("--backends", default="sim,lava,netx,onnx,nir", show_default=True, help="Comma-separated backends to compare with the simulator.")
-@click.option("--samples", type=click.IntRange(min=1), default=16, show_default=True, help="Inputs to run (Lava takes ~1 s each).")
+@click.option("--samples", type=SamplesParam(), default="16", show_default=True, help="Inputs to run, or 'all' (the whole split; Lava takes ~1 s each).")
 @click.option("--task", type=click.Choice(["synthetic", "shd", "ssc"]), help="Inputs (default: the model's task, else random spikes).")
 @click.option("--data", type=click.Path(), help="Directory with the SHD/SSC .h5 files.")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Processes running the Lava/netx backends on sample chunks.")
+@click.option("--shard", type=ShardParam(), help="Check only slice I of N of the samples (I/N, 1-based); combine the --report files with verify-merge.")
+@click.option("--report", "report_path", type=click.Path(), help="Write the result as JSON (network sha256, inputs, shard, counts, first mismatch).")
+@click.option("--junit", "junit_path", type=click.Path(), help="Write JUnit XML: one test case per backend and layer.")
 @click.option("--json", "as_json", is_flag=True)
 @quantize_options
-def verify(model: str, backends: str, samples: int, task: str | None, data: str | None, as_json: bool, **kw: Any) -> None:
+def verify(model: str, backends: str, samples: int | None, task: str | None, data: str | None, workers: int, shard: tuple[int, int] | None,
+           report_path: str | None, junit_path: str | None, as_json: bool, **kw: Any) -> None:
     """Spike-exact parity: every backend must reproduce the simulator's spikes and voltages.
 
     Reports per backend the mismatch counts per layer and the first mismatch (backend,
@@ -447,36 +546,98 @@ def verify(model: str, backends: str, samples: int, task: str | None, data: str 
     Example:
       delaysnn verify model.pt --backends sim,lava,netx,onnx,nir --samples 8
       delaysnn verify model.dnet --backends onnx --samples 256
+      delaysnn verify model.pt --data ~/data/SHD --samples all --workers 2 --junit report.xml
+      delaysnn verify model.pt --data ~/data/SHD --samples all --shard 2/4 --report part2.json
     """
-    from .verify import BACKENDS
+    from .verify import BACKENDS, VerifyRun, network_id, shard_range
     from .verify import verify_batches as run_verify
 
     names = [b.strip() for b in backends.split(",") if b.strip()]
     unknown = [b for b in names if b not in BACKENDS]
     if unknown or not names:
         raise click.BadParameter(f"unknown backend(s) {unknown}; choose from {', '.join(BACKENDS)}", param_hint="--backends")
+    if shard is not None and report_path is None:
+        raise click.BadParameter("a shard's result is only useful merged: pass --report PART.json too", param_hint="--shard")
+    for path in (report_path, junit_path):
+        if path:
+            _out(path, model, data=data)
+    if report_path and junit_path:
+        from .fileio import check_output_path
+
+        check_output_path(junit_path, [report_path])
     qopts = _quantize_opts(kw)
     if "netx" in names:
         qopts.for_netx = True  # the network every backend runs must be one netx can hold
     net, x, _, what = _network_and_inputs(model, qopts, task, data, samples)
+    index, count = shard or (1, 1)
+    start, stop = shard_range(x.count, index, count)
+    if start == stop:
+        raise DelaysnnError(f"--shard {index}/{count}: {x.count} samples leave this shard empty; use at most {x.count} shards")
+    part = f" (shard {index}/{count}: samples {start}..{stop - 1})" if shard else ""
 
     def progress(name: str) -> None:
         if not as_json:
-            click.echo(f"running {name} on {what} ...", err=True)
+            click.echo(f"running {name} on {what}{part} ...", err=True)
 
-    reports = run_verify(net, x.batches(), names, on_backend=progress)
-    failed = [r for r in reports if not r.ok]
+    reports = run_verify(net, x.batches(start=start, stop=stop), names, on_backend=progress, workers=workers, start=start)
+    run = VerifyRun(network_id(net), what, x.count, len(net.layers), start, stop, reports, shard=(index, count))
+    _write_verify_outputs(run, report_path, junit_path)
+    _print_verify(run, as_json)
+
+
+def _write_verify_outputs(run: Any, report_path: str | None, junit_path: str | None) -> None:
+    from .fileio import write_bytes_atomic
+    from .verify import junit_xml
+
+    if report_path:
+        write_bytes_atomic(report_path, run.to_json())
+    if junit_path:
+        write_bytes_atomic(junit_path, junit_xml(run))
+
+
+def _print_verify(run: Any, as_json: bool) -> None:
+    """Print a verify run; exit 1 (a DelaysnnError) on any mismatch or skipped backend."""
+    failed = [r for r in run.reports if not r.ok]
     if as_json:
         from dataclasses import asdict
 
-        _echo_json({"inputs": what, "ok": not failed, "reports": [asdict(r) for r in reports]})
+        _echo_json({"inputs": run.inputs, "network": run.network, "shard": f"{run.shard[0]}/{run.shard[1]}",
+                    "start": run.start, "stop": run.stop, "ok": not failed, "reports": [asdict(r) for r in run.reports]})
     else:
-        for r in reports:
+        for r in run.reports:
             click.echo(r.summary())
     if failed:
         raise DelaysnnError(f"parity failed for {', '.join(r.backend for r in failed)} (see above)")
     if not as_json:
-        click.echo(f"all {len(reports)} backends identical to the simulator")
+        click.echo(f"all {len(run.reports)} backends identical to the simulator")
+
+
+@cli.command("verify-merge")
+@click.argument("reports", nargs=-1, required=True, type=click.Path())
+@click.option("--junit", "junit_path", type=click.Path(), help="Write the combined result as JUnit XML.")
+@click.option("--report", "report_path", type=click.Path(), help="Write the combined result as JSON.")
+@click.option("--json", "as_json", is_flag=True)
+def verify_merge(reports: tuple[str, ...], junit_path: str | None, report_path: str | None, as_json: bool) -> None:
+    """Combine the --report files of verify --shard runs into one result.
+
+    Checks that they are of the same network and inputs and cover every sample exactly once;
+    exits 1 on any mismatch, as verify does.
+
+    \b
+    Example:
+      delaysnn verify-merge part1.json part2.json part3.json --junit report.xml
+    """
+    from .fileio import check_output_path
+    from .verify import _read_runs, merge_runs
+
+    for path in (report_path, junit_path):
+        if path:
+            check_output_path(path, list(reports))
+    run = merge_runs(_read_runs(reports), list(reports))
+    _write_verify_outputs(run, report_path, junit_path)
+    if not as_json:
+        click.echo(f"merged {len(reports)} reports covering {run.inputs}")
+    _print_verify(run, as_json)
 
 
 @cli.command()

@@ -55,6 +55,41 @@ class SpikeDataset:
             yield self.x[idx].float(), self.y[idx]
 
 
+def validation_split(
+    data: SpikeDataset, fraction: float, seed: int = 0, speakers: np.ndarray | None = None
+) -> tuple[SpikeDataset, SpikeDataset, str]:
+    """``(train, validation, how)``: about ``fraction`` of ``data`` held out for model selection.
+
+    With ``speakers`` (one id per sample) whole speakers are held out, so no speaker is in
+    both splits; otherwise samples are drawn at random. Both are seeded by ``seed``.
+    """
+    n = len(data)
+    if not 0 < fraction < 1:
+        raise DataError(f"--val-fraction {fraction}: expected a fraction between 0 and 1 (e.g. 0.1)")
+    rng = np.random.default_rng(seed)
+    if speakers is not None:
+        speakers = np.asarray(speakers)
+        if speakers.shape != (n,):
+            raise DataError(f"{data.name}: {speakers.shape} speaker ids for {n} samples; one per sample expected")
+        ids = rng.permutation(np.unique(speakers))
+        if len(ids) < 2:
+            raise DataError(f"{data.name}: one speaker only; --val-fraction by speaker needs two or more (or no speaker ids)")
+        counts = np.array([int((speakers == s).sum()) for s in ids])
+        k = int(np.clip(np.searchsorted(np.cumsum(counts), fraction * n) + 1, 1, len(ids) - 1))
+        held = np.isin(speakers, ids[:k])
+        how = f"{k} of {len(ids)} speakers ({int(held.sum())} samples)"
+    else:
+        m = min(max(int(round(fraction * n)), 1), n - 1)
+        if m < 1:
+            raise DataError(f"{data.name}: {n} sample(s) cannot be split into training and validation")
+        held = np.zeros(n, dtype=bool)
+        held[rng.permutation(n)[:m]] = True
+        how = f"{m} random samples"
+    keep, val = torch.from_numpy(np.flatnonzero(~held)), torch.from_numpy(np.flatnonzero(held))
+    parts = [SpikeDataset(data.x[i], data.y[i], data.n_classes, f"{data.name}{tag}", data.time_step_ms) for i, tag in ((keep, ""), (val, " (validation)"))]
+    return parts[0], parts[1], how
+
+
 @dataclass(frozen=True)
 class SyntheticTask:
     """Classes that differ only in the relative timing of spikes across channels.

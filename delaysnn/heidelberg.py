@@ -78,6 +78,7 @@ __all__ = [
     "bin_events",
     "expected_files",
     "find_split_file",
+    "load_speakers",
     "load_heidelberg",
 ]
 
@@ -425,6 +426,22 @@ def load_heidelberg(
     return SpikeDataset(
         x=torch.from_numpy(x), y=torch.from_numpy(y), n_classes=n_classes, name=name, time_step_ms=time_step_ms
     )
+
+
+def load_speakers(root: str | os.PathLike, task: str = "shd", split: str = "train", *, max_samples: int | None = None) -> np.ndarray | None:
+    """Speaker id of each sample (``/extra/speaker``, as SHD and SSC hold it; the first
+    ``max_samples``, as :func:`load_heidelberg` loads), or None when the file has none."""
+    import h5py
+
+    path = find_split_file(root, _check_task(task), _check_split(task, split))
+    with _plain_h5(path, False) as local, h5py.File(local, "r") as h5:
+        obj = h5.get("extra/speaker")
+        if not isinstance(obj, h5py.Dataset):
+            return None
+        n = len(h5["labels"]) if "labels" in h5 else len(obj)
+        if obj.ndim != 1 or len(obj) != n:
+            raise DataError(f"{path}: extra/speaker has shape {obj.shape}, expected one speaker id per sample ({n}); the file is damaged")
+        return np.asarray(obj[: n if max_samples is None else min(n, max_samples)]).astype(np.int64)
 
 
 def _read_split(

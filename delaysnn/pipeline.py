@@ -199,13 +199,15 @@ class EvaluationInputs:
     description: str
     make: Callable[[int, int], np.ndarray]  # (start, stop) -> int32 [stop - start, steps, inputs]
 
-    def batches(self, size: int | None = None) -> Iterator[np.ndarray]:
-        """Consecutive batches of at most ``size`` samples (default ``limits.BATCH_SAMPLES``)."""
+    def batches(self, size: int | None = None, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
+        """Consecutive batches of at most ``size`` samples (default ``limits.BATCH_SAMPLES``) of
+        samples ``start``..``stop - 1`` (default: all)."""
         from .limits import BATCH_SAMPLES
 
         size = size or BATCH_SAMPLES
-        for start in range(0, self.count, size):
-            yield self.make(start, min(self.count, start + size))
+        stop = self.count if stop is None else min(stop, self.count)
+        for a in range(start, stop, size):
+            yield self.make(a, min(stop, a + size))
 
     def array(self) -> np.ndarray:
         """Every sample at once (memory grows with ``count``)."""

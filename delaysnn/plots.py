@@ -61,3 +61,45 @@ def delay_histograms(delays: list[np.ndarray], path: str | os.PathLike, title: s
     ax.set_title(title)
     ax.legend()
     return save_figure(fig, path)
+
+
+def training_curves(rows: list[dict[str, Any]], path: str | os.PathLike, title: str = "training") -> Path:
+    """Loss, accuracies, sigma and learning rates, spike rates per epoch (a metrics log's rows)."""
+    plt = pyplot()
+    epochs = [row["epoch"] for row in rows]
+
+    def series(key: str) -> list[float]:
+        return [np.nan if row.get(key) is None else float(row[key]) for row in rows]
+
+    fig, axes = plt.subplots(2, 2, figsize=(10, 6.4), sharex=True)
+    (ax_loss, ax_acc), (ax_sched, ax_rate) = axes
+    ax_loss.plot(epochs, series("loss"), marker=".")
+    ax_loss.set_ylabel("training loss")
+    for key, label in (("train_acc", "train"), ("val_acc", "validation"), ("test_acc", "test")):
+        values = series(key)
+        if not np.all(np.isnan(values)):
+            ax_acc.plot(epochs, values, marker=".", label=label)
+    ax_acc.set_ylabel("accuracy")
+    ax_acc.legend()
+    ax_sched.plot(epochs, series("sigma"), color="black", label="sigma")
+    ax_sched.set_ylabel("DCLS sigma (steps)")
+    ax_lr = ax_sched.twinx()
+    for key, label, color in (("lr", "lr (weights)", "tab:blue"), ("lr_pos", "lr (positions)", "tab:orange")):
+        values = series(key)
+        if not np.all(np.isnan(values)):
+            ax_lr.plot(epochs, values, color=color, linestyle="--", label=label)
+    ax_lr.set_ylabel("learning rate")
+    ax_lr.set_yscale("log")
+    handles = ax_sched.get_legend_handles_labels()[0] + ax_lr.get_legend_handles_labels()[0]
+    ax_sched.legend(handles, [h.get_label() for h in handles], fontsize="small")
+    layers = max((len(row.get("spike_rates") or []) for row in rows), default=0)
+    for k in range(layers):
+        rates = [np.nan if len(row.get("spike_rates") or []) <= k else float(row["spike_rates"][k]) for row in rows]
+        ax_rate.plot(epochs, rates, marker=".", label=f"layer {k}")
+    ax_rate.set_ylabel("spike rate (training)")
+    if layers:
+        ax_rate.legend()
+    for ax in (ax_sched, ax_rate):
+        ax.set_xlabel("epoch")
+    fig.suptitle(title)
+    return save_figure(fig, path)

@@ -6,16 +6,24 @@
   over the first quarter of the epochs; positions are clamped after every step;
 - at the end positions are rounded (the delays become integers) and sigma is set to 0;
 - evaluation always uses hard (rounded) delays.
+
+With ``TrainOptions.state_dir`` a resumable state is written after every epoch and
+``resume=True`` continues from the newest one, ending bit-identical (on CPU) to a run never
+interrupted; with a validation split the model of the best validation epoch is returned
+(:mod:`delaysnn.runs`). Off a terminal, progress is one line per epoch on stderr.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
+import os
 import random
 import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -41,8 +49,13 @@ class TrainOptions:
     device: str = "cpu"
     qat_bits: int | None = None  # quantization-aware training: weight bits (1..8)
     qat_binary: bool = False
-    progress: bool = True
+    progress: bool = True  # a bar on a terminal, else one line per epoch on stderr
     desc: str = "train"
+    state_dir: str | os.PathLike | None = None  # write a resumable state here after every epoch
+    keep: int = 2  # states kept in state_dir (the newest)
+    resume: bool = False  # continue from the newest state in state_dir (a fresh start if none)
+    metrics_path: str | os.PathLike | None = None  # JSONL, one object per epoch (runs.METRIC_FIELDS)
+    run_info: dict[str, Any] = field(default_factory=dict)  # more settings a resume must match (task...)
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -51,6 +64,15 @@ class TrainOptions:
             raise DelaysnnError(f"--batch-size must be >= 1 (got {self.batch_size})")
         if self.qat_bits is not None and not 1 <= self.qat_bits <= 8:
             raise DelaysnnError(f"--qat must be 1..8 or 'binary' (got {self.qat_bits})")
+        if self.keep < 1:
+            raise DelaysnnError(f"--keep must be >= 1 (got {self.keep})")
+        if self.resume and self.state_dir is None:
+            raise DelaysnnError("resume=True needs state_dir (the directory the interrupted run wrote its states to)")
+
+    def fingerprint(self) -> dict[str, Any]:
+        """The options that shape the trajectory (a resume must match them; the device may differ)."""
+        keys = ("epochs", "batch_size", "lr", "lr_pos", "weight_decay", "learn_delays", "seed", "qat_bits", "qat_binary")
+        return {**{k: getattr(self, k) for k in keys}, **self.run_info}
 
 
 @dataclass
@@ -58,10 +80,25 @@ class TrainResult:
     train_loss: list[float] = field(default_factory=list)
     train_acc: list[float] = field(default_factory=list)
     test_acc: list[float] = field(default_factory=list)
+    val_acc: list[float] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)  # the metrics log (runs.METRIC_FIELDS)
+    selected_epoch: int | None = None  # 1-based; the best validation epoch, whose model train returns
+    resumed_from: int | None = None  # epochs the resumed state had finished
 
     @property
     def final_test_acc(self) -> float:
-        return self.test_acc[-1] if self.test_acc else float("nan")
+        """Test accuracy of the model ``train`` returned (the selected epoch's, with validation)."""
+        if not self.test_acc:
+            return float("nan")
+        return self.test_acc[self.selected_epoch - 1] if self.selected_epoch else self.test_acc[-1]
+
+    def to_state(self) -> dict[str, Any]:
+        return {"train_loss": self.train_loss, "train_acc": self.train_acc, "test_acc": self.test_acc,
+                "val_acc": self.val_acc, "rows": self.rows}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> TrainResult:
+        return cls(**{k: list(state[k]) for k in ("train_loss", "train_acc", "test_acc", "val_acc", "rows")})
 
 
 def seed_everything(seed: int) -> None:
@@ -114,13 +151,20 @@ def train(
     test_set: SpikeDataset | None = None,
     opts: TrainOptions | None = None,
     on_epoch: Callable[[int, TrainResult], None] | None = None,
+    val_set: SpikeDataset | None = None,
 ) -> TrainResult:
-    """Train ``model`` in place; at the end its delays are rounded to integers."""
+    """Train ``model`` in place; at the end its delays are rounded to integers.
+
+    With ``val_set`` the model of the epoch with the best validation accuracy (the first of
+    equals) is the one left in ``model``: test accuracy never selects. ``opts.state_dir``,
+    ``opts.resume`` and ``opts.metrics_path``: see :mod:`delaysnn.runs`.
+    """
+    from . import runs
+
     opts = opts or TrainOptions()
-    if len(train_set) == 0:
-        raise DataError(f"training split {train_set.name} has no samples; training on it would learn nothing: give data with samples")
-    if test_set is not None and len(test_set) == 0:
-        raise DataError(f"test split {test_set.name} has no samples; accuracy on it is undefined: give data with samples")
+    for split, what in ((train_set, "training"), (test_set, "test"), (val_set, "validation")):
+        if split is not None and len(split) == 0:
+            raise DataError(f"{what} split {split.name} has no samples; training or accuracy on it is undefined: give data with samples")
     device = resolve_device(opts.device)
     if train_set.channels != model.cfg.input_size:
         raise DelaysnnError(
@@ -142,26 +186,56 @@ def train(
         opt_p = torch.optim.Adam([s.pos for s in model.synapses], lr=opts.lr_pos or 100 * opts.lr)
         optimizers.append(opt_p)
         schedulers.append(torch.optim.lr_scheduler.CosineAnnealingLR(opt_p, T_max=opts.epochs))
-    sigma_epochs = max(opts.epochs // 4, 1)
-    sigma0 = model.sigma
-    alpha = (SIGMA_FINAL / sigma0) ** (1 / sigma_epochs) if opts.learn_delays and sigma0 > SIGMA_FINAL else 1.0
-
     result = TrainResult()
     gen = torch.Generator().manual_seed(opts.seed)
+    sigma0 = model.sigma
+    best: dict[str, Any] | None = None  # {"epoch", "val_acc", "state_dict"} of the best validation epoch
+    fingerprint = {
+        **opts.fingerprint(),
+        "config": model.cfg.to_dict(),
+        "data": [None if d is None else [len(d), d.steps, d.channels, d.n_classes] for d in (train_set, val_set, test_set)],
+    }
+    if opts.state_dir is not None:
+        runs.prepare_state_dir(opts.state_dir)
+        found = runs.load_newest_state(opts.state_dir) if opts.resume else None
+        if found is None:
+            runs.clear_states(opts.state_dir)
+        else:
+            path, state = found
+            runs.check_fingerprint(path, state["fingerprint"], fingerprint)
+            model.load_state_dict(state["model"])
+            for opt, saved in zip(optimizers, state["optimizers"]):
+                opt.load_state_dict(saved)
+            for sched, saved in zip(schedulers, state["schedulers"]):
+                sched.load_state_dict(saved)
+            runs.set_rng_state(state["rng"], gen, device)
+            sigma0, best = state["sigma0"], state["best"]
+            result = TrainResult.from_state(state["result"])
+            result.resumed_from = state["epoch"]
+            if opts.metrics_path is not None:
+                runs.write_metrics(opts.metrics_path, result.rows)
+    sigma_epochs = max(opts.epochs // 4, 1)
+    alpha = (SIGMA_FINAL / sigma0) ** (1 / sigma_epochs) if opts.learn_delays and sigma0 > SIGMA_FINAL else 1.0
+
+    first = result.resumed_from or 0
     n_batches = math.ceil(len(train_set) / opts.batch_size)
-    # Off a terminal (CI logs) redraw rarely, so progress stays readable.
-    interval = 0.2 if sys.stderr.isatty() else 15.0
+    on_terminal = sys.stderr.isatty()
     with flush_denormals(), tqdm(
-        total=opts.epochs * n_batches, desc=opts.desc, disable=not opts.progress, leave=False, mininterval=interval
+        total=opts.epochs * n_batches, initial=first * n_batches, desc=opts.desc, disable=not (opts.progress and on_terminal),
+        leave=False, mininterval=0.2,
     ) as bar:
-        for epoch in range(opts.epochs):
+        for epoch in range(first, opts.epochs):
+            t0 = time.perf_counter()
+            sigma, lrs = model.sigma, [opt.param_groups[0]["lr"] for opt in optimizers]
             model.train()
             losses, correct, seen = [], 0, 0
+            rates = [0.0] * len(model.hidden)
             for x, y in train_set.batches(opts.batch_size, shuffle=True, generator=gen):
                 x, y = x.to(device), y.to(device)
                 for opt in optimizers:
                     opt.zero_grad()
-                scores = class_scores(model(x))  # SNN-delays' class scores: sum over time of softmax
+                v, spikes = model.forward_trace(x)
+                scores = class_scores(v)  # SNN-delays' class scores: sum over time of softmax
                 loss = F.cross_entropy(scores, y)
                 loss.backward()
                 for opt in optimizers:
@@ -170,6 +244,7 @@ def train(
                 losses.append(loss.item())
                 correct += int((scores.detach().argmax(-1) == y).sum())
                 seen += len(y)
+                rates = [r + float(s.detach().mean()) * len(y) for r, s in zip(rates, spikes)]
                 bar.update(1)
                 bar.set_postfix(epoch=epoch + 1, loss=f"{np.mean(losses):.3f}", acc=f"{correct / seen:.2f}")
             for sched in schedulers:
@@ -178,13 +253,54 @@ def train(
                 model.set_sigma(model.sigma * alpha)
             result.train_loss.append(float(np.mean(losses)))
             result.train_acc.append(correct / max(seen, 1))
+            val_acc = test_acc = None
+            if val_set is not None:
+                val_acc = evaluate(model, val_set, device=device)
+                result.val_acc.append(val_acc)
+                if best is None or val_acc > best["val_acc"]:
+                    state_dict = {k: t.detach().cpu().clone() for k, t in model.state_dict().items()}
+                    best = {"epoch": epoch + 1, "val_acc": val_acc, "state_dict": state_dict}
             if test_set is not None:
-                result.test_acc.append(evaluate(model, test_set, device=device))
-                bar.set_postfix(epoch=epoch + 1, loss=f"{result.train_loss[-1]:.3f}", test=f"{result.test_acc[-1]:.2f}")
+                test_acc = evaluate(model, test_set, device=device)
+                result.test_acc.append(test_acc)
+                bar.set_postfix(epoch=epoch + 1, loss=f"{result.train_loss[-1]:.3f}", test=f"{test_acc:.2f}")
+            row = {
+                "epoch": epoch + 1, "loss": result.train_loss[-1], "train_acc": result.train_acc[-1], "val_acc": val_acc,
+                "test_acc": test_acc, "sigma": sigma, "lr": lrs[0], "lr_pos": lrs[1] if len(lrs) > 1 else None,
+                "spike_rates": [r / max(seen, 1) for r in rates], "seconds": round(time.perf_counter() - t0, 3),
+            }
+            result.rows.append(row)
+            if opts.state_dir is not None:
+                runs.save_state(opts.state_dir, epoch + 1, {
+                    "fingerprint": fingerprint,
+                    "model": {k: t.detach().cpu().clone() for k, t in model.state_dict().items()},
+                    "optimizers": [opt.state_dict() for opt in optimizers],
+                    "schedulers": [runs.scheduler_state(sched) for sched in schedulers],
+                    "rng": runs.rng_state(gen, device),
+                    "sigma0": sigma0,
+                    "best": best,
+                    "result": result.to_state(),
+                }, keep=opts.keep)
+            if opts.metrics_path is not None:
+                runs.write_metrics(opts.metrics_path, result.rows)
+            if opts.progress and not on_terminal:
+                sys.stderr.write(progress_line(opts.desc, opts.epochs, row) + "\n")
+                sys.stderr.flush()
             if on_epoch is not None:
                 on_epoch(epoch, result)
-    # eval mode already ran on the rounded positions, so the last test_acc stands for the frozen model
+    if best is not None:
+        model.load_state_dict(best["state_dict"])
+        result.selected_epoch = best["epoch"]
+    # eval mode already ran on the rounded positions, so the epoch's test_acc stands for the frozen model
     model.round_positions()
     model.eval()
     model.to("cpu")
     return result
+
+
+def progress_line(desc: str, epochs: int, row: dict[str, Any]) -> str:
+    """One line per epoch, for logs (stderr that is not a terminal)."""
+    parts = [f"{desc}: epoch {row['epoch']}/{epochs}", f"loss {row['loss']:.4f}", f"acc {row['train_acc']:.3f}"]
+    parts += [f"{name} {row[key]:.3f}" for key, name in (("val_acc", "val"), ("test_acc", "test")) if row[key] is not None]
+    parts += [f"sigma {row['sigma']:.3g}", f"lr {row['lr']:.3g}", f"{row['seconds']:.1f} s"]
+    return ", ".join(parts)

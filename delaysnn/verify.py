@@ -4,13 +4,24 @@ Backends are registered by name in :data:`BACKENDS` as ``"module"`` or ``"module
 the module (or attribute) exposes ``run(net, x) -> SimResult`` on the simulator's time axis
 (``delaysnn.sim.alignment``). Adding a backend is one line here. Modules are imported on demand,
 so a backend whose optional dependency is missing is reported as skipped, with the reason.
+
+Whole test sets: :func:`verify_batches` takes ``workers`` (the slow backends of :data:`PARALLEL`
+run on sample chunks in forked processes) and ``start`` (the global index of the first sample,
+so a shard's first mismatch names the sample of the whole set). :class:`VerifyRun` is one run's
+report (JSON), :func:`merge_runs` checks that shards belong together and cover every sample
+once, and :func:`junit_xml` writes the JUnit XML CI systems display.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import importlib
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import json
+import os
+import signal
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -26,6 +37,7 @@ BACKENDS: dict[str, str] = {
     "onnx": "exporters.onnx",
     "nir": "exporters.nir",
 }
+PARALLEL = frozenset({"lava", "netx"})  # backends worth a process each (``workers``): ~1 s per sample
 
 
 def resolve(name: str) -> Callable[..., SimResult]:
@@ -74,6 +86,7 @@ class ParityReport:
     compared: int = 0  # values compared (spikes + voltages)
     first: Mismatch | None = None
     skipped: str | None = None  # why the backend could not run this case
+    layer_first: list[Mismatch | None] = field(default_factory=list)  # first mismatch per layer (readout last)
 
     @property
     def mismatches(self) -> int:
@@ -115,6 +128,7 @@ def compare(reference: SimResult, other: SimResult, backend: str) -> ParityRepor
     ]
     pairs.append((len(reference.spikes), "voltage", reference.voltages.astype(np.int64), other.voltages.astype(np.int64)))
     candidates: list[Mismatch] = []
+    report.layer_first = [None] * len(pairs)
     for li, kind, ref, got in pairs:
         if ref.shape != got.shape:
             report.skipped = f"layer {li} {kind}s have shape {got.shape}, reference {ref.shape}"
@@ -130,20 +144,22 @@ def compare(reference: SimResult, other: SimResult, backend: str) -> ParityRepor
         if where is not None:
             b, t, n = where
             candidates.append(Mismatch(backend, li, b, n, t, kind, int(ref[b, t, n]), int(got[b, t, n])))
+            report.layer_first[li] = candidates[-1]
     if candidates:
         report.first = min(candidates, key=lambda m: (m.step, m.layer, m.sample, m.neuron))
     return report
 
 
 def verify(
-    net: DelayNetwork, x: Any, backends: list[str], on_backend: Callable[[str], None] | None = None
+    net: DelayNetwork, x: Any, backends: list[str], on_backend: Callable[[str], None] | None = None, pool: Any = None
 ) -> list[ParityReport]:
     """Run ``net`` on ``x`` in every named backend and compare each with ``delaysnn.sim``.
 
     A backend that cannot run the case (missing dependency, hardware limits, unsupported
     feature: any ``DelaysnnError``) is reported as skipped with the reason; nothing is raised
     for mismatches (see :meth:`ParityReport.raise_if_mismatch`). ``on_backend(name)`` is called
-    before each backend runs (progress).
+    before each backend runs (progress). ``pool`` (a :func:`worker_pool`) runs the backends of
+    :data:`PARALLEL` on one chunk of ``x`` per worker, the results concatenated (identical to one run).
     """
     reference = simulate(net, x, record=True)
     reports = []
@@ -151,12 +167,23 @@ def verify(
         if on_backend is not None:
             on_backend(name)
         try:
-            other = reference if name == "sim" else resolve(name)(net, x)
+            if name == "sim":
+                other = reference
+            elif pool is not None and name in PARALLEL and np.asarray(x).shape[0] > 1:
+                other = _run_chunks(pool, name, net, np.asarray(x))
+            else:
+                other = resolve(name)(net, x)
         except DelaysnnError as err:
             reports.append(ParityReport(backend=name, skipped=str(err)))
             continue
         reports.append(compare(reference, other, name))
     return reports
+
+
+def _earliest(a: Mismatch | None, b: Mismatch | None) -> Mismatch | None:
+    if a is None or b is None:
+        return a or b
+    return min(a, b, key=lambda m: (m.step, m.layer, m.sample, m.neuron))
 
 
 def merge(reports: list[ParityReport], offsets: list[int]) -> ParityReport:
@@ -172,32 +199,277 @@ def merge(reports: list[ParityReport], offsets: list[int]) -> ParityReport:
         out.spike_mismatches = [a + b for a, b in zip(out.spike_mismatches, report.spike_mismatches)] or list(report.spike_mismatches)
         out.voltage_mismatches += report.voltage_mismatches
         out.compared += report.compared
-        first = report.first
-        if first is not None:
-            first = Mismatch(**{**first.__dict__, "sample": first.sample + offset})
-            key = (first.step, first.layer, first.sample, first.neuron)
-            if out.first is None or key < (out.first.step, out.first.layer, out.first.sample, out.first.neuron):
-                out.first = first
+        def shift(m: Mismatch | None, offset: int = offset) -> Mismatch | None:
+            return None if m is None else replace(m, sample=m.sample + offset)
+
+        out.first = _earliest(out.first, shift(report.first))
+        layers = report.layer_first or [None] * (len(report.spike_mismatches) + 1)
+        out.layer_first = [_earliest(a, shift(b)) for a, b in zip(out.layer_first or [None] * len(layers), layers)]
     return out
 
 
 def verify_batches(
-    net: DelayNetwork, batches: Any, backends: list[str], on_backend: Callable[[str], None] | None = None
+    net: DelayNetwork,
+    batches: Any,
+    backends: list[str],
+    on_backend: Callable[[str], None] | None = None,
+    *,
+    workers: int = 1,
+    start: int = 0,
 ) -> list[ParityReport]:
     """:func:`verify` on an iterable of input batches, one at a time (memory: one batch), merged
     per backend with :func:`merge`; a backend skipped on one batch is not run on later ones.
-    ``on_backend`` is called once per backend, on the first batch."""
+    ``on_backend`` is called once per backend, on the first batch. ``workers`` > 1: the backends
+    of :data:`PARALLEL` run in that many processes; ``start``: global index of the first sample
+    (mismatches name samples from it)."""
     runs: dict[str, list[tuple[ParityReport, int]]] = {name: [] for name in backends}
-    start, seen = 0, False
-    for k, x in enumerate(batches):
-        names = [name for name in backends if not any(r.skipped for r, _ in runs[name])]
-        for name, report in zip(names, verify(net, x, names, on_backend=on_backend if k == 0 else None)):
-            runs[name].append((report, start))
-        start += int(np.asarray(x).shape[0])
-        seen = True
+    seen = False
+    with worker_pool(workers if PARALLEL.intersection(backends) else 1) as pool:
+        for k, x in enumerate(batches):
+            names = [name for name in backends if not any(r.skipped for r, _ in runs[name])]
+            for name, report in zip(names, verify(net, x, names, on_backend=on_backend if k == 0 else None, pool=pool)):
+                runs[name].append((report, start))
+            start += int(np.asarray(x).shape[0])
+            seen = True
     if not seen:
         raise DelaysnnError("verify: no inputs; need at least one sample")
     return [merge([r for r, _ in runs[name]], [o for _, o in runs[name]]) for name in backends]
 
 
-__all__ = ["BACKENDS", "Mismatch", "ParityReport", "compare", "merge", "resolve", "verify", "verify_batches"]
+# --- worker processes ---
+
+
+def _worker_init() -> None:
+    """In a pool worker: Ctrl-C is the parent's to handle (it ends the workers); SIGTERM/SIGHUP
+    end this worker's own children (Lava's runtime processes) first, then the worker."""
+
+    def end(signum: int, frame: Any) -> None:
+        import multiprocessing
+
+        children = multiprocessing.active_children()
+        for proc in children:
+            with contextlib.suppress(Exception):
+                proc.terminate()
+        for proc in children:
+            with contextlib.suppress(Exception):
+                proc.join(timeout=2)
+                if proc.is_alive():
+                    proc.kill()
+        os._exit(128 + signum)
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), end)
+
+
+@contextlib.contextmanager
+def worker_pool(workers: int) -> Any:
+    """A ``ProcessPoolExecutor`` of ``workers`` forked processes (None for 1 worker, or where
+    ``fork`` is unavailable: Lava 0.10 needs it anyway). On any exception (Ctrl-C, SIGTERM via the
+    CLI's ``Terminated``) the workers are terminated at once, and they end their own children."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        yield None
+        return
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"), initializer=_worker_init)
+    try:
+        yield pool
+    except BaseException:
+        procs = list((getattr(pool, "_processes", None) or {}).values())
+        for proc in procs:
+            with contextlib.suppress(Exception):
+                proc.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        for proc in procs:
+            with contextlib.suppress(Exception):
+                proc.join(timeout=5)
+                if proc.is_alive():
+                    proc.kill()
+        raise
+    pool.shutdown(wait=True)
+
+
+def _run_backend(name: str, net: DelayNetwork, x: np.ndarray) -> SimResult:
+    return resolve(name)(net, x)
+
+
+def _run_chunks(pool: Any, name: str, net: DelayNetwork, x: np.ndarray) -> SimResult:
+    """Backend ``name`` on ``x`` split into one chunk per worker, the results concatenated."""
+    chunks = [c for c in np.array_split(x, min(pool._max_workers, x.shape[0])) if c.shape[0]]
+    results = [f.result() for f in [pool.submit(_run_backend, name, net, c) for c in chunks]]
+    first = results[0]
+    return replace(
+        first,
+        spikes=[np.concatenate([r.spikes[i] for r in results]) for i in range(len(first.spikes))],
+        voltages=np.concatenate([r.voltages for r in results]),
+    )
+
+
+# --- reports of whole test sets, shards, JUnit ---
+
+
+def network_id(net: DelayNetwork) -> str:
+    """``sha256:`` of the network's IR bytes (``ir.to_bytes``): the identity reports are checked by."""
+    from .ir import to_bytes
+
+    return "sha256:" + hashlib.sha256(to_bytes(net)).hexdigest()
+
+
+def shard_range(count: int, index: int, shards: int) -> tuple[int, int]:
+    """Samples ``[start, stop)`` of shard ``index`` (1-based) of ``shards`` over ``count`` samples."""
+    if not 1 <= index <= shards:
+        raise DelaysnnError(f"shard {index}/{shards}: the index must be 1..{shards}")
+    return count * (index - 1) // shards, count * index // shards
+
+
+REPORT_FORMAT = "delaysnn-verify"
+
+
+@dataclass
+class VerifyRun:
+    """One verify run (a whole set or one shard of it): which network, which inputs, which
+    samples (``start``..``stop - 1`` of ``samples``), and one :class:`ParityReport` per backend
+    (first mismatches name global sample indices)."""
+
+    network: str  # network_id
+    inputs: str  # description of the whole input set
+    samples: int  # samples in the whole set
+    layers: int
+    start: int
+    stop: int
+    reports: list[ParityReport]
+    shard: tuple[int, int] = (1, 1)
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.reports)
+
+    def to_json(self) -> bytes:
+        body = {"format": REPORT_FORMAT, "version": 1, **asdict(self), "ok": self.ok}
+        body["shard"] = f"{self.shard[0]}/{self.shard[1]}"
+        return (json.dumps(body, indent=2, sort_keys=True) + "\n").encode()
+
+    @classmethod
+    def from_json(cls, data: bytes, source: str = "<report>") -> VerifyRun:
+        try:
+            body = json.loads(data)
+            if body.get("format") != REPORT_FORMAT or body.get("version") != 1:
+                raise ValueError(f"format {body.get('format')!r} version {body.get('version')!r}")
+            reports = []
+            for r in body["reports"]:
+                first = [None if m is None else Mismatch(**m) for m in r.pop("layer_first", [])]
+                top = r.pop("first")
+                reports.append(ParityReport(**r, first=None if top is None else Mismatch(**top), layer_first=first))
+            i, _, n = str(body["shard"]).partition("/")
+            return cls(
+                network=str(body["network"]), inputs=str(body["inputs"]), samples=int(body["samples"]), layers=int(body["layers"]),
+                start=int(body["start"]), stop=int(body["stop"]), reports=reports, shard=(int(i), int(n)),
+            )
+        except (ValueError, KeyError, TypeError, AttributeError) as err:
+            raise DelaysnnError(f"{source}: not a delaysnn verify report ({type(err).__name__}: {err}); write one with delaysnn verify --report") from err
+
+
+def merge_runs(runs: list[VerifyRun], names: list[str] | None = None) -> VerifyRun:
+    """Shards of one verification as one run: same network, inputs and backends, covering samples
+    0..N-1 exactly once (else one line naming the missing or overlapping shards)."""
+    names = names or [f"report {k + 1}" for k in range(len(runs))]
+    if not runs:
+        raise DelaysnnError("verify-merge: no reports given")
+    base = runs[0]
+    for run, name in zip(runs[1:], names[1:]):
+        for what, a, b in (("network", base.network, run.network), ("inputs", base.inputs, run.inputs),
+                           ("backends", [r.backend for r in base.reports], [r.backend for r in run.reports])):
+            if a != b:
+                raise DelaysnnError(f"verify-merge: {name} has a different {what} ({b}) than {names[0]} ({a}); merge reports of one network and input set")
+    order = sorted(range(len(runs)), key=lambda k: (runs[k].start, runs[k].stop))
+    label = {k: f"{names[k]} (shard {runs[k].shard[0]}/{runs[k].shard[1]}, samples {runs[k].start}..{runs[k].stop - 1})" for k in order}
+    at = 0
+    for k in order:
+        run = runs[k]
+        if run.start > at:
+            missing = _missing_shards(runs, at, run.start)
+            raise DelaysnnError(f"verify-merge: samples {at}..{run.start - 1} of {base.samples} are in no report{missing}; add the missing shard")
+        if run.start < at:
+            raise DelaysnnError(f"verify-merge: {label[k]} overlaps an earlier report (samples {run.start}..{at - 1} twice); give each shard once")
+        at = run.stop
+    if at != base.samples:
+        missing = _missing_shards(runs, at, base.samples)
+        raise DelaysnnError(f"verify-merge: samples {at}..{base.samples - 1} of {base.samples} are in no report{missing}; add the missing shard")
+    reports = [merge([runs[k].reports[b] for k in order], [0] * len(runs)) for b in range(len(base.reports))]
+    return VerifyRun(base.network, base.inputs, base.samples, base.layers, 0, base.samples, reports, shard=(1, 1))
+
+
+def _missing_shards(runs: list[VerifyRun], start: int, stop: int) -> str:
+    n = runs[0].shard[1]
+    if any(r.shard[1] != n for r in runs):
+        return ""
+    have = {r.shard[0] for r in runs}
+    missing = [f"{i}/{n}" for i in range(1, n + 1) if i not in have and start <= shard_range(runs[0].samples, i, n)[0] < stop]
+    return f" (missing shard {', '.join(missing)})" if missing else ""
+
+
+def junit_xml(run: VerifyRun) -> bytes:
+    """JUnit XML: one ``<testcase classname="delaysnn.verify.BACKEND" name="layer K (hidden|readout
+    voltages)">`` per backend and layer; ``<failure>`` with that layer's first mismatch, ``<skipped>``
+    when the backend could not run."""
+    import xml.etree.ElementTree as ET
+
+    suites = ET.Element("testsuites")
+    suite = ET.SubElement(suites, "testsuite", name="delaysnn.verify")
+    tests = failures = skipped = 0
+    for report in run.reports:
+        for li in range(run.layers):
+            readout = li == run.layers - 1
+            case = ET.SubElement(suite, "testcase", classname=f"delaysnn.verify.{report.backend}",
+                                 name=f"layer {li} ({'readout voltages' if readout else 'hidden'})")
+            tests += 1
+            if report.skipped is not None:
+                ET.SubElement(case, "skipped", message=report.skipped)
+                skipped += 1
+                continue
+            count = report.voltage_mismatches if readout else (report.spike_mismatches[li] if li < len(report.spike_mismatches) else 0)
+            first = report.layer_first[li] if li < len(report.layer_first) else None
+            if count:
+                where = f"first mismatch {first}" if first is not None else "first mismatch not recorded"
+                failure = ET.SubElement(case, "failure", message=where, type="ParityError")
+                failure.text = f"{count} mismatches in layer {li} over samples {run.start}..{run.stop - 1} of {run.inputs}; {where}"
+                failures += 1
+    suite.set("tests", str(tests))
+    suite.set("failures", str(failures))
+    suite.set("skipped", str(skipped))
+    suite.set("errors", "0")
+    ET.SubElement(suite, "properties")
+    props = suite.find("properties")
+    assert props is not None
+    for key, value in (("network", run.network), ("inputs", run.inputs), ("shard", f"{run.shard[0]}/{run.shard[1]}"),
+                       ("samples", f"{run.start}..{run.stop - 1}")):
+        ET.SubElement(props, "property", name=key, value=value)
+    return ET.tostring(suites, encoding="utf-8", xml_declaration=True)
+
+
+def _read_runs(paths: Iterable[str]) -> list[VerifyRun]:
+    from .fileio import check_input_path
+
+    return [VerifyRun.from_json(check_input_path(p, "verify report").read_bytes(), p) for p in paths]
+
+
+__all__ = [
+    "BACKENDS",
+    "PARALLEL",
+    "Mismatch",
+    "ParityReport",
+    "VerifyRun",
+    "compare",
+    "junit_xml",
+    "merge",
+    "merge_runs",
+    "network_id",
+    "resolve",
+    "shard_range",
+    "verify",
+    "verify_batches",
+    "worker_pool",
+]

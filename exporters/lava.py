@@ -14,6 +14,9 @@ Graph (DESIGN section 4): ``RingBuffer`` (graded input) -> per layer ``DelayDens
 
 Samples run one after another through one compiled graph: the input ring buffer holds every
 sample back to back, and between samples ``u``, ``v`` and every ``a_buff`` are set to zero.
+``build(..., copies=B)`` puts B independent copies of the network side by side (block-diagonal
+weights and delays, tiled biases, in ``DelayDense`` or, with ``sparse=True``, ``DelaySparse``), so
+one run of the graph advances B samples at once; copy ``b`` of run ``g`` holds sample ``g * B + b``.
 
 Lava is imported lazily, inside the functions; ``import exporters.lava`` needs only numpy/h5py.
 """
@@ -43,6 +46,7 @@ NETX_FORMAT = "delaysnn-netx"
 DELAYDENSE_MAX_DELAY = 63  # PyDelayDenseModelBitAcc raises beyond this inside a worker: the run hangs
 _LIF_MODEL = "PyLifModelBitAcc"
 _DENSE_MODEL = "PyDelayDenseModelBitAcc"
+_SPARSE_MODEL = "PyDelaySparseModelBitAcc"
 
 
 def _profile(profile: Any) -> Any:
@@ -98,23 +102,31 @@ class LavaGraph:
     latency: tuple[int, ...]
     readout_scale: float = 1.0
     models: dict[str, str] = field(default_factory=dict)
+    copies: int = 1  # network copies side by side: samples per run
+
+    @property
+    def runs(self) -> int:
+        return -(-self.samples // self.copies)
 
 
-def _source_data(x: np.ndarray, steps: int) -> np.ndarray:
-    """``[batch, time, channels]`` -> ``[channels, batch * steps]``: samples back to back, each
-    zero-padded (or cut) to ``steps`` (the RingBuffer sends column ``(time_step - 1) % size``)."""
+def _source_data(x: np.ndarray, steps: int, copies: int = 1) -> np.ndarray:
+    """``[batch, time, channels]`` -> ``[copies * channels, runs * steps]``: runs back to back,
+    copy ``b`` of run ``g`` fed sample ``g * copies + b`` zero-padded (or cut) to ``steps`` (missing
+    samples of the last run: zeros). The RingBuffer sends column ``(time_step - 1) % size``."""
     batch, t_in, channels = x.shape
-    data = np.zeros((batch, steps, channels), dtype=np.int32)
+    runs = -(-batch // copies)
+    data = np.zeros((runs * copies, steps, channels), dtype=np.int32)
     n = min(t_in, steps)
-    data[:, :n] = x[:, :n]
-    return np.ascontiguousarray(data.reshape(batch * steps, channels).T)
+    data[:batch, :n] = x[:, :n]
+    data = data.reshape(runs, copies, steps, channels).transpose(1, 3, 0, 2)
+    return np.ascontiguousarray(data.reshape(copies * channels, runs * steps))
 
 
-def _attach_recorders(neurons: list[Any], samples: int, steps: int) -> tuple[list[Any], Any]:
+def _attach_recorders(neurons: list[Any], runs: int, steps: int) -> tuple[list[Any], Any]:
     from lava.proc.io.sink import Read
     from lava.proc.io.sink import RingBuffer as Sink
 
-    total = samples * steps
+    total = runs * steps
     sinks = []
     for lif in neurons[:-1]:
         sink = Sink(shape=lif.s_out.shape, buffer=total)
@@ -125,13 +137,29 @@ def _attach_recorders(neurons: list[Any], samples: int, steps: int) -> tuple[lis
     return sinks, probe
 
 
-def build(net: DelayNetwork, profile: Any = "loihi2", *, x: Any = None, steps: int | None = None) -> LavaGraph:
+def _blocks(a: np.ndarray, copies: int, sparse: bool) -> Any:
+    """``copies`` copies of matrix ``a`` on the diagonal (a CSR matrix if ``sparse``)."""
+    if sparse:
+        from scipy import sparse as sp
+
+        return sp.block_diag([sp.csr_matrix(a)] * copies, format="csr")
+    return a if copies == 1 else np.kron(np.eye(copies, dtype=a.dtype), a)
+
+
+def build(
+    net: DelayNetwork, profile: Any = "loihi2", *, x: Any = None, steps: int | None = None, copies: int = 1, sparse: bool = False
+) -> LavaGraph:
     """Build the Lava process graph of ``net`` fed with ``x`` (``[batch, time, input_size]``;
-    default one all-zero sample of ``steps`` steps). Refuses networks that break ``profile``."""
+    default one all-zero sample of ``steps`` steps). Refuses networks that break ``profile``.
+
+    ``copies``: copies of the network side by side, each run advancing that many samples (at
+    most the batch); ``sparse``: ``DelaySparse`` connections instead of ``DelayDense``.
+    """
     import_lava_runtime()
     from lava.proc.dense.process import DelayDense
     from lava.proc.io.source import RingBuffer
     from lava.proc.lif.process import LIF
+    from lava.proc.sparse.process import DelaySparse
     from lava.utils.weightutils import SignMode
 
     check(net, profile)
@@ -140,14 +168,16 @@ def build(net: DelayNetwork, profile: Any = "loihi2", *, x: Any = None, steps: i
             raise ValueError("build needs x or steps")
         x = np.zeros((1, steps, net.input_size), dtype=np.int64)
     xs = as_input(net, x)
+    copies = max(1, min(int(copies), xs.shape[0]))
     align = alignment(net, xs.shape[1], steps)
-    source = RingBuffer(data=_source_data(xs, align.steps))
+    source = RingBuffer(data=_source_data(xs, align.steps, copies))
     prev, synapses, neurons = source.s_out, [], []
     for li, layer in enumerate(net.layers):
         graded = li == 0 and net.input_bits > 1
-        syn = DelayDense(
-            weights=2 * layer.weight.astype(np.int64),  # exact: see module docstring
-            delays=layer.delay.astype(int),
+        synapse = DelaySparse if sparse else DelayDense
+        syn = synapse(
+            weights=_blocks(2 * layer.weight.astype(np.int64), copies, sparse),  # exact: see module docstring
+            delays=_blocks(layer.delay.astype(int), copies, sparse),
             max_delay=layer.max_delay,
             weight_exp=layer.weight_exp - 1,
             num_weight_bits=8,
@@ -156,11 +186,11 @@ def build(net: DelayNetwork, profile: Any = "loihi2", *, x: Any = None, steps: i
         )
         n = layer.neuron
         lif = LIF(
-            shape=(layer.shape[0],),
+            shape=(copies * layer.shape[0],),
             du=n.du,
             dv=n.dv,
             vth=READOUT_VTH if n.vth is None else n.vth,
-            bias_mant=n.bias_mant.astype(np.int32),
+            bias_mant=np.tile(np.broadcast_to(n.bias_mant, (layer.shape[0],)), copies).astype(np.int32),
             bias_exp=n.bias_exp,
         )
         prev.connect(syn.s_in)
@@ -168,7 +198,7 @@ def build(net: DelayNetwork, profile: Any = "loihi2", *, x: Any = None, steps: i
         prev = lif.s_out
         synapses.append(syn)
         neurons.append(lif)
-    sinks, probe = _attach_recorders(neurons, xs.shape[0], align.steps)
+    sinks, probe = _attach_recorders(neurons, -(-xs.shape[0] // copies), align.steps)
     return LavaGraph(
         source=source,
         synapses=synapses,
@@ -180,15 +210,16 @@ def build(net: DelayNetwork, profile: Any = "loihi2", *, x: Any = None, steps: i
         input_steps=align.input_steps,
         latency=align.latency,
         readout_scale=readout_scale(net),
+        copies=copies,
     )
 
 
 def run_graph(graph: LavaGraph) -> SimResult:
-    """Run every sample of ``graph`` (resetting state in between), stop the runtime and return the
-    hidden spikes and readout voltages on the simulator's time axis.
+    """Run every sample of ``graph`` (``graph.copies`` at a time, resetting state in between),
+    stop the runtime and return the hidden spikes and readout voltages on the simulator's time axis.
 
-    ``result.extra["timing"]`` holds wall seconds: ``first`` (compile + first sample), ``runs``
-    (each later sample), ``resets`` (between samples) and ``readback`` (reading the recorders).
+    ``result.extra["timing"]`` holds wall seconds: ``first`` (compile + first run), ``runs``
+    (each later run), ``resets`` (between runs) and ``readback`` (reading the recorders).
     """
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
@@ -200,7 +231,7 @@ def run_graph(graph: LavaGraph) -> SimResult:
     timing: dict[str, Any] = {"first": 0.0, "runs": [], "resets": [], "readback": 0.0}
     _quiet_workers(True)
     try:
-        for k in range(graph.samples):
+        for k in range(graph.runs):
             if k:
                 t0 = time.perf_counter()
                 _reset(graph)
@@ -279,9 +310,11 @@ def _stop_workers() -> None:
 
 
 def _unstack(data: np.ndarray, graph: LavaGraph) -> np.ndarray:
-    """A recorder's ``[neurons, samples * steps]`` buffer -> ``[samples, steps, neurons]``."""
-    data = np.asarray(data).astype(np.int64).reshape(-1, graph.samples, graph.steps)
-    return np.ascontiguousarray(data.transpose(1, 2, 0))
+    """A recorder's ``[copies * neurons, runs * steps]`` buffer -> ``[samples, steps, neurons]``
+    (the inverse of :func:`_source_data`)."""
+    c, g, t = graph.copies, graph.runs, graph.steps
+    data = np.asarray(data).astype(np.int64).reshape(c, -1, g, t).transpose(2, 0, 3, 1)
+    return np.ascontiguousarray(data.reshape(g * c, t, -1)[: graph.samples])
 
 
 def _reset(graph: LavaGraph) -> None:
@@ -300,15 +333,18 @@ def _check_models(graph: LavaGraph) -> dict[str, str]:
     for kind, procs, wanted in (("LIF", graph.neurons, _LIF_MODEL), ("DelayDense", graph.synapses, _DENSE_MODEL)):
         for proc in procs:
             name = proc.model_class.__name__
+            if kind == "DelayDense" and type(proc).__name__ == "DelaySparse":
+                kind, wanted = "DelaySparse", _SPARSE_MODEL
             if name != wanted:
                 raise UnsupportedError(f"Lava selected {name} for {kind}, expected the bit-accurate {wanted}; check the lava-nc version (0.10 expected)")
             models[kind] = name
     return models
 
 
-def run(net: DelayNetwork, x: Any, *, steps: int | None = None, profile: Any = "loihi2") -> SimResult:
-    """Run ``net`` on ``x`` in Lava's bit-accurate CPU simulation; same time axis as ``delaysnn.sim``."""
-    return run_graph(build(net, profile, x=x, steps=steps))
+def run(net: DelayNetwork, x: Any, *, steps: int | None = None, profile: Any = "loihi2", copies: int = 1, sparse: bool = False) -> SimResult:
+    """Run ``net`` on ``x`` in Lava's bit-accurate CPU simulation; same time axis as ``delaysnn.sim``
+    (``copies``, ``sparse``: see :func:`build`)."""
+    return run_graph(build(net, profile, x=x, steps=steps, copies=copies, sparse=sparse))
 
 
 # --- lava-dl netx HDF5 ---
