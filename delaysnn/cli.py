@@ -175,7 +175,8 @@ def cli(debug: bool) -> None:
 @click.option("--no-delays", is_flag=True, help="Baseline: every delay fixed at 0, not learned.")
 @click.option("--qat", metavar="BITS|binary", help="Quantization-aware training through the weight quantizer.")
 @click.option("--samples", type=click.IntRange(min=1), help="Limit the number of training samples.")
-@click.option("--device", default="cpu", show_default=True, help="cpu or cuda[:N].")
+@click.option("--device", default="cpu", show_default=True, help="cpu or cuda[:N] (under torchrun, cuda means each rank's LOCAL_RANK GPU).")
+@click.option("--amp", type=click.Choice(["bf16"]), help="Mixed precision: forward and loss under torch.autocast(bfloat16), CPU or CUDA.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--init", "init_from", type=click.Path(), help="Start from this checkpoint (fine-tuning, e.g. QAT).")
 @click.option("--resume", is_flag=True, help="Continue the run that -o's OUT.state/ holds (same options; a fresh start if it holds none).")
@@ -195,7 +196,12 @@ def train(**kw: Any) -> None:
       delaysnn train --task shd --data ~/data/SHD --device cuda -o shd.pt
       delaysnn train --task shd --data ~/data/SHD --val-fraction 0.1 -o shd.pt --resume
       delaysnn train --task synthetic --init model.pt --qat 4 --epochs 5 -o model-q4.pt
+      torchrun --nproc_per_node 2 -m delaysnn train --task synthetic --batch-size 64 -o model.pt
+
+    Under torchrun --batch-size is the global batch (each rank takes batch/ranks); only rank 0
+    writes files.
     """
+    from . import distributed
     from .checkpoint import load_checkpoint, save_checkpoint
     from .model import DelaySNN, ModelConfig
     from .runs import run_files, state_paths
@@ -203,6 +209,9 @@ def train(**kw: Any) -> None:
     from .train import train as run_training
 
     qat_bits, qat_binary = parse_qat(kw["qat"])
+    world = distributed.init_from_env(kw["device"])
+    click.get_current_context().call_on_close(distributed.cleanup)
+    distributed.per_rank_batch(kw["batch_size"], world.size)
     out = _out(kw["output"], kw["init_from"], data=kw["data"])
     files = run_files(out)
     _out(str(files.metrics), kw["init_from"], data=kw["data"])
@@ -250,6 +259,7 @@ def train(**kw: Any) -> None:
         device=kw["device"],
         qat_bits=qat_bits,
         qat_binary=qat_binary,
+        amp=kw["amp"],
         desc=f"train {kw['task']}",
         state_dir=files.state_dir,
         keep=kw["keep"],
@@ -278,6 +288,9 @@ def train(**kw: Any) -> None:
     if result.selected_epoch is not None:
         meta.update(selected_by="val_acc", selected_epoch=result.selected_epoch, val_split=val_how,
                     val_acc=result.val_acc[result.selected_epoch - 1], last_epoch_test_acc=result.test_acc[-1])
+    meta.update(result.setup)  # how it was trained: world_size, global_batch, per_rank_batch, device, backend, amp
+    if not world.main:
+        return
     save_checkpoint(model, out, meta)
     chosen = f" (epoch {result.selected_epoch}, best validation {100 * meta['val_acc']:.1f}%)" if result.selected_epoch else ""
     click.echo(f"test accuracy {100 * result.final_test_acc:.1f}% (hard delays){chosen}; wrote {out}, metrics {files.metrics}")

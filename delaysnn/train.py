@@ -16,6 +16,7 @@ interrupted; with a validation split the model of the best validation epoch is r
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 import random
@@ -30,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from . import distributed
 from .datasets import SpikeDataset
 from .errors import DataError, DelaysnnError
 from .model import DelaySNN, class_scores, predict
@@ -49,6 +51,7 @@ class TrainOptions:
     device: str = "cpu"
     qat_bits: int | None = None  # quantization-aware training: weight bits (1..8)
     qat_binary: bool = False
+    amp: str | None = None  # "bf16": forward and loss under torch.autocast(bfloat16), on any device
     progress: bool = True  # a bar on a terminal, else one line per epoch on stderr
     desc: str = "train"
     state_dir: str | os.PathLike | None = None  # write a resumable state here after every epoch
@@ -68,6 +71,8 @@ class TrainOptions:
             raise DelaysnnError(f"--keep must be >= 1 (got {self.keep})")
         if self.resume and self.state_dir is None:
             raise DelaysnnError("resume=True needs state_dir (the directory the interrupted run wrote its states to)")
+        if self.amp not in (None, "bf16"):
+            raise DelaysnnError(f"--amp must be bf16 (got {self.amp!r})")
 
     def fingerprint(self) -> dict[str, Any]:
         """The options that shape the trajectory (a resume must match them; the device may differ)."""
@@ -84,6 +89,7 @@ class TrainResult:
     rows: list[dict[str, Any]] = field(default_factory=list)  # the metrics log (runs.METRIC_FIELDS)
     selected_epoch: int | None = None  # 1-based; the best validation epoch, whose model train returns
     resumed_from: int | None = None  # epochs the resumed state had finished
+    setup: dict[str, Any] = field(default_factory=dict)  # how it was trained: world_size, batches, device, backend
 
     @property
     def final_test_acc(self) -> float:
@@ -121,6 +127,18 @@ def flush_denormals() -> Iterator[None]:
         yield
     finally:
         torch.set_flush_denormal(False)
+
+
+def _epoch_batches(data: SpikeDataset, batch_size: int, gen: torch.Generator, world: distributed.World):
+    """``(x, y, global batch size)``: this rank's slice of each global batch of one permutation."""
+    if world.size == 1:
+        yield from ((x, y, len(y)) for x, y in data.batches(batch_size, shuffle=True, generator=gen))
+        return
+    order = torch.randperm(len(data), generator=gen)  # the permutation data.batches draws
+    for start in range(0, len(data), batch_size):
+        idx = order[start : start + batch_size]
+        mine = distributed.shard(idx, world)
+        yield data.x[mine].float(), data.y[mine], len(idx)
 
 
 def resolve_device(device: str) -> torch.device:
@@ -165,7 +183,9 @@ def train(
     for split, what in ((train_set, "training"), (test_set, "test"), (val_set, "validation")):
         if split is not None and len(split) == 0:
             raise DataError(f"{what} split {split.name} has no samples; training or accuracy on it is undefined: give data with samples")
-    device = resolve_device(opts.device)
+    world = distributed.current()
+    distributed.per_rank_batch(opts.batch_size, world.size)
+    device = resolve_device(distributed.rank_device(opts.device, world.local_rank) if world.size > 1 else opts.device)
     if train_set.channels != model.cfg.input_size:
         raise DelaysnnError(
             f"dataset {train_set.name} has {train_set.channels} channels, model input_size is {model.cfg.input_size}"
@@ -194,12 +214,18 @@ def train(
         **opts.fingerprint(),
         "config": model.cfg.to_dict(),
         "data": [None if d is None else [len(d), d.steps, d.channels, d.n_classes] for d in (train_set, val_set, test_set)],
+        **({"amp": opts.amp} if opts.amp else {}),
     }
+    setup = {"world_size": world.size, "global_batch": opts.batch_size, "per_rank_batch": opts.batch_size // world.size,
+             "device": str(device), "backend": world.backend, "amp": opts.amp}
+    main = world.main  # only rank 0 writes states, metrics and progress
     if opts.state_dir is not None:
-        runs.prepare_state_dir(opts.state_dir)
+        if main:
+            runs.prepare_state_dir(opts.state_dir)
         found = runs.load_newest_state(opts.state_dir) if opts.resume else None
         if found is None:
-            runs.clear_states(opts.state_dir)
+            if main:
+                runs.clear_states(opts.state_dir)
         else:
             path, state = found
             runs.check_fingerprint(path, state["fingerprint"], fingerprint)
@@ -212,7 +238,7 @@ def train(
             sigma0, best = state["sigma0"], state["best"]
             result = TrainResult.from_state(state["result"])
             result.resumed_from = state["epoch"]
-            if opts.metrics_path is not None:
+            if opts.metrics_path is not None and main:
                 runs.write_metrics(opts.metrics_path, result.rows)
     sigma_epochs = max(opts.epochs // 4, 1)
     alpha = (SIGMA_FINAL / sigma0) ** (1 / sigma_epochs) if opts.learn_delays and sigma0 > SIGMA_FINAL else 1.0
@@ -220,8 +246,20 @@ def train(
     first = result.resumed_from or 0
     n_batches = math.ceil(len(train_set) / opts.batch_size)
     on_terminal = sys.stderr.isatty()
-    with flush_denormals(), tqdm(
-        total=opts.epochs * n_batches, initial=first * n_batches, desc=opts.desc, disable=not (opts.progress and on_terminal),
+    forward_trace: Callable[[torch.Tensor], Any] = model.forward_trace  # or DDP around it
+    sync_bn: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
+    if world.size > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        sync_bn = distributed.global_batchnorm(model)
+        # buffers (BN running statistics, sigma) stay identical by construction: no per-step broadcast
+        forward_trace = DistributedDataParallel(distributed.TraceModule(model), broadcast_buffers=False,
+                                                device_ids=[device.index] if device.type == "cuda" else None)
+    check = distributed.check_dir() if world.size > 1 else None
+    steps_checked = 0
+    autocast = functools.partial(torch.autocast, device_type=device.type, dtype=torch.bfloat16, enabled=opts.amp == "bf16")
+    with flush_denormals(), sync_bn, tqdm(
+        total=opts.epochs * n_batches, initial=first * n_batches, desc=opts.desc, disable=not (opts.progress and on_terminal and main),
         leave=False, mininterval=0.2,
     ) as bar:
         for epoch in range(first, opts.epochs):
@@ -230,23 +268,34 @@ def train(
             model.train()
             losses, correct, seen = [], 0, 0
             rates = [0.0] * len(model.hidden)
-            for x, y in train_set.batches(opts.batch_size, shuffle=True, generator=gen):
+            for x, y, n_global in _epoch_batches(train_set, opts.batch_size, gen, world):
                 x, y = x.to(device), y.to(device)
                 for opt in optimizers:
                     opt.zero_grad()
-                v, spikes = model.forward_trace(x)
-                scores = class_scores(v)  # SNN-delays' class scores: sum over time of softmax
-                loss = F.cross_entropy(scores, y)
+                with autocast():
+                    v, spikes = forward_trace(x)
+                    scores = class_scores(v.float())  # SNN-delays' class scores: sum over time of softmax
+                    if world.size == 1:
+                        loss = F.cross_entropy(scores, y)
+                    else:
+                        loss = distributed.cross_entropy_share(scores, y, n_global, world)
                 loss.backward()
                 for opt in optimizers:
                     opt.step()
                 model.clamp_positions()
-                losses.append(loss.item())
+                if check is not None:
+                    distributed.assert_same([s.pos for s in model.synapses], f"DCLS positions after step {steps_checked + 1} and the clamp")
+                    steps_checked += 1
+                losses.append(loss.item() if world.size == 1 else loss.item() / world.size)
                 correct += int((scores.detach().argmax(-1) == y).sum())
                 seen += len(y)
                 rates = [r + float(s.detach().mean()) * len(y) for r, s in zip(rates, spikes)]
                 bar.update(1)
                 bar.set_postfix(epoch=epoch + 1, loss=f"{np.mean(losses):.3f}", acc=f"{correct / seen:.2f}")
+            if world.size > 1:  # metrics of the global batches: sums over ranks
+                totals = distributed.all_reduce_sum(torch.tensor([*losses, correct, seen, *rates], dtype=torch.float64, device=device)).tolist()
+                losses, rates = totals[: len(losses)], totals[len(losses) + 2 :]
+                correct, seen = int(totals[len(losses)]), int(totals[len(losses) + 1])
             for sched in schedulers:
                 sched.step()
             if epoch < sigma_epochs and model.sigma > SIGMA_FINAL:
@@ -270,7 +319,7 @@ def train(
                 "spike_rates": [r / max(seen, 1) for r in rates], "seconds": round(time.perf_counter() - t0, 3),
             }
             result.rows.append(row)
-            if opts.state_dir is not None:
+            if opts.state_dir is not None and main:
                 runs.save_state(opts.state_dir, epoch + 1, {
                     "fingerprint": fingerprint,
                     "model": {k: t.detach().cpu().clone() for k, t in model.state_dict().items()},
@@ -281,9 +330,9 @@ def train(
                     "best": best,
                     "result": result.to_state(),
                 }, keep=opts.keep)
-            if opts.metrics_path is not None:
+            if opts.metrics_path is not None and main:
                 runs.write_metrics(opts.metrics_path, result.rows)
-            if opts.progress and not on_terminal:
+            if opts.progress and not on_terminal and main:
                 sys.stderr.write(progress_line(opts.desc, opts.epochs, row) + "\n")
                 sys.stderr.flush()
             if on_epoch is not None:
@@ -293,8 +342,12 @@ def train(
         result.selected_epoch = best["epoch"]
     # eval mode already ran on the rounded positions, so the epoch's test_acc stands for the frozen model
     model.round_positions()
+    if check is not None:
+        distributed.assert_same([t.float() for t in model.state_dict().values()], "parameters and buffers after training")
+        distributed.save_rank_state(model, check, steps_checked)
     model.eval()
     model.to("cpu")
+    result.setup = setup
     return result
 
 
