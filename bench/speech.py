@@ -81,6 +81,10 @@ def integer_accuracy(checkpoint: Path, opts: QuantizeOptions, x: np.ndarray, y: 
     return float((simulate(net, x, record=False).predict() == y).mean()), net
 
 
+def qat_epochs(args: argparse.Namespace, label: str) -> int:
+    return args.binary_qat_epochs if label == "binary" else args.qat_epochs
+
+
 def step_time(step: Any, repeat: int = 3) -> float:
     best = math.inf
     for _ in range(repeat):
@@ -153,6 +157,7 @@ def main() -> int:
     ap.add_argument("--work", type=Path, default=common.ROOT / "out" / "speech")
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--qat-epochs", type=int, default=5)
+    ap.add_argument("--binary-qat-epochs", type=int, default=15, help="Binary weights lose more: a longer fine-tune.")
     ap.add_argument("--hidden", type=int, default=SPEECH_HIDDEN)
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--parity-samples", type=int, default=64)
@@ -197,17 +202,17 @@ def main() -> int:
 
         def qat(tfields=tfields, label=label):
             model = load_checkpoint(best)
-            opts = TrainOptions(epochs=args.qat_epochs, batch_size=args.batch_size, learn_delays=False, seed=args.seed, desc=f"QAT {label}", **tfields)
+            opts = TrainOptions(epochs=qat_epochs(args, label), batch_size=args.batch_size, learn_delays=False, seed=args.seed, desc=f"QAT {label}", **tfields)
             return fit(model, train_set, test_set, opts, {**meta, "qat": label})
 
-        path = args.work / f"model-qat-{label}.pt"
+        path = args.work / f"model-qat-{label}-e{qat_epochs(args, label)}.pt"
         trained(path, args.retrain, qat)
         after, _ = integer_accuracy(path, QuantizeOptions(**qfields), x, y)
         quant[label] = {"ptq": ptq, "qat": after, "qat_checkpoint": str(path)}
     loihi_opts = QuantizeOptions(weight_bits=8, profile="loihi2", for_netx=True)  # what `export --target loihi` does
     loihi_acc, loihi_net = integer_accuracy(best, loihi_opts, x, y)
-    loihi_qat_acc, loihi_qat_net = integer_accuracy(args.work / "model-qat-8-bit.pt", loihi_opts, x, y)
-    binary_qat_acc, binary_qat_net = integer_accuracy(args.work / "model-qat-binary.pt", QuantizeOptions(binary=True, profile="loihi2", for_netx=True), x, y)
+    loihi_qat_acc, loihi_qat_net = integer_accuracy(Path(quant["8-bit"]["qat_checkpoint"]), loihi_opts, x, y)
+    binary_qat_acc, binary_qat_net = integer_accuracy(Path(quant["binary"]["qat_checkpoint"]), QuantizeOptions(binary=True, profile="loihi2", for_netx=True), x, y)
     quant["loihi2 8-bit"] = {"ptq": loihi_acc, "qat": loihi_qat_acc}
     quant["loihi2 binary"] = {"ptq": None, "qat": binary_qat_acc}
     out["integer"] = quant
@@ -245,7 +250,7 @@ def report(out: dict[str, Any], args: argparse.Namespace, m_learned: dict[str, A
         f"**Spoken digits (synthesized speech in SHD's layout, not SHD): {out['train']} train / {out['test']} test "
         f"utterances, test voices unseen in training, T = {out['steps']} steps of 10 ms, 140 inputs, 20 classes; "
         f"network 140-{args.hidden}-{args.hidden}-20, max delay 25, {m_learned.get('epochs', args.epochs)} epochs, "
-        f"QAT {args.qat_epochs} epochs**",
+        f"QAT {args.qat_epochs} epochs ({args.binary_qat_epochs} for binary)**",
         "",
     ]
     if out["generate_s"] is not None:
