@@ -1,5 +1,6 @@
 import os
 import shutil
+import signal
 
 import pytest
 import torch
@@ -36,3 +37,11 @@ def run_cli(args, capsys) -> tuple[int, str, str]:
         main([str(a) for a in args])
     out, err = capsys.readouterr()
     return exc.value.code, out, err
+
+
+def default_signals() -> None:
+    """``preexec_fn`` for subprocesses that tests signal: a runner started under ``nohup`` or in a
+    background job ignores SIGHUP / SIGINT, and a child would inherit that (and delaysnn keeps a
+    signal that was ignored at start ignored)."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)

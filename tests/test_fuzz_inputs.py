@@ -27,7 +27,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import run_cli
+from tests.conftest import default_signals, run_cli
 
 FUZZ = settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 
@@ -499,7 +499,8 @@ def test_ctrl_c_during_lava_verification(tmp_path, real_files):
     model = DelaySNN(ModelConfig(input_size=6, output_size=3, hidden_size=8, hidden_layers=1, max_delay=7)).eval()
     save_checkpoint(model, tmp_path / "r.pt", {})
     proc = subprocess.Popen([sys.executable, "-m", "delaysnn", "verify", str(tmp_path / "r.pt"), "--backends", "lava", "--samples", "500"],
-                            cwd=Path(__file__).parents[1], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            cwd=Path(__file__).parents[1], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=default_signals)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and len([p for p in _children(proc.pid)]) < 2:
         time.sleep(0.2)  # wait for Lava's workers

@@ -24,7 +24,7 @@ from scipy.io import wavfile
 from delaysnn.cli import stop_signals
 from delaysnn.errors import DelaysnnError, Terminated
 from delaysnn.fileio import atomic_path, check_output_path, disk_error, write_bytes_atomic
-from tests.conftest import needs_espeak
+from tests.conftest import default_signals, needs_espeak
 from tests.conftest import run_cli as run
 
 MODEL = Path(__file__).resolve().parents[1] / "examples" / "synthetic.pt"
@@ -301,7 +301,7 @@ def test_signal_during_a_write_leaves_the_old_output_and_no_debris(sig, tmp_path
     out = tmp_path / "m.dnet"
     out.write_bytes(b"old")
     proc = subprocess.Popen([sys.executable, "-c", SLOW_WRITE, "quantize", str(MODEL), "-o", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, preexec_fn=default_signals)
     try:
         assert proc.stdout.readline().strip() == "writing"
         assert len(debris(tmp_path)) == 1  # the signal lands mid-write
@@ -362,7 +362,7 @@ def test_sigterm_stops_make_dataset_and_its_workers(tmp_path):
     out.mkdir()
     proc = subprocess.Popen([sys.executable, "-c", "from delaysnn.cli import main; main()", "make-dataset", "spoken-digits",
                              "-o", str(out), "--per-class", "40", "--workers", "2", "--variants", "m1,m2,f1,f3"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, preexec_fn=default_signals)
     try:
         assert proc.stdout.readline().startswith("spoken-digits:")  # planned; workers start now
         deadline = time.monotonic() + 60

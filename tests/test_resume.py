@@ -17,7 +17,7 @@ from delaysnn.datasets import synthetic_splits, validation_split
 from delaysnn.model import DelaySNN, ModelConfig
 from delaysnn.runs import METRIC_FIELDS, read_metrics, run_files, state_paths
 from delaysnn.train import TrainOptions, train
-from tests.conftest import run_cli
+from tests.conftest import default_signals, run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI_ARGS = ["train", "--samples", "128", "--layers", "1", "--hidden", "16", "--max-delay", "9", "--epochs", "3"]
@@ -73,7 +73,7 @@ def test_resumed_run_is_bit_identical(tmp_path):
 
 def _cli(args, cwd, **kw):
     return subprocess.Popen([sys.executable, "-m", "delaysnn", *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, **kw)
+                            text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, preexec_fn=default_signals, **kw)
 
 
 @pytest.fixture(scope="module")
