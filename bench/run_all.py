@@ -33,13 +33,20 @@ def machine() -> str:
 
 
 def existing_sections(path: Path) -> dict[str, str]:
-    """``{script: its '## script ...' section}`` of a results file written by this script."""
+    """``{script: its '## script ...' section}`` of a results file written by this script
+    (a script's own output may hold '## ' lines: only headings naming a script split)."""
     if not path.exists():
         return {}
-    found = {}
-    for chunk in path.read_text().split("\n## ")[1:]:
-        found[chunk.split(" ", 1)[0]] = "## " + chunk.rstrip() + "\n"
-    return found
+    found: dict[str, list[str]] = {}
+    current = None
+    for line in path.read_text().splitlines():
+        name = line[3:].split(" ", 1)[0] if line.startswith("## ") else None
+        if name in SCRIPTS:
+            current = name
+            found[current] = []
+        if current is not None:
+            found[current].append(line)
+    return {name: "\n".join(lines).rstrip() + "\n" for name, lines in found.items()}
 
 
 def main() -> int:

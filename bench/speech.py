@@ -157,7 +157,8 @@ def main() -> int:
     ap.add_argument("--work", type=Path, default=common.ROOT / "out" / "speech")
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--qat-epochs", type=int, default=5)
-    ap.add_argument("--binary-qat-epochs", type=int, default=15, help="Binary weights lose more: a longer fine-tune.")
+    ap.add_argument("--binary-qat-epochs", type=int, default=5,
+                    help="Binary QAT epochs (15 diverged here: BatchNorm variances overflow, see README).")
     ap.add_argument("--hidden", type=int, default=SPEECH_HIDDEN)
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--parity-samples", type=int, default=64)

@@ -347,6 +347,12 @@ def train(
         distributed.save_rank_state(model, check, steps_checked)
     model.eval()
     model.to("cpu")
+    bad = [k for k, v in model.state_dict().items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:  # a checkpoint of this model could not be loaded back: say so now, not at the next load
+        raise DelaysnnError(
+            f"training diverged: {', '.join(bad[:3])} hold NaN or infinite values after epoch {opts.epochs}; "
+            f"lower --lr or train fewer epochs (binary QAT: BatchNorm variances of rows with a tiny gain overflow)"
+        )
     result.setup = setup
     return result
 

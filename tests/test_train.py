@@ -42,3 +42,19 @@ def test_subnormals_are_flushed_while_training_only():
     during = []
     train(_model(), tr, None, TrainOptions(epochs=1, progress=False), on_epoch=lambda e, r: during.append(float(tiny * 1.0)))
     assert during == [0.0] and float(tiny * 1.0) > 0.0
+
+
+def test_a_diverged_run_is_refused_before_it_is_saved():
+    """Non-finite parameters or BatchNorm statistics would make an unloadable checkpoint."""
+    import pytest
+
+    from delaysnn.errors import DelaysnnError
+
+    tr, _ = synthetic_splits(n_train=64, n_test=16)
+    model = _model()
+
+    def poison(epoch, result):
+        model.hidden[0].bn.running_var[0] = float("inf")
+
+    with pytest.raises(DelaysnnError, match="training diverged: hidden.0.bn.running_var"):
+        train(model, tr, None, TrainOptions(epochs=1, progress=False), on_epoch=poison)
