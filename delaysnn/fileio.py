@@ -219,18 +219,14 @@ def check_input_path(path: str | os.PathLike, what: str = "file") -> Path:
     (missing, a symlink loop, a dangling symlink, a directory, unreadable)."""
     path = Path(path)
     if not path.exists():
-        if path.is_symlink():
-            try:
-                os.stat(path)
-            except OSError as err:
-                if err.errno == errno.ELOOP:
-                    raise DelaysnnError(f"{path}: symlink loop; point the link at a real {what}") from err
-            raise DelaysnnError(f"{path}: dangling symlink (its target {os.readlink(path)} does not exist); give an existing {what}")
         try:
             os.stat(path)
         except OSError as err:
             if err.errno == errno.ELOOP:
-                raise DelaysnnError(f"{path}: symlink loop in the path; point the link at a real {what}") from err
+                where = "" if path.is_symlink() else " in the path"
+                raise DelaysnnError(f"{path}: symlink loop{where}; point the link at a real {what}") from err
+        if path.is_symlink():
+            raise DelaysnnError(f"{path}: dangling symlink (its target {os.readlink(path)} does not exist); give an existing {what}")
         raise DelaysnnError(f"{path}: no such {what}")
     if path.is_dir():
         raise DelaysnnError(f"{path}: is a directory, expected a {what}")

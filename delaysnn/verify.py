@@ -246,15 +246,9 @@ def _worker_init() -> None:
     def end(signum: int, frame: Any) -> None:
         import multiprocessing
 
-        children = multiprocessing.active_children()
-        for proc in children:
-            with contextlib.suppress(Exception):
-                proc.terminate()
-        for proc in children:
-            with contextlib.suppress(Exception):
-                proc.join(timeout=2)
-                if proc.is_alive():
-                    proc.kill()
+        from .processes import stop_processes
+
+        stop_processes(multiprocessing.active_children())
         os._exit(128 + signum)
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)

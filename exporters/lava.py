@@ -297,16 +297,9 @@ def _stop_workers() -> None:
     """End the worker processes of an interrupted run at once (SIGTERM, then SIGKILL)."""
     import multiprocessing
 
-    workers = multiprocessing.active_children()
-    for proc in workers:
-        with contextlib.suppress(Exception):
-            proc.terminate()
-    for proc in workers:
-        with contextlib.suppress(Exception):
-            proc.join(timeout=2)
-            if proc.is_alive():
-                proc.kill()
-                proc.join(timeout=1)
+    from delaysnn.processes import stop_processes
+
+    stop_processes(multiprocessing.active_children())
 
 
 def _unstack(data: np.ndarray, graph: LavaGraph) -> np.ndarray:

@@ -246,14 +246,11 @@ def _stop_workers(pool: ProcessPoolExecutor) -> None:
     ``shutdown(cancel_futures=True)`` only drops work not yet sent to a worker, and forgets
     the workers; ``ProcessPoolExecutor`` has no public terminate, hence ``_processes``.
     """
+    from ..processes import stop_processes
+
     procs = list((getattr(pool, "_processes", None) or {}).values())
     pool.shutdown(wait=False, cancel_futures=True)
-    for proc in procs:
-        with contextlib.suppress(Exception):
-            proc.terminate()
-    for proc in procs:
-        with contextlib.suppress(Exception):
-            proc.join(timeout=5)
+    stop_processes(procs, timeout=5)
 
 
 def _default_workers() -> int:
