@@ -252,10 +252,3 @@ def evaluation_batches(
         make=lambda a, b: x_all[a:b].numpy().astype(np.int32),
     )
 
-
-def evaluation_inputs(
-    net: DelayNetwork, task: str | None, data: str | None, samples: int | None, seed: int = 0, dataset: Any = None
-) -> tuple[np.ndarray, np.ndarray | None, str]:
-    """``(x int [N, T, C], labels or None, description)``: :func:`evaluation_batches` as one array."""
-    inputs = evaluation_batches(net, task, data, samples, seed, dataset)
-    return inputs.array(), inputs.labels, inputs.description
