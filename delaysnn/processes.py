@@ -7,6 +7,17 @@ from collections.abc import Iterable
 from typing import Any
 
 
+def stop_pool(pool: Any, timeout: float = 5.0) -> None:
+    """End a ``ProcessPoolExecutor``'s workers now rather than after their queued work.
+
+    ``shutdown(cancel_futures=True)`` only drops work not yet sent to a worker, and forgets
+    the workers; the executor has no public terminate, hence ``_processes``.
+    """
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    stop_processes(procs, timeout=timeout)
+
+
 def stop_processes(procs: Iterable[Any], timeout: float = 2.0) -> None:
     """Terminate every process, then join each; kill whatever outlives ``timeout`` seconds.
 

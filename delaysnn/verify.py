@@ -272,16 +272,9 @@ def worker_pool(workers: int) -> Any:
     try:
         yield pool
     except BaseException:
-        procs = list((getattr(pool, "_processes", None) or {}).values())
-        for proc in procs:
-            with contextlib.suppress(Exception):
-                proc.terminate()
-        pool.shutdown(wait=False, cancel_futures=True)
-        for proc in procs:
-            with contextlib.suppress(Exception):
-                proc.join(timeout=5)
-                if proc.is_alive():
-                    proc.kill()
+        from .processes import stop_pool
+
+        stop_pool(pool)
         raise
     pool.shutdown(wait=True)
 

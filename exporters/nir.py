@@ -576,9 +576,7 @@ def _read_ir(graph: Any) -> DelayNetwork:
     meta = _meta(graph, "integer")
     if not meta:
         raise UnsupportedError("NIR file has no delaysnn metadata (format 'delaysnn-nir'): only integer networks written by delaysnn are read exactly; read foreign graphs with exporters.nir.read_float")
-    dt = float(meta["dt"])
-    if not dt > 0:
-        raise UnsupportedError(f"NIR metadata 'dt' is {dt}; the time step must be positive")
+    dt = graph_dt(graph)
     n_in, segments = _chain(graph)
     layers, fan_in = [], n_in
     for index, seg in enumerate(segments):

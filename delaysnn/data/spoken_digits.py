@@ -54,6 +54,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataError
+from ..processes import stop_pool
 from . import espeak
 
 __all__ = [
@@ -240,19 +241,6 @@ def _worker_init() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _stop_workers(pool: ProcessPoolExecutor) -> None:
-    """End the workers now rather than after their queued chunks (seconds): none outlives us.
-
-    ``shutdown(cancel_futures=True)`` only drops work not yet sent to a worker, and forgets
-    the workers; ``ProcessPoolExecutor`` has no public terminate, hence ``_processes``.
-    """
-    from ..processes import stop_processes
-
-    procs = list((getattr(pool, "_processes", None) or {}).values())
-    pool.shutdown(wait=False, cancel_futures=True)
-    stop_processes(procs, timeout=5)
-
-
 def _default_workers() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))
@@ -282,7 +270,7 @@ def _encode_all(
                 results.append(result)
                 bar.update()
         except BaseException:  # Ctrl-C, SIGTERM (the CLI's Terminated), a failed utterance
-            _stop_workers(pool)
+            stop_pool(pool)
             raise
         pool.shutdown()
         return results
