@@ -87,7 +87,7 @@ def _train_counts(task: str | None, data: str | None) -> Any:
     def counts() -> tuple[int, str]:
         from .heidelberg import load_heidelberg
 
-        ds = load_heidelberg(data, task or "shd", "train")
+        ds = load_heidelberg(data, task if task in ("shd", "ssc") else "shd", "train")
         return ds.max_count, f"{data} ({ds.name})"
 
     return counts
@@ -112,7 +112,7 @@ def _network_and_inputs(model: str, qopts: Any, task: str | None, data: str | No
     (``inputs``: a ``pipeline.EvaluationInputs``, run a batch at a time).
 
     A checkpoint that records no input range (a converted one) takes its input width from the
-    evaluation data, which is loaded once for both.
+    training split of --data, as ``quantize`` and ``export`` do, so all deploy the same network.
     """
     from .pipeline import evaluation_batches, evaluation_dataset, load_network
 
@@ -128,12 +128,8 @@ def _network_and_inputs(model: str, qopts: Any, task: str | None, data: str | No
                 raise type(err)(f"{err} (--data without --task reads SHD files: pass --task ssc for SSC, --task shd for SHD)") from err
         return loaded[name]
 
-    def counts() -> tuple[int, str] | None:
-        ds = dataset(task)
-        return None if ds is None else (ds.max_count, f"{data or task} ({ds.name})")
-
-    with _naming(model):
-        net, _ = load_network(model, qopts, data_max_count=counts)
+    with _naming(model):  # the width as quantize/export take it: from the training split
+        net, _ = load_network(model, qopts, data_max_count=_train_counts(task, data))
     _note_input_bits(net)
     name = task or net.provenance.get("task")
     ds = dataset(name)

@@ -516,11 +516,6 @@ def add_activity(a: Activity | None, b: Activity) -> Activity:
     )
 
 
-def count_layers(net: DelayNetwork, trace: Trace, core_limits: dict[str, Any]) -> list[LayerCounts]:
-    """Per-layer counts of one traced run (see the module doc for every definition)."""
-    return layer_counts(net, activity(net, trace), core_limits)
-
-
 def layer_counts(net: DelayNetwork, act: Activity, core_limits: dict[str, Any]) -> list[LayerCounts]:
     """Per-inference counts (means over ``act.samples``) from summed activity."""
     result = []

@@ -85,3 +85,21 @@ def test_without_data_the_default_is_stated(tmp_path, capsys, theirs):
     run(["convert", "--from", "snn-delays", str(theirs), "-o", str(model)], capsys)
     code, _, err = run(["quantize", str(model), "-o", str(tmp_path / "m.dnet")], capsys)
     assert code == 0 and "1-bit input, from a default" in err and "--data DIR" in err
+
+
+def test_every_command_takes_the_width_from_the_training_split(tmp_path, capsys, theirs):
+    """quantize and simulate/verify deploy the same network: the test split's smaller counts
+    (up to 3, 2 bits) do not narrow the input that the training split's counts (5, 3 bits) need."""
+    d = tmp_path / "digits"
+    d.mkdir()
+    t, u, y = _split(12, 0)
+    write_shd(d / "shd_train.h5", t, u, y)
+    rng = np.random.default_rng(2)
+    times = [np.full(3, 0.1) for _ in range(4)]  # at most 3 spikes per bin: 2 bits would do
+    units = [rng.integers(0, 700, 3).astype(np.uint16) for _ in range(4)]
+    write_shd(d / "shd_test.h5", times, units, np.arange(4))
+    model = tmp_path / "model.pt"
+    run(["convert", "--from", "snn-delays", str(theirs), "-o", str(model)], capsys)
+    for args in (["simulate", str(model), "--data", str(d)], ["verify", str(model), "--data", str(d), "--backends", "sim"]):
+        code, _, err = run(args, capsys)
+        assert code == 0 and "3-bit input, from the data" in err, err
