@@ -27,22 +27,30 @@ TASK_DEFAULTS = {
 }
 
 
+def _targets(ability: str) -> list[str]:
+    """Names of the registry's backends that can ``ability`` (export, float, run, describe)."""
+    from exporters.registry import names
+
+    return names(ability)
+
+
 def _echo_json(obj: Any) -> None:
     click.echo(json.dumps(obj, indent=2, sort_keys=True, default=str))
 
 
-def parse_qat(value: str | None) -> tuple[int | None, bool]:
+def parse_qat(value: str | None) -> tuple[int | None, bool, bool]:
+    """``--qat`` as ``(bits, binary, ternary)``."""
     if value is None:
-        return None, False
-    if value.lower() == "binary":
-        return None, True
+        return None, False, False
+    if value.lower() in ("binary", "ternary"):
+        return None, value.lower() == "binary", value.lower() == "ternary"
     try:
         bits = int(value)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is neither a bit width 1..8 nor 'binary'", param_hint="'--qat'") from None
+        raise click.BadParameter(f"{value!r} is neither a bit width 1..8 nor 'binary' or 'ternary'", param_hint="'--qat'") from None
     if not 1 <= bits <= 8:
-        raise click.BadParameter(f"{bits} is outside 1..8 (or use 'binary')", param_hint="'--qat'")
-    return bits, False
+        raise click.BadParameter(f"{bits} is outside 1..8 (or use 'binary' or 'ternary')", param_hint="'--qat'")
+    return bits, False, False
 
 
 def load_task_data(task: str, data: str | None, samples: int | None, seed: int):
@@ -169,7 +177,15 @@ def cli(debug: bool) -> None:
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-3, show_default=True)
 @click.option("--dropout", type=click.FloatRange(0, 1, max_open=True))
 @click.option("--no-delays", is_flag=True, help="Baseline: every delay fixed at 0, not learned.")
-@click.option("--qat", metavar="BITS|binary", help="Quantization-aware training through the weight quantizer.")
+@click.option("--qat", metavar="BITS|binary|ternary", help="Quantization-aware training through the weight quantizer.")
+@click.option("--delay-bits", type=click.IntRange(1, 12), help="QAT through the delay grid: at most 2**B delays per layer (as quantize --delay-bits).")
+@click.option("--delay-grid", type=click.Choice(["step", "cap"]), help="With --delay-bits: a per-layer step s, delays s*k (default), or delays capped at 2**B-1.")
+@click.option("--prune", type=click.FloatRange(0, 1, max_open=True), metavar="FRACTION", help="With --init: prune this fraction of synapses by magnitude (BN-folded), fine-tune the rest.")
+@click.option("--prune-scope", type=click.Choice(["layer", "global"]), help="With --prune: the fraction in every layer (default) or over all layers.")
+@click.option("--freeze-bn-stats", is_flag=True,
+              help="BatchNorm uses and keeps its running statistics (what is deployed); long binary/ternary QAT runs need it.")
+@click.option("--lr-pos", type=click.FloatRange(min=0, min_open=True),
+              help="Learning rate of the delay positions (default 100 x --lr; 10 x --lr when --init with --delay-bits).")
 @click.option("--samples", type=click.IntRange(min=1), help="Limit the number of training samples.")
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda[:N] (under torchrun, cuda means each rank's LOCAL_RANK GPU).")
 @click.option("--amp", type=click.Choice(["bf16"]), help="Mixed precision: forward and loss under torch.autocast(bfloat16), CPU or CUDA.")
@@ -192,19 +208,30 @@ def train(**kw: Any) -> None:
       delaysnn train --task shd --data ~/data/SHD --device cuda -o shd.pt
       delaysnn train --task shd --data ~/data/SHD --val-fraction 0.1 -o shd.pt --resume
       delaysnn train --task synthetic --init model.pt --qat 4 --epochs 5 -o model-q4.pt
+      delaysnn train --task synthetic --init model.pt --qat 4 --delay-bits 5 --epochs 5 -o model-q4d5.pt
+      delaysnn train --task synthetic --init model.pt --prune 0.8 --qat 4 --epochs 5 -o model-p80.pt
       torchrun --nproc_per_node 2 -m delaysnn train --task synthetic --batch-size 64 -o model.pt
 
     Under torchrun --batch-size is the global batch (each rank takes batch/ranks); only rank 0
-    writes files.
+    writes files. With --init, delays stay where the checkpoint has them, except with
+    --delay-bits: then the positions learn through the delay grid too. The checkpoint records
+    --qat, --delay-bits/--delay-grid and --prune/--prune-scope in its metadata.
     """
     from . import distributed
     from .checkpoint import load_checkpoint, save_checkpoint
     from .model import DelaySNN, ModelConfig
     from .runs import run_files, state_paths
-    from .train import TrainOptions, seed_everything
+    from .train import TrainOptions, deployment_settings, seed_everything
     from .train import train as run_training
 
-    qat_bits, qat_binary = parse_qat(kw["qat"])
+    qat_bits, qat_binary, qat_ternary = parse_qat(kw["qat"])
+    if kw["delay_grid"] is not None and kw["delay_bits"] is None:
+        raise click.BadOptionUsage("delay_grid", "--delay-grid needs --delay-bits B (the number of delay bits)")
+    if kw["prune_scope"] is not None and kw["prune"] is None:
+        raise click.BadOptionUsage("prune_scope", "--prune-scope needs --prune FRACTION")
+    if kw["prune"] is not None and not kw["init_from"]:
+        raise click.BadOptionUsage("prune", "--prune needs --init MODEL.pt: it prunes a trained model's smallest synapses, then fine-tunes the rest")
+    delay_grid, prune_scope = kw["delay_grid"] or "step", kw["prune_scope"] or "layer"
     world = distributed.init_from_env(kw["device"])
     click.get_current_context().call_on_close(distributed.cleanup)
     distributed.per_rank_batch(kw["batch_size"], world.size)
@@ -230,7 +257,8 @@ def train(**kw: Any) -> None:
     seed_everything(kw["seed"])
     if kw["init_from"]:
         model = load_checkpoint(kw["init_from"])
-        learn = False  # fine-tuning keeps the learned integer delays
+        # fine-tuning keeps the learned integer delays, unless it learns them through a delay grid
+        learn = kw["delay_bits"] is not None and not kw["no_delays"]
     else:
         cfg = ModelConfig(
             input_size=train_set.channels,
@@ -250,11 +278,19 @@ def train(**kw: Any) -> None:
         epochs=kw["epochs"] or defaults["epochs"],
         batch_size=kw["batch_size"],
         lr=kw["lr"],
+        # positions moving at 100 x lr undo a fine-tuned model's delays (step grid, measured)
+        lr_pos=kw["lr_pos"] or (10 * kw["lr"] if kw["init_from"] and learn else None),
         learn_delays=learn,
         seed=kw["seed"],
         device=kw["device"],
         qat_bits=qat_bits,
         qat_binary=qat_binary,
+        qat_ternary=qat_ternary,
+        delay_bits=kw["delay_bits"],
+        delay_grid=delay_grid,
+        prune=kw["prune"],
+        prune_scope=prune_scope,
+        freeze_bn_stats=kw["freeze_bn_stats"],
         amp=kw["amp"],
         desc=f"train {kw['task']}",
         state_dir=files.state_dir,
@@ -279,8 +315,7 @@ def train(**kw: Any) -> None:
         "seed": kw["seed"],
         "input_max_count": input_max_count,  # sets the graded input's bit width when quantizing
     }
-    if kw["qat"]:
-        meta["qat"] = kw["qat"]
+    meta.update(deployment_settings(opts))  # qat, delay_bits/delay_grid, prune/prune_scope
     if result.selected_epoch is not None:
         meta.update(selected_by="val_acc", selected_epoch=result.selected_epoch, val_split=val_how,
                     val_acc=result.val_acc[result.selected_epoch - 1], last_epoch_test_acc=result.test_acc[-1])
@@ -356,6 +391,14 @@ def quantize_options(f: Any, limits_profile: bool = True) -> Any:
         click.option("--binary", is_flag=True, help="Binary weights: sign x per-layer scale (BS4NN)."),
         click.option("--input-bits", type=click.IntRange(1, 24), help="Graded input bits (default: from the training data)."),
         click.option("--clip-delays", is_flag=True, help="Clip delays beyond the limit instead of refusing."),
+        click.option("--ternary", is_flag=True, help="Ternary weights {-1, 0, +1} x a per-layer scale (TWN threshold 0.7 mean|W|)."),
+        click.option("--delay-bits", type=click.IntRange(1, 12), help="Each layer's delays take at most 2**B values (see --delay-grid)."),
+        click.option("--delay-grid", type=click.Choice(["step", "cap"]),
+                     help="With --delay-bits: 'step' (default) keeps the range on a per-layer step s (delays s*k), 'cap' clips delays to 2**B - 1."),
+        click.option("--prune", type=click.FloatRange(0, 1, max_open=True), metavar="FRACTION",
+                     help="Remove this fraction of the synapses, smallest folded |weight| first (pruned synapses are absent)."),
+        click.option("--prune-scope", type=click.Choice(["layer", "global"]),
+                     help="With --prune: the fraction of each layer (default) or of the whole network (every layer keeps one synapse)."),
     ]
     if limits_profile:
         opts.insert(3, click.option("--profile", default=None, help="Hardware profile to check (name, e.g. loihi2, or a .toml path)."))
@@ -367,12 +410,26 @@ def quantize_options(f: Any, limits_profile: bool = True) -> Any:
 def _quantize_opts(kw: dict[str, Any]) -> Any:
     from .pipeline import QuantizeOptions
 
+    binary, ternary = kw.pop("binary"), kw.pop("ternary")
+    delay_bits, delay_grid = kw.pop("delay_bits"), kw.pop("delay_grid")
+    prune, prune_scope = kw.pop("prune"), kw.pop("prune_scope")
+    if binary and ternary:
+        raise click.BadOptionUsage("ternary", "--binary and --ternary exclude each other: pick one")
+    if delay_grid is not None and delay_bits is None:
+        raise click.BadOptionUsage("delay_grid", "--delay-grid needs --delay-bits B (the number of delay bits)")
+    if prune_scope is not None and prune is None:
+        raise click.BadOptionUsage("prune_scope", "--prune-scope needs --prune FRACTION")
     return QuantizeOptions(
         weight_bits=kw.pop("weight_bits"),
-        binary=kw.pop("binary"),
+        binary=binary,
         input_bits=kw.pop("input_bits"),
         profile=kw.pop("profile", None),
         clip_delays=kw.pop("clip_delays"),
+        ternary=ternary,
+        delay_bits=delay_bits,
+        delay_grid=delay_grid or "step",
+        prune=prune,
+        prune_scope=prune_scope or "layer",
     )
 
 
@@ -410,13 +467,23 @@ def quantize(model: str, output: str, as_json: bool, data: str | None, task: str
 
 @cli.command()
 @click.argument("model", type=click.Path())
-@click.option("--target", type=click.Choice(["loihi", "nir", "onnx", "ir"]), required=True)
+@click.option("--target", type=click.Choice(_targets("export")), required=True)
 @click.option("-o", "--output", type=click.Path(), help="Output file (default: MODEL with the target's suffix).")
 @click.option("--float", "float_model", is_flag=True, help="nir/onnx: export the float model instead of the integer one.")
 @click.option("--data", type=click.Path(), help="SHD-layout data directory: sets the input width when the checkpoint records none.")
 @click.option("--task", type=click.Choice(["shd", "ssc"]), help="Which files --data holds (default shd).")
+@click.option(
+    "--dt",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help="nir: seconds per time step written in the graph (default: the network's time step). Every neuron gets "
+    "r = tau/dt (CubaLIF: w_in = tau_syn/dt), so NIR's Euler step adds the input undecayed, as our models and "
+    "snnTorch do; snnTorch's importer assumes dt = 1e-4: pass --dt 1e-4 for it.",
+)
 @quantize_options
-def export(model: str, target: str, output: str | None, float_model: bool, data: str | None, task: str | None, **kw: Any) -> None:
+def export(
+    model: str, target: str, output: str | None, float_model: bool, data: str | None, task: str | None, dt: float | None, **kw: Any
+) -> None:
     """Export a checkpoint or IR file to Loihi 2 (lava-dl netx .h5), NIR, ONNX or the IR.
 
     A checkpoint is quantized first (--weight-bits / --binary). --target loihi checks the
@@ -426,23 +493,29 @@ def export(model: str, target: str, output: str | None, float_model: bool, data:
     Example:
       delaysnn export model.pt --target loihi
       delaysnn export model.pt --target nir -o model.nir
+      delaysnn export model.pt --target nir --dt 1e-4 -o model.nir   # snnTorch's time step
       delaysnn export model.pt --target onnx --float -o model-float.onnx
     """
+    from exporters.registry import backend
+
     from .pipeline import check_profile, default_output, load_network
     from .pipeline import export as run_export
 
     out = _out(output or default_output(model, target), model, data=data)
     qopts = _quantize_opts(kw)
-    if target == "loihi":
-        qopts.profile = qopts.profile or "loihi2"
-        qopts.for_netx = True
+    spec = backend(target, "export")
+    if dt is not None and target != "nir":
+        raise DelaysnnError(f"--dt applies to --target nir (the seconds per step its graph records), not {target}")
+    options = {} if dt is None else {"dt": dt}
+    qopts.profile = qopts.profile or spec.profile  # loihi: checked against loihi2, quantized within netx
+    qopts.for_netx = qopts.for_netx or spec.for_netx
     if float_model:
-        if target not in ("nir", "onnx"):
-            raise DelaysnnError(f"--float applies to --target nir or onnx, not {target}")
+        if not spec.can("float"):
+            raise DelaysnnError(f"--float applies to --target {' or '.join(_targets('float'))}, not {target}")
         from .checkpoint import load_checkpoint
         from .pipeline import export_float
 
-        export_float(load_checkpoint(model), target, out)
+        export_float(load_checkpoint(model), target, out, **options)
         click.echo(f"wrote {out} (float model)")
         return
     with _naming(model):
@@ -450,7 +523,7 @@ def export(model: str, target: str, output: str | None, float_model: bool, data:
         _note_input_bits(net)
         if qopts.profile is not None and report is None:  # a quantized checkpoint was already checked against it
             check_profile(net, qopts.profile)
-        run_export(net, target, out)
+        run_export(net, target, out, **options)
     click.echo(f"wrote {out} ({target}, {'-'.join(map(str, net.sizes))})")
 
 
@@ -558,13 +631,16 @@ def verify(model: str, backends: str, samples: int | None, task: str | None, dat
       delaysnn verify model.pt --data ~/data/SHD --samples all --workers 2 --junit report.xml
       delaysnn verify model.pt --data ~/data/SHD --samples all --shard 2/4 --report part2.json
     """
-    from .verify import BACKENDS, VerifyRun, network_id, shard_range
+    from exporters.registry import TARGETS
+
+    from .verify import VerifyRun, network_id, shard_range
     from .verify import verify_batches as run_verify
 
     names = [b.strip() for b in backends.split(",") if b.strip()]
-    unknown = [b for b in names if b not in BACKENDS]
+    runnable = _targets("run")
+    unknown = [b for b in names if b not in runnable]
     if unknown or not names:
-        raise click.BadParameter(f"unknown backend(s) {unknown}; choose from {', '.join(BACKENDS)}", param_hint="--backends")
+        raise click.BadParameter(f"unknown backend(s) {unknown}; choose from {', '.join(runnable)}", param_hint="--backends")
     if shard is not None and report_path is None:
         raise click.BadParameter("a shard's result is only useful merged: pass --report PART.json too", param_hint="--shard")
     for path in (report_path, junit_path):
@@ -575,7 +651,7 @@ def verify(model: str, backends: str, samples: int | None, task: str | None, dat
 
         check_output_path(junit_path, [report_path])
     qopts = _quantize_opts(kw)
-    if "netx" in names:
+    if any(TARGETS[name].for_netx for name in names):
         qopts.for_netx = True  # the network every backend runs must be one netx can hold
     net, x, _, what = _network_and_inputs(model, qopts, task, data, samples)
     index, count = shard or (1, 1)
@@ -688,6 +764,83 @@ def estimate(model: str, profiles: tuple[str, ...], task: str | None, data: str 
     click.echo(est.table())
     if plot:
         click.echo(f"wrote {plot}")
+
+
+@cli.command("search-deployment")
+@click.argument("model", type=click.Path())
+@click.option("--task", type=click.Choice(["synthetic", "shd", "ssc"]), help="Task of --data (default: the checkpoint's).")
+@click.option("--data", type=click.Path(), help="SHD-layout data directory (shd/ssc tasks).")
+@click.option("--profile", default="loihi2", show_default=True, help="Hardware profile: limits, memory widths, cores.")
+@click.option("--budget-kb", type=click.FloatRange(min=0, min_open=True), help="Largest synaptic memory (kB = 1000 bytes) a deployment may take.")
+@click.option("--weight-bits", "weight_bits", default="8,4,2", show_default=True, help="Weight bit widths to try (comma-separated).")
+@click.option("--no-ternary", is_flag=True, help="Do not try ternary weights.")
+@click.option("--delay-bits", "delay_bits", default="full,5,4,3", show_default=True, help="Delay bits to try ('full': the profile's range).")
+@click.option("--prune", "prune", default="0,0.5,0.8", show_default=True, help="Pruning fractions to try.")
+@click.option("--delay-grid", type=click.Choice(["step", "cap"]), default="step", show_default=True)
+@click.option("--prune-scope", type=click.Choice(["layer", "global"]), default="layer", show_default=True)
+@click.option("--qat-epochs", type=click.IntRange(0), default=2, show_default=True, help="Short QAT per fine-tuned candidate (0: PTQ only).")
+@click.option("--max-qat", type=click.IntRange(0), default=6, show_default=True, help="How many candidates get QAT (the PTQ front first).")
+@click.option("--val-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.1, show_default=True,
+              help="Training data held out (by speaker for shd/ssc) to select on; test only reports.")
+@click.option("--samples", type=click.IntRange(1), help="Use at most this many samples per split.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("-o", "--output", type=click.Path(), required=True, help="Markdown table to write; the plot (.png) and JSON (.json) go beside it.")
+def search_deployment(model: str, task: str | None, data: str | None, profile: str, budget_kb: float | None, weight_bits: str, no_ternary: bool,
+                      delay_bits: str, prune: str, delay_grid: str, prune_scope: str, qat_epochs: int, max_qat: int, val_fraction: float,
+                      samples: int | None, seed: int, output: str) -> None:
+    """Find the smallest deployments that still work: sweep weight bits x delay bits x pruning.
+
+    Every candidate is quantized (PTQ) and scored on a validation split with the integer
+    simulator; the Pareto front of accuracy against synaptic memory (and the candidates PTQ hurt
+    most) get --qat-epochs of QAT through their grids. Writes the table (OUTPUT), a plot
+    (OUTPUT .png) and every point (OUTPUT .json); test accuracy is reported for the front only.
+
+    \b
+    Example:
+      delaysnn search-deployment model.pt --task synthetic -o frontier.md
+      delaysnn search-deployment shd.pt --task shd --data ~/SHD --budget-kb 40 -o frontier.md
+    """
+    import json
+
+    from .checkpoint import load_checkpoint_and_metadata
+    from .datasets import validation_split
+    from .fileio import check_output_path, write_bytes_atomic
+    from .frontier import candidate_grid, plot, search, table
+    from .pipeline import load_profile
+    from .quantize import input_bits_for
+
+    def numbers(text: str, option: str, kind: Any) -> list[Any]:
+        try:
+            return [None if v.strip() == "full" else kind(v) for v in text.split(",") if v.strip()]
+        except ValueError:
+            raise click.BadParameter(f"{text!r}: expected comma-separated numbers", param_hint=f"'{option}'") from None
+
+    out = _out(output, model, data=data)
+    grid = candidate_grid(numbers(weight_bits, "--weight-bits", int), not no_ternary, numbers(delay_bits, "--delay-bits", int),
+                          numbers(prune, "--prune", float))
+    with _naming(model):
+        fmodel, meta = load_checkpoint_and_metadata(model)
+    task = task or meta.get("task") or "synthetic"
+    train_set, test_set = load_task_data(task, data, samples, seed)
+    speakers = None
+    if task != "synthetic":
+        from .heidelberg import load_speakers
+
+        speakers = load_speakers(data, task, "train", max_samples=samples)
+    fit, val, how = validation_split(train_set, val_fraction, seed, speakers)
+    click.echo(f"validation: {how}; {len(grid)} candidates", err=True)
+    result = search(
+        fmodel, fit, val, test_set, profile=load_profile(profile), candidates=grid, budget_kB=budget_kb,
+        qat_epochs=qat_epochs, max_qat=max_qat if qat_epochs else 0, delay_grid=delay_grid, prune_scope=prune_scope,
+        input_bits=input_bits_for(int(meta.get("input_max_count") or train_set.max_count)),
+        echo=lambda line: click.echo(line, err=True),
+    )
+    text = table(result)
+    write_bytes_atomic(out, text.encode())
+    write_bytes_atomic(check_output_path(out.with_suffix(".json"), [model]), json.dumps(result.to_dict(), indent=2).encode())
+    plot(result, check_output_path(out.with_suffix(".png"), [model]), reference=task == "shd")
+    click.echo(text)
+    click.echo(f"wrote {out}, {out.with_suffix('.png')}, {out.with_suffix('.json')}")
 
 
 @cli.command()

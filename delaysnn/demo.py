@@ -168,9 +168,11 @@ def deploy(
     """Quantize (8-bit, binary, binary after QAT), export to every target, verify parity, estimate costs."""
     import numpy as np
 
+    from exporters.registry import backend
+
     from . import ir, sim
     from .estimate import estimate, plot
-    from .pipeline import QuantizeOptions, check_profile, export, load_network
+    from .pipeline import QuantizeOptions, check_profile, load_network
     from .plots import spike_raster
     from .verify import verify
 
@@ -196,9 +198,10 @@ def deploy(
 
     net = nets["8-bit"]
     check_profile(net, "loihi2")
-    for target, suffix in (("loihi", ".h5"), ("nir", ".nir"), ("onnx", ".onnx")):
+    for target in ("loihi", "nir", "onnx"):
         t0 = time.perf_counter()
-        path = export(net, target, out_dir / f"model-8-bit{suffix}")
+        spec = backend(target, "export")
+        path = spec.export(net, out_dir / f"model-8-bit{spec.suffix}")
         summary.add(f"export {target}", f"{path.stat().st_size / 1024:.0f} KiB", f"{time.perf_counter() - t0:.1f} s -> {path.name}")
 
     xs = x[:verify_samples]

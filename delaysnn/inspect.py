@@ -1,96 +1,32 @@
-"""``delaysnn inspect``: a summary of any file delaysnn reads or writes."""
+"""``delaysnn inspect``: a summary of any file delaysnn reads or writes.
+
+A checkpoint (``.pt``, ``.pth``) is described here (:func:`delaysnn.describe.describe_checkpoint`);
+every other file by the backend of the registry (``exporters.TARGETS``) whose suffix it has:
+``.dnet`` the IR, ``.nir``, ``.onnx``, netx ``.h5``.
+"""
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from .errors import DelaysnnError
 from .fileio import check_input_path
-
-# suffix -> "module:function" returning a JSON-able dict; imported on demand.
-DESCRIBERS = {
-    ".pt": "delaysnn.inspect:describe_checkpoint",
-    ".pth": "delaysnn.inspect:describe_checkpoint",
-    ".dnet": "delaysnn.inspect:describe_ir",
-    ".nir": "exporters.nir:describe",
-    ".onnx": "exporters.onnx:describe",
-    ".h5": "exporters.lava:describe_netx",
-}
+from .pipeline import CHECKPOINT_SUFFIXES
 
 
 def describe(path: str | Path) -> dict[str, Any]:
+    """A JSON-able summary of ``path``, by its suffix; one line naming the known suffixes otherwise."""
+    from exporters.registry import TARGETS, for_suffix
+
     path = check_input_path(path)
-    target = DESCRIBERS.get(path.suffix.lower())
-    if target is None:
-        raise DelaysnnError(f"{path}: unknown file type {path.suffix!r}; expected one of {sorted(DESCRIBERS)}")
-    module, func = target.split(":")
-    return getattr(importlib.import_module(module), func)(path)
+    suffix = path.suffix.lower()
+    if suffix in CHECKPOINT_SUFFIXES:
+        from .describe import describe_checkpoint
 
-
-def delay_histogram(delays: np.ndarray, max_delay: int, bins: int = 8) -> str:
-    """Compact text histogram of integer delays, e.g. ``0-3:120 4-7:96 ...``."""
-    delays = np.asarray(delays).ravel()
-    width = max(1, -(-(max_delay + 1) // bins))
-    parts = []
-    for lo in range(0, max_delay + 1, width):
-        hi = min(lo + width - 1, max_delay)
-        n = int(((delays >= lo) & (delays <= hi)).sum())
-        parts.append(f"{lo}-{hi}:{n}" if hi > lo else f"{lo}:{n}")
-    return " ".join(parts)
-
-
-def describe_checkpoint(path: Path) -> dict[str, Any]:
-    from .checkpoint import load_checkpoint_and_metadata
-
-    model, meta = load_checkpoint_and_metadata(path)
-    cfg = model.cfg
-    layers = []
-    for i, syn in enumerate(model.synapses):
-        d = syn.delays().numpy()
-        kind = "readout" if i == len(model.synapses) - 1 else "hidden"
-        layers.append(
-            f"{i} {kind}: {syn.in_features}->{syn.out_features}, {syn.weight.numel()} synapses, "
-            f"delays {delay_histogram(d, cfg.max_delay - 1)}"
-        )
-    return {
-        "file": str(path),
-        "kind": "delaysnn checkpoint (float model)",
-        "sizes": "-".join(map(str, cfg.sizes)),
-        "max_delay": cfg.max_delay,
-        "dt_ms": cfg.time_step_ms,
-        "tau_steps": cfg.tau,
-        "synaptic_filter": cfg.synaptic_tau,
-        "batchnorm": cfg.batchnorm,
-        "layers": layers,
-        "metadata": meta,
-    }
-
-
-def describe_ir(path: Path) -> dict[str, Any]:
-    from . import ir
-
-    net = ir.load(path)
-    layers = []
-    for i, layer in enumerate(net.layers):
-        n = layer.neuron
-        kind = "readout" if not n.spiking else "hidden"
-        wkind = "binary" if layer.binary else f"{layer.weight_bits}-bit"
-        layers.append(
-            f"{i} {kind}: {layer.shape[1]}->{layer.shape[0]}, {int((layer.weight != 0).sum())} synapses, "
-            f"{wkind} weights exp {layer.weight_exp}, du {n.du} dv {n.dv} vth {n.vth}, "
-            f"delays {delay_histogram(layer.delay, layer.max_delay)}"
-        )
-    return {
-        "file": str(path),
-        "kind": "delaysnn integer network (IR)",
-        "sizes": "-".join(map(str, net.sizes)),
-        "input_bits": net.input_bits,
-        "dt_ms": net.time_step_ms,
-        "max_delay": max(layer.max_delay for layer in net.layers),
-        "layers": layers,
-        "provenance": net.provenance,
-    }
+        return describe_checkpoint(path)
+    backend = for_suffix(suffix)
+    if backend is None:
+        known = sorted({*CHECKPOINT_SUFFIXES, *(b.suffix for b in TARGETS.values() if b.can("describe"))})
+        raise DelaysnnError(f"{path}: unknown file type {path.suffix!r}; expected one of {known}")
+    return backend.describe(path)

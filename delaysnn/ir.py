@@ -21,22 +21,28 @@ from typing import Any
 
 import numpy as np
 
+from .constants import (  # the register ranges the IR's fields respect (re-exported: the IR is what they constrain)
+    BIAS_EXP_MAX,
+    BIAS_MANT_BITS,
+    BIAS_MANT_MAX,
+    BIAS_MANT_MIN,
+    DECAY_MAX,
+    DECAY_SHIFT,
+    INPUT_BITS_MAX,
+    READOUT_VTH,  # noqa: F401  (re-exported: backends read the readout convention from the IR)
+    VTH_BITS,
+    VTH_MAX,
+    WEIGHT_BITS_MAX,
+    WEIGHT_EXP_MAX,
+)
 from .errors import IRValidationError
 from .limits import MAX_DELAY_STEPS, MAX_HEADER_BYTES, MAX_LAYERS, MAX_NEURONS, MAX_STEPS, MAX_SYNAPSES
 
 FORMAT = "delaysnn-ir"
 VERSION = 1
-
-# Register widths of Loihi 2's LIF as Lava's bit-accurate model implements them; these are
-# properties of the arithmetic (the sim wraps/saturates at them), not of a hardware profile.
-DECAY_MAX = 4095  # du, dv: 12 bits
-VTH_MAX = 2**17 - 1  # threshold mantissa: 17 bits (compared as vth << 6)
-BIAS_MANT_BITS = 13  # signed
-BIAS_EXP_MAX = 7
-# A readout (vth=None) behaves as an LIF whose threshold is the largest one Lava accepts:
-# with the voltage saturating at 2**23 - 1 it can in principle still reset, and every backend
-# must do the same, so the sim uses exactly this value.
-READOUT_VTH = VTH_MAX
+# Delay bit widths a layer may declare: 12 bits cover delaysnn.limits.MAX_DELAY_STEPS (4096
+# steps); Loihi 2's 62-step delays need 6.
+DELAY_BITS_MAX = 12
 
 
 @dataclass
@@ -64,6 +70,9 @@ class DelayLayer:
     weight_bits: int = 8  # signed mantissa bits, 1..8 (binary networks: 1)
     weight_exp: int = 0  # effective weight = weight << weight_exp, 0..7
     binary: bool = False  # weights are sign x per-layer scale (BS4NN)
+    ternary: bool = False  # weights in {-1, 0, +1} x per-layer scale (TWN); weight_bits 2
+    delay_bits: int | None = None  # delays are delay_step * k with k < 2**delay_bits (None: unconstrained)
+    delay_step: int = 1  # every delay is a multiple of it (a coarse per-layer delay grid)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -110,8 +119,8 @@ def check_network(net: DelayNetwork) -> list[str]:
         return ["network has no layers"]
     if len(net.layers) > MAX_LAYERS + 1:
         problems.append(f"{len(net.layers)} layers, more than the sanity limit of {MAX_LAYERS + 1} (delaysnn.limits.MAX_LAYERS)")
-    if not _is_int(net.input_bits) or not 1 <= net.input_bits <= 24:
-        problems.append(f"input_bits {net.input_bits!r} outside 1..24")
+    if not _is_int(net.input_bits) or not 1 <= net.input_bits <= INPUT_BITS_MAX:
+        problems.append(f"input_bits {net.input_bits!r} outside 1..{INPUT_BITS_MAX}")
     if not _is_int(net.input_size) or not 1 <= net.input_size <= MAX_NEURONS:
         return problems + [f"input_size {net.input_size!r} outside 1..{MAX_NEURONS} (delaysnn.limits.MAX_NEURONS)"]
     step = net.time_step_ms
@@ -141,16 +150,18 @@ def check_network(net: DelayNetwork) -> list[str]:
         if n.bias_mant.shape != (w.shape[0],):
             problems.append(f"{where}: bias_mant shape {n.bias_mant.shape}, expected ({w.shape[0]},)")
             integer = False
-        if not _is_int(layer.weight_bits) or not 1 <= layer.weight_bits <= 8:
-            problems.append(f"{where}: weight_bits {layer.weight_bits!r} outside 1..8")
+        if not _is_int(layer.weight_bits) or not 1 <= layer.weight_bits <= WEIGHT_BITS_MAX:
+            problems.append(f"{where}: weight_bits {layer.weight_bits!r} outside 1..{WEIGHT_BITS_MAX}")
             continue
         if not integer:  # ranges below compare integers (uint64 2**63 must not pass as -2**63)
             continue
-        lo, hi = (-1, 1) if layer.binary else (-(2 ** (layer.weight_bits - 1)), 2 ** (layer.weight_bits - 1) - 1)
+        problems += _grid_problems(layer, where)
+        lo, hi = (-1, 1) if layer.binary or layer.ternary else (-(2 ** (layer.weight_bits - 1)), 2 ** (layer.weight_bits - 1) - 1)
         if w.size and (int(w.min()) < lo or int(w.max()) > hi):
-            problems.append(f"{where}: weights span [{int(w.min())}, {int(w.max())}], {layer.weight_bits}-bit range is [{lo}, {hi}]")
-        if not _is_int(layer.weight_exp) or not 0 <= layer.weight_exp <= 7:
-            problems.append(f"{where}: weight_exp {layer.weight_exp!r} outside 0..7")
+            kind = "ternary weights take values in {-1, 0, +1}" if layer.ternary else f"{layer.weight_bits}-bit range is [{lo}, {hi}]"
+            problems.append(f"{where}: weights span [{int(w.min())}, {int(w.max())}], {kind}")
+        if not _is_int(layer.weight_exp) or not 0 <= layer.weight_exp <= WEIGHT_EXP_MAX:
+            problems.append(f"{where}: weight_exp {layer.weight_exp!r} outside 0..{WEIGHT_EXP_MAX}")
         if d.size and int(d.min()) < 0:
             problems.append(f"{where}: negative delay {int(d.min())}")
         if d.size and int(d.max()) > MAX_DELAY_STEPS:
@@ -160,13 +171,13 @@ def check_network(net: DelayNetwork) -> list[str]:
             )
         for name, val in (("du", n.du), ("dv", n.dv)):
             if not _is_int(val) or not 0 <= val <= DECAY_MAX:
-                problems.append(f"{where}: {name}={val!r} outside 0..{DECAY_MAX} (12 bits)")
+                problems.append(f"{where}: {name}={val!r} outside 0..{DECAY_MAX} ({DECAY_SHIFT} bits)")
         if n.vth is not None and (not _is_int(n.vth) or not 0 <= n.vth <= VTH_MAX):
-            problems.append(f"{where}: vth={n.vth!r} outside 0..{VTH_MAX} (17 bits)")
-        bmax = 2 ** (BIAS_MANT_BITS - 1)
-        if n.bias_mant.size and (int(n.bias_mant.min()) < -bmax or int(n.bias_mant.max()) > bmax - 1):
+            problems.append(f"{where}: vth={n.vth!r} outside 0..{VTH_MAX} ({VTH_BITS} bits)")
+        if n.bias_mant.size and (int(n.bias_mant.min()) < BIAS_MANT_MIN or int(n.bias_mant.max()) > BIAS_MANT_MAX):
             problems.append(
-                f"{where}: bias_mant spans [{int(n.bias_mant.min())}, {int(n.bias_mant.max())}], 13-bit range is [{-bmax}, {bmax - 1}]"
+                f"{where}: bias_mant spans [{int(n.bias_mant.min())}, {int(n.bias_mant.max())}], "
+                f"{BIAS_MANT_BITS}-bit range is [{BIAS_MANT_MIN}, {BIAS_MANT_MAX}]"
             )
         if not _is_int(n.bias_exp) or not 0 <= n.bias_exp <= BIAS_EXP_MAX:
             problems.append(f"{where}: bias_exp={n.bias_exp!r} outside 0..{BIAS_EXP_MAX}")
@@ -176,6 +187,36 @@ def check_network(net: DelayNetwork) -> list[str]:
         if not last and not n.spiking:
             problems.append(f"{where}: hidden layers must spike (vth is None)")
         fan_in = w.shape[0]
+    return problems
+
+
+def _grid_problems(layer: DelayLayer, where: str) -> list[str]:
+    """The ternary flag and the delay grid (``delay_bits``, ``delay_step``) of an integer layer."""
+    problems = []
+    if not isinstance(layer.binary, bool | np.bool_) or not isinstance(layer.ternary, bool | np.bool_):
+        problems.append(f"{where}: binary {layer.binary!r} and ternary {layer.ternary!r} must be true or false")
+    elif layer.binary and layer.ternary:
+        problems.append(f"{where}: a layer is binary or ternary, not both; re-quantize with only one of --binary, --ternary")
+    elif layer.ternary and layer.weight_bits != 2:
+        problems.append(f"{where}: ternary weights are stored in 2 bits, got weight_bits {layer.weight_bits}; set weight_bits=2")
+    step, bits, d = layer.delay_step, layer.delay_bits, layer.delay
+    if not _is_int(step) or not 1 <= step <= MAX_DELAY_STEPS:
+        return problems + [f"{where}: delay_step {step!r} outside 1..{MAX_DELAY_STEPS} (delaysnn.limits.MAX_DELAY_STEPS)"]
+    if bits is not None and (not _is_int(bits) or not 1 <= bits <= DELAY_BITS_MAX):
+        return problems + [f"{where}: delay_bits {bits!r} outside 1..{DELAY_BITS_MAX} (or null: unconstrained)"]
+    if not np.issubdtype(d.dtype, np.integer) or not d.size:
+        return problems
+    off = d % step != 0
+    if step > 1 and off.any():
+        problems.append(
+            f"{where}: {int(off.sum())} delays are not multiples of delay_step {step} (e.g. {int(d[off].flat[0])}); "
+            "re-quantize with --delay-bits, or set delay_step=1"
+        )
+    if bits is not None and int(d.max()) // step > 2**bits - 1:
+        problems.append(
+            f"{where}: delay {int(d.max())} is {int(d.max()) // step} x delay_step {step}, beyond the "
+            f"{bits}-bit delay range 0..{2**bits - 1}; re-quantize with --delay-bits {bits}"
+        )
     return problems
 
 
@@ -199,6 +240,8 @@ def _provenance_problems(provenance: Any) -> list[str]:
 # --- serialisation -------------------------------------------------------------------------
 
 _LAYER_SCALARS = ("weight_bits", "weight_exp", "binary")
+# Added after VERSION 1 files were first written: optional when read (older files default them).
+_LAYER_DEFAULTS: dict[str, Any] = {"ternary": False, "delay_bits": None, "delay_step": 1}
 _NEURON_SCALARS = ("du", "dv", "vth", "bias_exp")
 _LAYER_ARRAYS = ("weight", "delay", "bias_mant")
 
@@ -215,7 +258,7 @@ def to_bytes(net: DelayNetwork) -> bytes:
         "provenance": net.provenance,
         "layers": [
             {
-                **{k: _scalar(getattr(layer, k)) for k in _LAYER_SCALARS},
+                **{k: _scalar(getattr(layer, k)) for k in (*_LAYER_SCALARS, *_LAYER_DEFAULTS)},
                 **{k: _scalar(getattr(layer.neuron, k)) for k in _NEURON_SCALARS},
             }
             for layer in net.layers
@@ -264,7 +307,8 @@ def from_bytes(data: bytes, source: str = "<bytes>") -> DelayNetwork:
         raise IRValidationError(f"{source}: " + "; ".join(problems))
     layers = []
     for i, spec in enumerate(header["layers"]):
-        if set(spec) != set(_LAYER_SCALARS) | set(_NEURON_SCALARS):
+        required = set(_LAYER_SCALARS) | set(_NEURON_SCALARS)
+        if not required <= set(spec) <= required | set(_LAYER_DEFAULTS):
             raise IRValidationError(f"{source}: layer {i} header keys {sorted(spec)} do not match IR version {VERSION}")
         try:
             arrs = {k: files.pop(f"layer{i}.{k}") for k in _LAYER_ARRAYS}
@@ -281,6 +325,7 @@ def from_bytes(data: bytes, source: str = "<bytes>") -> DelayNetwork:
                 weight_bits=spec["weight_bits"],
                 weight_exp=spec["weight_exp"],
                 binary=spec["binary"],
+                **{k: spec.get(k, default) for k, default in _LAYER_DEFAULTS.items()},
             )
         )
     if files:
@@ -356,8 +401,13 @@ def _header_problems(header: dict[str, Any]) -> list[str]:
                 problems.append(f"layer {i}: field {key!r} is {spec[key]!r}, expected an integer")
         if "vth" in spec and spec["vth"] is not None and not _is_int(spec["vth"]):
             problems.append(f"layer {i}: field 'vth' is {spec['vth']!r}, expected an integer or null")
-        if "binary" in spec and not isinstance(spec["binary"], bool):
-            problems.append(f"layer {i}: field 'binary' is {spec['binary']!r}, expected true or false")
+        for key in ("binary", "ternary"):
+            if key in spec and not isinstance(spec[key], bool):
+                problems.append(f"layer {i}: field {key!r} is {spec[key]!r}, expected true or false")
+        if "delay_step" in spec and not _is_int(spec["delay_step"]):
+            problems.append(f"layer {i}: field 'delay_step' is {spec['delay_step']!r}, expected an integer")
+        if spec.get("delay_bits") is not None and not _is_int(spec["delay_bits"]):
+            problems.append(f"layer {i}: field 'delay_bits' is {spec['delay_bits']!r}, expected an integer or null")
     return problems
 
 

@@ -6,7 +6,8 @@ thread only, so results do not depend on the thread count). ``tests/test_sim.py`
 against a literal per-sample, per-step loop and against the dense matmul method.
 
 numba is imported here, and this module is imported by ``sim`` only when a network is first
-simulated, so ``import delaysnn`` stays fast. Compiled code is cached on disk (``cache=True``).
+simulated, so ``import delaysnn`` stays fast. It imports only :mod:`delaysnn.constants` (not
+``sim``: no import cycle). Compiled code is cached on disk (``cache=True``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .sim import DECAY_SHIFT, INT32_MODULUS, U_LIMIT, U_MODULUS, V_LIMIT
+from .constants import DECAY_SHIFT, INT32_MODULUS, LAYER_LATENCY, U_MODULUS, U_WRAP, V_SATURATION
 
 # numba freezes module globals into the compiled code as constants.
 _I32_HALF = INT32_MODULUS >> 1
@@ -75,17 +76,17 @@ def lif(act, keep_u, keep_v, bias, vth_eff, spikes, u_trace, v_trace):  # pragma
             for b in range(nb):
                 # current: u = wrap_current(wrap32(decay(u) + act))
                 x = _wrap32(_decay(u[b], keep_u) + np.int64(act[o, t, b]))
-                if x > U_LIMIT:
+                if x > U_WRAP:
                     x -= U_MODULUS
-                if x <= -U_LIMIT:
+                if x <= -U_WRAP:
                     x += U_MODULUS
                 u[b] = x
                 # voltage: v = clip(wrap32(decay(v) + u + bias))
                 y = _wrap32(_decay(v[b], keep_v) + x + bo)
-                if y > V_LIMIT:
-                    y = V_LIMIT
-                elif y < -V_LIMIT:
-                    y = -V_LIMIT
+                if y > V_SATURATION:
+                    y = V_SATURATION
+                elif y < -V_SATURATION:
+                    y = -V_SATURATION
                 # spike (strictly greater) and reset v only
                 s = y > vth_eff
                 if s:
@@ -116,14 +117,15 @@ def count_events(x, t_max):  # pragma: no cover - compiled
 @njit(parallel=True, cache=True)
 def fill_events(x, t_max, starts, rows, payload):  # pragma: no cover - compiled
     """The events of ``x[i, :t_max, :]``, sorted by input then step then sample: the row
-    ``(t + 1) * batch + b`` where a delay-0 arrival lands, and (unless None) the payload ``x[i, t, b]``."""
+    ``(t + LAYER_LATENCY) * batch + b`` where a delay-0 arrival lands, and (unless None) the
+    payload ``x[i, t, b]``."""
     n_in, _, nb = x.shape
     for i in prange(n_in):
         k = starts[i]
         for t in range(t_max):
             for b in range(nb):
                 if x[i, t, b] != 0:
-                    rows[k] = (t + 1) * nb + b
+                    rows[k] = (t + LAYER_LATENCY) * nb + b
                     if payload is not None:
                         payload[k] = x[i, t, b]
                     k += 1

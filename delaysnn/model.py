@@ -19,6 +19,7 @@ from torch import nn
 
 from .dcls import build_kernel, position_limit, positions_to_delays, rounded_positions
 from .errors import CheckpointError
+from .grids import DelayGrid, check_delay_bits, delay_grid, fake_quantize, snap_delays_ste
 from .limits import MAX_DELAY_STEPS, MAX_KERNEL_COUNT, MAX_LAYERS, MAX_NEURONS, MAX_SYNAPSES
 
 
@@ -184,6 +185,11 @@ class DelayedDense(nn.Module):
     ``weight [out, in, kc]``, ``pos [1, out, in, kc]`` (DCLS ``P``), buffer ``sig`` (DCLS ``SIG``).
     In training with ``learn_positions`` the Gaussian kernel is used; otherwise positions are
     rounded and the kernel is one-hot (DCLS 'max' with sigma 0): pure integer delays.
+
+    Quantization-aware training (all off by default, none of it in the state_dict):
+    ``qat = (bits, binary, ternary)`` trains through the weight grid, ``delay_qat = (bits,
+    mode)`` through the delay grid, ``prune_mask`` (bool, the weight's shape; False = pruned)
+    holds pruned synapses at 0.
     """
 
     def __init__(self, in_features: int, out_features: int, max_delay: int, kernel_count: int = 1):
@@ -194,7 +200,9 @@ class DelayedDense(nn.Module):
         self.pos = nn.Parameter(torch.empty(1, out_features, in_features, kernel_count))
         self.register_buffer("sig", torch.full((1, out_features, in_features, kernel_count), float(max_delay // 2)))
         self.learn_positions = True
-        self.qat: tuple[int | None, bool] | None = None  # (bits, binary) during quantization-aware training
+        self.qat: tuple[int | None, bool, bool] | None = None  # (bits, binary, ternary) during QAT
+        self.delay_qat: tuple[int, str] | None = None  # (delay bits, grid mode) during QAT
+        self.prune_mask: torch.Tensor | None = None
         nn.init.kaiming_uniform_(self.weight, nonlinearity="relu")
         lim = position_limit(max_delay)
         with torch.no_grad():
@@ -205,22 +213,52 @@ class DelayedDense(nn.Module):
         return self.training and self.learn_positions
 
     def effective_weight(self, row_gain: torch.Tensor | None = None) -> torch.Tensor:
-        """The weights the kernel uses: during QAT, on the grid ``quantize`` will deploy
-        (``row_gain``: the BatchNorm gain folded into each row before quantization)."""
+        """The weights the kernel uses: pruned synapses are 0 (so their gradient is 0 too) and,
+        during QAT, the rest lie on the grid ``quantize`` will deploy (``row_gain``: the
+        BatchNorm gain folded into each row before quantization). The grid is that of the
+        kept synapses, as the quantizer prunes before it quantizes."""
+        mask = self.prune_mask
+        # masked before the quantizer too: it passes rows whose BN gain is 0 through untouched
+        weight = self.weight if mask is None else self.weight * mask
         if self.qat is None:
-            return self.weight
-        from .quantize import fake_quantize  # straight-through estimator on the quantizer's grid
-
-        bits, binary = self.qat
+            return weight
+        bits, binary, ternary = self.qat
         if row_gain is not None:
             row_gain = row_gain.to(self.weight.dtype)
-        return fake_quantize(self.weight, bits, binary, row_gain=row_gain)
+        return fake_quantize(weight, bits, binary, ternary, row_gain=row_gain, mask=mask)
+
+    def qat_delay_grid(self, weight: torch.Tensor | None = None, row_gain: torch.Tensor | None = None) -> DelayGrid | None:
+        """This layer's delay grid during delay QAT (else None): ``grids.delay_grid`` on the
+        rounded delays of the synapses that carry a weight (``weight``: :meth:`effective_weight`,
+        non-zero after folding ``row_gain``), as ``quantize --delay-bits`` computes it."""
+        if self.delay_qat is None:
+            return None
+        if weight is None:
+            weight = self.effective_weight(row_gain)
+        carried = weight.detach() != 0
+        if row_gain is not None:  # a row whose BatchNorm gain is 0 folds to zeros: it carries nothing
+            carried = carried & (row_gain.detach() != 0).to(carried.device).view(-1, 1, 1)
+        delays = positions_to_delays(self.pos.detach()[0], self.max_delay)
+        bits, mode = self.delay_qat
+        # max_delay: the kernel holds delays 0..K-1, so no delay may snap beyond them
+        return delay_grid(torch.where(carried, delays, torch.zeros_like(delays)), bits, mode, max_delay=self.max_delay - 1)
+
+    def _grid_positions(self, grid: DelayGrid) -> torch.Tensor:
+        """Positions of the rounded delays snapped to ``grid``; straight-through for both the
+        rounding and the snap, so the positions keep learning between grid points."""
+        lim = position_limit(self.max_delay)
+        rounded = self.pos + (rounded_positions(self.pos, self.max_delay) - self.pos).detach()
+        return lim - snap_delays_ste(lim - rounded, grid)
 
     def kernel(self, row_gain: torch.Tensor | None = None) -> torch.Tensor:
         weight = self.effective_weight(row_gain)
+        grid = self.qat_delay_grid(weight, row_gain)
+        if grid is not None:
+            pos = self._grid_positions(grid)
+        else:
+            pos = self.pos if self.soft else rounded_positions(self.pos, self.max_delay)
         if self.soft:
-            return build_kernel(weight, self.pos, self.sig, self.max_delay, "gauss")
-        pos = rounded_positions(self.pos, self.max_delay)
+            return build_kernel(weight, pos, self.sig, self.max_delay, "gauss")
         return build_kernel(weight, pos, torch.zeros_like(self.sig), self.max_delay, "max")
 
     def clamp_positions(self) -> None:
@@ -231,6 +269,24 @@ class DelayedDense(nn.Module):
     def delays(self) -> torch.Tensor:
         """Integer delays ``[out, in, kc]`` in steps (of the rounded positions)."""
         return positions_to_delays(self.pos.detach()[0], self.max_delay)
+
+    def set_prune_mask(self, mask: torch.Tensor | None) -> None:
+        """Hold the synapses where ``mask`` (``[out, in]`` or the weight's shape) is False at
+        exactly 0 from now on; None: no pruning."""
+        if mask is None:
+            self.prune_mask = None
+            return
+        mask = mask.to(device=self.weight.device, dtype=torch.bool)
+        if mask.dim() == 2:
+            mask = mask.unsqueeze(-1)
+        self.prune_mask = mask.expand_as(self.weight).clone()
+        self.apply_prune_mask()
+
+    def apply_prune_mask(self) -> None:
+        """Zero the pruned weights (+0.0: an optimizer step or weight decay must not revive them)."""
+        if self.prune_mask is not None:
+            with torch.no_grad():
+                self.weight.masked_fill_(~self.prune_mask, 0.0)
 
     def forward(self, x: torch.Tensor, right_pad: int | None = None, row_gain: torch.Tensor | None = None) -> torch.Tensor:
         """``[B, T, in] -> [B, T + right_pad, out]`` (``right_pad`` defaults to DCLS' ``(K-1)//2``)."""
@@ -248,9 +304,10 @@ class HiddenLayer(nn.Module):
         self.bn = nn.BatchNorm1d(cfg.hidden_size) if cfg.batchnorm else None
 
     def qat_row_gain(self) -> torch.Tensor | None:
-        if self.synapse.qat is None or self.bn is None:
+        """The BatchNorm gain the quantizer folds into each weight row (None: no QAT or no BN)."""
+        if (self.synapse.qat is None and self.synapse.delay_qat is None) or self.bn is None:
             return None
-        from .quantize import bn_fold
+        from .folded import bn_fold  # lazily (no cycle: folded does not import this module)
 
         return bn_fold(self)[0]
 
@@ -279,6 +336,17 @@ class DelaySNN(nn.Module):
         sizes = cfg.sizes
         self.hidden = nn.ModuleList(HiddenLayer(cfg, n) for n in sizes[:-2])
         self.readout = DelayedDense(sizes[-2], cfg.output_size, cfg.max_delay, cfg.kernel_count)
+        # True: BatchNorm normalizes with its running statistics in training too, and leaves
+        # them as they are (binary/ternary QAT: see delaysnn.train, issue 11)
+        self.freeze_bn_stats = False
+
+    def train(self, mode: bool = True) -> DelaySNN:
+        super().train(mode)
+        if mode and self.freeze_bn_stats:
+            for layer in self.hidden:
+                if layer.bn is not None:
+                    layer.bn.eval()
+        return self
 
     @property
     def synapses(self) -> list[DelayedDense]:
@@ -316,11 +384,42 @@ class DelaySNN(nn.Module):
             syn.learn_positions = learn
             syn.pos.requires_grad_(learn)
 
-    def set_qat(self, bits: int | None, binary: bool = False) -> None:
+    def set_qat(self, bits: int | None, binary: bool = False, ternary: bool = False) -> None:
         """Train through the weight quantizer (straight-through estimator); None/False: off."""
-        qat = None if bits is None and not binary else (bits, binary)
+        qat = None if bits is None and not binary and not ternary else (bits, binary, ternary)
         for syn in self.synapses:
             syn.qat = qat
+
+    def set_delay_qat(self, bits: int | None, mode: str = "step") -> None:
+        """Train through the delay grid of ``bits`` per layer (``grids.delay_grid``, ``step`` or
+        ``cap``): positions snap to it in every forward pass; None: off."""
+        if bits is not None:
+            check_delay_bits(bits, mode)
+        for syn in self.synapses:
+            syn.delay_qat = None if bits is None else (int(bits), mode)
+
+    def set_prune_masks(self, masks: list[torch.Tensor] | None) -> None:
+        """One keep-mask per synapse layer (``[out, in]``, hidden layers then the readout), e.g.
+        from ``grids.prune_masks``; pruned weights are set to 0 and held there. None: off."""
+        masks = [None] * len(self.synapses) if masks is None else masks
+        if len(masks) != len(self.synapses):
+            raise ValueError(f"{len(masks)} prune masks for {len(self.synapses)} synapse layers")
+        for syn, mask in zip(self.synapses, masks):
+            syn.set_prune_mask(mask)
+
+    def apply_prune_masks(self) -> None:
+        for syn in self.synapses:
+            syn.apply_prune_mask()
+
+    def deployed_delays(self) -> list[torch.Tensor]:
+        """Per synapse layer, the integer delays the forward pass uses: the rounded delays,
+        snapped to the layer's grid during delay QAT."""
+        out = []
+        for k, syn in enumerate(self.synapses):
+            gain = self.hidden[k].qat_row_gain() if k < len(self.hidden) else None
+            grid = syn.qat_delay_grid(row_gain=gain)
+            out.append(syn.delays() if grid is None else grid.snap(syn.delays()))
+        return out
 
     def set_sigma(self, sigma: float) -> None:
         for syn in self.synapses:

@@ -1,9 +1,9 @@
 """The steps the CLI chains: open a model file as an integer network, pick evaluation data,
-export to a target. Everything here is also what a notebook would call."""
+export to a target (a backend of ``exporters.TARGETS``). Everything here is also what a notebook
+would call."""
 
 from __future__ import annotations
 
-import importlib
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -19,19 +19,6 @@ from .ir import DelayNetwork
 IR_SUFFIXES = (".dnet",)
 CHECKPOINT_SUFFIXES = (".pt", ".pth")
 
-# target -> (module, function(net, path), default suffix); imported on demand.
-EXPORT_TARGETS: dict[str, tuple[str, str, str]] = {
-    "loihi": ("exporters.lava", "save_netx", ".h5"),
-    "nir": ("exporters.nir", "export", ".nir"),
-    "onnx": ("exporters.onnx", "save", ".onnx"),
-    "ir": ("delaysnn.ir", "save", ".dnet"),
-}
-# The float model goes only to targets that can hold it (the integer path is the default).
-FLOAT_EXPORTS: dict[str, tuple[str, str]] = {
-    "nir": ("exporters.nir", "export"),
-    "onnx": ("exporters.onnx", "export_float"),
-}
-
 
 @dataclass
 class QuantizeOptions:
@@ -41,6 +28,11 @@ class QuantizeOptions:
     profile: str | None = None
     clip_delays: bool = False
     for_netx: bool = False  # quantize within what lava-dl netx files can hold (quantize.NETX_OPTIONS)
+    ternary: bool = False  # TWN weights {-1, 0, +1} x a per-layer scale
+    delay_bits: int | None = None  # each layer's delays take at most 2**delay_bits values
+    delay_grid: str = "step"  # how: "step" (coarser per-layer step) or "cap" (clip to 2**delay_bits - 1)
+    prune: float | None = None  # fraction of synapses removed by magnitude
+    prune_scope: str = "layer"  # "layer" or "global"
 
 
 def is_ir_file(path: str | os.PathLike) -> bool:
@@ -81,6 +73,11 @@ def load_network(
         input_bits=input_bits,
         clip_delays=opts.clip_delays,
         profile=profile,
+        ternary=opts.ternary,
+        delay_bits=opts.delay_bits,
+        delay_grid=opts.delay_grid,
+        prune=opts.prune,
+        prune_scope=opts.prune_scope,
         **(NETX_OPTIONS if opts.for_netx else {}),
     )
     net.provenance["source_file"] = path.name
@@ -117,37 +114,31 @@ def load_profile(name: str) -> Any:
 
 
 def check_profile(net: DelayNetwork, profile_name: str) -> None:
-    """Raise ``HardwareLimitError`` listing every violation of the named profile."""
-    from .errors import HardwareLimitError
-
-    problems = net.validate(load_profile(profile_name))
-    if problems:
-        raise HardwareLimitError(
-            f"network breaks profile {profile_name}: " + "; ".join(problems)
-            + "; retrain within the limits or re-export with --clip-delays"
-        )
+    """Raise ``HardwareLimitError`` listing every violation of the named profile
+    (``hardware.Profile.check``: the one profile check)."""
+    load_profile(profile_name).check(net)
 
 
 def default_output(model_path: str | os.PathLike, target: str) -> Path:
-    return Path(model_path).with_suffix(EXPORT_TARGETS[target][2])
+    """``model_path`` with the suffix of ``target``'s files."""
+    from exporters.registry import backend
+
+    return Path(model_path).with_suffix(backend(target, "export").suffix or "")
 
 
-def export(net: DelayNetwork, target: str, out: str | os.PathLike) -> Path:
-    """Write ``net`` for ``target`` (atomically: backends write through ``fileio.atomic_path``)."""
-    if target not in EXPORT_TARGETS:
-        raise DelaysnnError(f"unknown target {target!r}; choose one of {sorted(EXPORT_TARGETS)}")
-    module, func, _ = EXPORT_TARGETS[target]
-    getattr(importlib.import_module(module), func)(net, out)
-    return Path(out)
+def export(net: DelayNetwork, target: str, out: str | os.PathLike, **options: Any) -> Path:
+    """Write ``net`` for ``target`` (atomically: backends write through ``delaysnn.fileio``);
+    ``options`` go to the target's exporter (e.g. ``dt`` for nir)."""
+    from exporters.registry import backend
+
+    return backend(target, "export").export(net, out, **options)
 
 
-def export_float(model: Any, target: str, out: str | os.PathLike) -> Path:
-    """Write the float ``DelaySNN`` for ``target`` (nir or onnx)."""
-    if target not in FLOAT_EXPORTS:
-        raise DelaysnnError(f"target {target!r} takes only the integer network; float export goes to {sorted(FLOAT_EXPORTS)}")
-    module, func = FLOAT_EXPORTS[target]
-    getattr(importlib.import_module(module), func)(model, out)
-    return Path(out)
+def export_float(model: Any, target: str, out: str | os.PathLike, **options: Any) -> Path:
+    """Write the float model for ``target`` (one whose format holds it: nir, onnx)."""
+    from exporters.registry import backend
+
+    return backend(target, "float").export_float(model, out, **options)
 
 
 def evaluation_dataset(task: str | None, data: str | None, samples: int | None, seed: int = 0) -> Any:

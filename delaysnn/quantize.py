@@ -16,14 +16,24 @@ weight-mantissa unit, ``e`` the layer's ``weight_exp``):
    have already added their weights; a synapse whose taps sit on *different* delays cannot be
    held (one delay per synapse) and is refused. Synapses whose integer weight is 0 get delay 0
    (they carry nothing). Delays above ``max_delay`` (or the profile's) are clipped on request,
-   refused otherwise.
+   refused otherwise. With ``delay_bits`` B the delays of the synapses that carry a weight are
+   then put on the layer's delay grid (:func:`delaysnn.grids.delay_grid`): ``cap`` clips them to
+   ``2**B - 1``, ``step`` keeps their range on a step ``s = ceil(max / (2**B - 1))``; either way
+   at most ``2**B`` values, recorded as the layer's ``delay_bits`` and ``delay_step``.
 3. **Weights**: signed ``weight_bits`` fixed point on one per-layer grid,
    ``mantissa = clamp(round(W / step), -2**(b-1), 2**(b-1) - 1)`` with
    ``step = clip / max(2**(b-1) - 1, 1)`` (1 bit holds only {-1, 0}: use binary for +-1);
    ``clip`` is the range in ``{max|W| * f}`` (``f`` in ``CLIP_FRACTIONS``) with the least
    squared error (ties: the widest). Binary (BS4NN / XNOR-Net): ``mantissa = sign(W)``,
    ``step = mean|W|`` over the layer, the scale that minimises ``||W - step * sign(W)||^2``.
-   The same grid is :func:`fake_quantize`'s, for QAT.
+   Ternary (TWN, Li et al. 2016): ``delta = 0.7 * mean|W|``, ``mantissa = sign(W) * (|W| > delta)``,
+   ``step = mean |W| over |W| > delta``, stored as ``weight_bits = 2``. The same grids are
+   :func:`fake_quantize`'s, for QAT (all of them live in :mod:`delaysnn.grids`).
+   **Pruning** (``prune``) comes first: the smallest-|W| folded synapses, per layer or over
+   the network (:func:`delaysnn.grids.prune_masks`), become weight 0 and delay 0, and the
+   grid is that of the kept synapses (a binary or ternary scale is not diluted by the zeros).
+   Global pruning ranks raw folded magnitudes, so a layer with small weights (the readout,
+   which has no BatchNorm gain) loses more: per layer is the default.
 4. **Voltage scale**: the integer current is ``u = a << 6`` with ``a`` in units of
    ``step / 2**e``, so ``v_int ~= S * v_float`` with ``S = 64 * 2**e / step``. ``e`` is the
    largest of 0..7 for which a *guaranteed* bound holds (:func:`_exp_fits`): ``u`` never wraps
@@ -49,236 +59,66 @@ import math
 import sys
 import types
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import torch
 
-from .dcls import build_kernel, rounded_positions
-from .errors import CheckpointError, HardwareLimitError, UnsupportedError
-from .ir import BIAS_EXP_MAX, BIAS_MANT_BITS, DECAY_MAX, READOUT_VTH, VTH_MAX, DelayLayer, DelayNetwork, NeuronParams
-from .model import DelaySNN, HiddenLayer
+from .constants import (
+    ACTIVATION_SHIFT,
+    BIAS_EXP_MAX,
+    BIAS_MANT_MAX,
+    BIAS_MANT_MIN,
+    CURRENT_DECAY_OFFSET,
+    DECAY_MAX,
+    DECAY_UNITY,
+    INPUT_BITS_MAX,
+    NETX_BIAS_EXP,
+    NETX_MAX_EFFECTIVE_WEIGHT,
+    READOUT_RESET_V,
+    THRESHOLD_SHIFT,
+    U_NO_WRAP_MAX,
+    V_SATURATION,
+    VTH_MAX,
+    WEIGHT_EXP_MAX,
+)
+from .errors import HardwareLimitError, UnsupportedError
+from .folded import FoldedLayer, bn_fold, fold_model  # the float IR (re-exported: delaysnn.quantize.fold_model)
+from .grids import (
+    CLIP_FRACTIONS,
+    DelayGrid,
+    WeightGrid,
+    _check_bits,
+    check_delay_bits,
+    check_prune,
+    fake_quantize,
+    prune_masks,
+    weight_grid,
+)
+from .grids import delay_grid as make_delay_grid  # quantize_with_report's delay_grid is the mode name
+from .ir import DelayLayer, DelayNetwork, NeuronParams
+from .model import DelaySNN
 
 __all__ = [
     "CLIP_FRACTIONS",
     "FoldedLayer",
+    "LayerOptions",
     "LayerReport",
     "QuantReport",
     "WeightGrid",
     "bn_fold",
-    "decay",
+    "decay_for_tau",
     "fake_quantize",
     "fold_model",
     "input_bits_for",
+    "quantize_layer",
     "quantize_model",
     "quantize_with_report",
     "weight_grid",
 ]
 
 QUANTIZER_VERSION = 1
-DECAY_UNITY = 4096  # du/dv are in units of 1/4096
-U_SHIFT = 6  # u = a << 6
-WEIGHT_EXP_MAX = 7
-U_LIMIT = 2**23 - 1  # |u| above this wraps
-V_LIMIT = 2**23 - 1  # v saturates at +-(2**23 - 1)
-READOUT_V_LIMIT = READOUT_VTH << U_SHIFT  # a readout voltage above this would reset
-BIAS_MANT_MAX = 2 ** (BIAS_MANT_BITS - 1) - 1
-BIAS_MANT_MIN = -(2 ** (BIAS_MANT_BITS - 1))
-# Candidate clipping ranges, as fractions of max|W|, for fixed-point grids (widest first).
-CLIP_FRACTIONS = tuple(float(f) for f in np.linspace(1.0, 0.3, 36))
-
-
-# --- the weight grid (shared with quantization-aware training) ----------------------------
-
-
-@dataclass(frozen=True)
-class WeightGrid:
-    """One layer's weight grid: ``w ~= mantissa * step``, ``qmin <= mantissa <= qmax``."""
-
-    step: float  # float value of one mantissa unit (binary: the layer's scale mean|W|)
-    qmin: int
-    qmax: int
-    binary: bool = False
-
-    @property
-    def clip(self) -> float:
-        """Largest |w| represented without clipping (binary: none is clipped)."""
-        return math.inf if self.binary else max(self.qmax, 1) * self.step
-
-    def mantissa(self, w: torch.Tensor) -> torch.Tensor:
-        if self.binary:
-            return torch.sign(w)
-        return torch.clamp(torch.round(w / self.step), self.qmin, self.qmax)
-
-    def in_range(self, w: torch.Tensor) -> torch.Tensor:
-        """Where rounding is not clamped (the straight-through estimator passes gradient there)."""
-        if self.binary:
-            return torch.ones_like(w, dtype=torch.bool)
-        r = w / self.step
-        return (r >= self.qmin - 0.5) & (r <= self.qmax + 0.5)
-
-
-def _check_bits(bits: int | None, binary: bool) -> None:
-    if not binary and (bits is None or not 1 <= int(bits) <= 8):
-        raise UnsupportedError(f"weight_bits must be 1..8 or binary (got {bits}); Loihi 2 weights are at most 8-bit signed")
-
-
-def weight_grid(w: torch.Tensor, bits: int | None, binary: bool = False) -> WeightGrid:
-    """The per-layer grid for (folded) weights ``w``: see the module docstring, item 3."""
-    _check_bits(bits, binary)
-    w = w.detach()
-    absw = w.abs()
-    if binary:
-        scale = float(absw.mean()) if w.numel() else 0.0
-        return WeightGrid(step=scale if scale > 0 else 1.0, qmin=-1, qmax=1, binary=True)
-    qmax, qmin = 2 ** (int(bits) - 1) - 1, -(2 ** (int(bits) - 1))  # 1 bit: {-1, 0}
-    wmax = float(absw.max()) if w.numel() else 0.0
-    if not wmax > 0:
-        return WeightGrid(step=1.0, qmin=qmin, qmax=qmax)
-    flat = w.reshape(1, -1).double()
-    steps = torch.tensor(CLIP_FRACTIONS, dtype=torch.float64, device=flat.device).unsqueeze(1) * wmax / max(qmax, 1)
-    # one candidate at a time (bounded memory for large layers), one device sync at the end
-    errors = torch.stack([((torch.clamp(torch.round(flat / st), qmin, qmax) * st - flat) ** 2).sum() for st in steps])
-    best = int(torch.argmin(errors))  # first minimum: the widest range among ties
-    return WeightGrid(step=float(steps[best]), qmin=qmin, qmax=qmax)
-
-
-class _FakeQuantize(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx: Any, w: torch.Tensor, bits: int | None, binary: bool) -> torch.Tensor:
-        grid = weight_grid(w, bits, binary)
-        ctx.save_for_backward(grid.in_range(w))
-        return grid.mantissa(w) * grid.step
-
-    @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:
-        (mask,) = ctx.saved_tensors
-        return grad * mask.to(grad.dtype), None, None
-
-
-def fake_quantize(
-    weight: torch.Tensor, bits: int | None, binary: bool = False, *, row_gain: torch.Tensor | None = None
-) -> torch.Tensor:
-    """Straight-through quantizer for QAT, on exactly :func:`weight_grid`'s grid.
-
-    Forward: ``mantissa * step`` (the values :func:`quantize_model` would deploy for this
-    tensor); backward: identity where ``weight`` lies inside the grid's range, zero where it
-    was clipped. ``bits=None`` and ``binary=False``: identity.
-
-    ``row_gain`` (``[out]``, e.g. the BatchNorm gain of :func:`bn_fold`, detached) makes the
-    grid that of the *folded* weights, which is what :func:`quantize_model` quantizes:
-    ``fake_quantize(W * g) / g``; rows with ``g == 0`` are passed through.
-    """
-    if bits is None and not binary:
-        return weight
-    if row_gain is None:
-        return _FakeQuantize.apply(weight, bits, binary)
-    g = row_gain.detach().to(device=weight.device, dtype=weight.dtype).reshape(-1, *([1] * (weight.dim() - 1)))
-    safe = torch.where(g == 0, torch.ones_like(g), g)
-    return torch.where(g == 0, weight, _FakeQuantize.apply(weight * safe, bits, binary) / safe)
-
-
-# --- float folding --------------------------------------------------------------------------
-
-
-@dataclass
-class FoldedLayer:
-    """A layer of the float model with BatchNorm folded and one delay per synapse (float64)."""
-
-    name: str
-    weight: np.ndarray  # float64 [out, in]: BN gain x summed DCLS taps
-    delay: np.ndarray  # int64 [out, in], steps
-    bias: np.ndarray  # float64 [out]: BN shift, added to v every step
-    tau: float
-    synaptic_tau: float | None
-    threshold: float | None  # None: the readout
-
-
-def bn_fold(layer: HiddenLayer, where: str = "layer") -> tuple[torch.Tensor, torch.Tensor]:
-    """``(gain, shift)`` float64 ``[out]`` of the layer's BatchNorm in eval mode (1, 0 without),
-    on the layer's device. ``gain`` is the ``row_gain`` for :func:`fake_quantize` in QAT."""
-    n = layer.synapse.out_features
-    bn = layer.bn
-    if bn is None:
-        return torch.ones(n, dtype=torch.float64), torch.zeros(n, dtype=torch.float64)
-    if bn.running_mean is None or bn.running_var is None:
-        raise UnsupportedError(f"{where}: BatchNorm without running statistics (track_running_stats=False) cannot be folded")
-    var, mean = bn.running_var.detach().double(), bn.running_mean.detach().double()
-    gamma = bn.weight.detach().double() if bn.weight is not None else torch.ones_like(mean)
-    beta = bn.bias.detach().double() if bn.bias is not None else torch.zeros_like(mean)
-    gain = gamma / torch.sqrt(var + bn.eps)
-    return gain, beta - gain * mean
-
-
-def _synapse_matrix(syn: Any, where: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-synapse float64 weight and integer delay ``[out, in]`` from the eval-mode DCLS kernel."""
-    k = syn.max_delay
-    w = syn.weight.detach().cpu().double()
-    pos = rounded_positions(syn.pos.detach().cpu().double(), k)
-    kernel = build_kernel(w, pos, torch.zeros_like(pos), k, "max")  # [out, in, K], as the model evaluates
-    nonzero = kernel != 0
-    taps = nonzero.sum(-1)
-    split = int((taps > 1).sum())
-    if split:
-        raise UnsupportedError(
-            f"{where}: {split} synapses have taps on different delays (kernel_count={syn.kernel_count}); "
-            "the IR holds one delay per synapse: retrain with kernel_count=1"
-        )
-    tap = nonzero.to(torch.int8).argmax(-1)
-    weight = kernel.gather(-1, tap.unsqueeze(-1)).squeeze(-1)
-    delay = (k - 1 - tap).to(torch.int64)  # tap index = K-1-delay (left padding K-1)
-    return weight, torch.where(taps > 0, delay, torch.zeros_like(delay))
-
-
-def _check_finite(model: DelaySNN) -> None:
-    for key, value in model.state_dict().items():
-        if value.is_floating_point() and not torch.isfinite(value).all():
-            bad = int((~torch.isfinite(value)).sum())
-            raise CheckpointError(
-                f"model tensor {key!r} has {bad} NaN/infinite values; training diverged or the checkpoint is corrupt: retrain"
-            )
-    cfg = model.cfg
-    for name in ("tau", "readout_tau", "threshold", "synaptic_tau"):
-        value = getattr(cfg, name)
-        if value is not None and not math.isfinite(value):
-            raise CheckpointError(f"model config {name}={value} is not finite; fix the checkpoint's config")
-
-
-def fold_model(model: DelaySNN) -> list[FoldedLayer]:
-    """The float model as folded layers (BN -> weight rows and bias; DCLS -> one delay each)."""
-    _check_finite(model)
-    cfg = model.cfg
-    layers = []
-    for i, hidden in enumerate(model.hidden):
-        where = f"layer {i}"
-        weight, delay = _synapse_matrix(hidden.synapse, where)
-        gain, shift = (t.cpu() for t in bn_fold(hidden, where))
-        layers.append(
-            FoldedLayer(
-                name=where,
-                weight=(weight * gain.unsqueeze(1)).numpy(),
-                delay=delay.numpy(),
-                bias=shift.numpy(),
-                tau=cfg.tau,
-                synaptic_tau=cfg.synaptic_tau,
-                threshold=cfg.threshold,
-            )
-        )
-    where = f"layer {len(model.hidden)} (readout)"
-    weight, delay = _synapse_matrix(model.readout, where)
-    layers.append(
-        FoldedLayer(
-            name=where,
-            weight=weight.numpy(),
-            delay=delay.numpy(),
-            bias=np.zeros(weight.shape[0]),
-            tau=cfg.readout_tau,
-            synaptic_tau=None,
-            threshold=None,
-        )
-    )
-    return layers
 
 
 # --- report --------------------------------------------------------------------------------
@@ -310,6 +150,14 @@ class LayerReport:
     bias_clipped: int  # neurons whose bias did not fit 13 bits << 7
     overflow_bound: float  # guaranteed bound on |u| (hidden) or |v| (readout), in integer units
     overflow_risk: bool  # True: even weight_exp 0 cannot guarantee no wrap/saturation
+    ternary: bool = False
+    pruned_fraction: float = 0.0  # fraction of synapses removed by pruning (weight 0, delay 0)
+    delay_bits: int | None = None  # the layer's delays take at most 2**delay_bits values (None: as rounded)
+    delay_step: int = 1  # delays are multiples of it (the "step" delay grid)
+    delays_moved: int = 0  # synapses (non-zero weight) whose delay the delay grid changed
+    distinct_delays: int = 0  # distinct delays among synapses with a non-zero weight
+    delays_over_limit: int = 0  # synapses (non-zero weight) whose delay exceeded max_delay
+    notes: list[str] = field(default_factory=list, repr=False)  # this layer's share of QuantReport.notes
 
 
 @dataclass
@@ -322,9 +170,17 @@ class QuantReport:
     readout_scale: float
     layers: list[LayerReport] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    ternary: bool = False
+    delay_bits: int | None = None
+    delay_grid: str | None = None  # "step" or "cap" with delay_bits, else None
+    prune: float | None = None  # fraction of synapses pruned by magnitude
+    prune_scope: str | None = None  # "layer" or "global" with prune, else None
+    memory: Any = None  # delaysnn.estimate.NetworkMemory: the network's memory as hardware stores it
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
+        if self.memory is not None:
+            out["memory"] = self.memory.to_dict()
         for layer in out["layers"]:
             layer["shape"] = list(layer["shape"])
             for key, value in layer.items():
@@ -334,19 +190,22 @@ class QuantReport:
 
     def to_markdown(self) -> str:
         head = (
-            "| layer | shape | bits | weight_exp | scale | clipped | rel err | delays clipped | du | dv "
+            "| layer | shape | bits | weight_exp | scale | clipped | rel err | pruned | delays clipped | delay grid | du | dv "
             "| theta -> vth (eff) | bias_exp | risk |"
         )
         lines = [head, "|" + "---|" * (head.count("|") - 1)]
         for r in self.layers:
-            bits = "bin" if r.binary else str(r.weight_bits)
+            bits = "bin" if r.binary else "tern" if r.ternary else str(r.weight_bits)
+            dgrid = "-" if r.delay_bits is None else f"{r.delay_bits}b x{r.delay_step} ({r.distinct_delays} values)"
             thr = "readout" if r.vth is None else f"{r.threshold:g} -> {r.vth} ({r.threshold_effective:.4g})"
             lines.append(
                 f"| {r.name} | {r.shape[0]}x{r.shape[1]} | {bits} | {r.weight_exp} | {r.weight_scale:.4g} "
-                f"| {r.clipped_fraction:.2%} | {r.rel_weight_error:.3%} | {r.delays_clipped} | {r.du} | {r.dv} "
+                f"| {r.clipped_fraction:.2%} | {r.rel_weight_error:.3%} | {r.pruned_fraction:.1%} | {r.delays_clipped} | {dgrid} "
+                f"| {r.du} | {r.dv} "
                 f"| {thr} | {r.bias_exp} | {'yes' if r.overflow_risk else ''} |"
             )
-        return "\n".join(lines + [f"- {n}" for n in self.notes])
+        memory = ["", "memory (bits, as stored):", *(f"- {line}" for line in self.memory.lines())] if self.memory is not None else []
+        return "\n".join(lines + [f"- {n}" for n in self.notes] + memory)
 
 
 # --- quantization ----------------------------------------------------------------------------
@@ -357,45 +216,45 @@ def input_bits_for(max_count: int) -> int:
     return max(1, int(max_count).bit_length())
 
 
-def decay(tau: float | None, *, current: bool = False) -> int:
+def decay_for_tau(tau: float | None, *, current: bool = False) -> int:
     """Loihi decay constant for ``x = x * (1 - 1/tau) + input``: ``dv = round(4096/tau)``;
     ``du = round(4096/tau) - 1`` because Lava multiplies u by ``4096 - (du + 1)``. Clipped to 0..4095."""
     if tau is None:
         return DECAY_MAX if current else 0
-    raw = round(DECAY_UNITY / tau) - (1 if current else 0)
+    raw = round(DECAY_UNITY / tau) - (CURRENT_DECAY_OFFSET if current else 0)
     return int(min(max(raw, 0), DECAY_MAX))
 
 
 def _gain(d: int, *, current: bool) -> float:
     """Steady-state gain ``1 / (1 - factor)`` of the integer decay (bounds accumulation)."""
-    keep = DECAY_UNITY - (d + 1 if current else d)
+    keep = DECAY_UNITY - (d + CURRENT_DECAY_OFFSET if current else d)
     return math.inf if keep >= DECAY_UNITY else DECAY_UNITY / (DECAY_UNITY - keep)
 
 
 def _vth(s: float, threshold: float) -> int:
-    return int(round((s * threshold - 1) / (1 << U_SHIFT)))
+    return int(round((s * threshold - 1) / (1 << THRESHOLD_SHIFT)))
 
 
 def _exp_fits(
     e: int, step: float, a_pos: np.ndarray, a_neg: np.ndarray, bias: np.ndarray, lay: FoldedLayer, du: int, dv: int
 ) -> tuple[bool, float]:
     """Whether weight_exp ``e`` guarantees no wrap/saturation (see module docstring, item 4)."""
-    s = (1 << U_SHIFT) * 2**e / step
+    s = (1 << ACTIVATION_SHIFT) * 2**e / step
     gu, gv = _gain(du, current=True), _gain(dv, current=False)
-    u_pos = (1 << U_SHIFT) * 2**e * a_pos * gu  # per neuron
-    u_neg = (1 << U_SHIFT) * 2**e * a_neg * gu
+    u_pos = (1 << ACTIVATION_SHIFT) * 2**e * a_pos * gu  # per neuron
+    u_neg = (1 << ACTIVATION_SHIFT) * 2**e * a_neg * gu
     b = s * bias
-    ok = bool(max(u_pos.max(initial=0), u_neg.max(initial=0)) <= U_LIMIT)
+    ok = bool(max(u_pos.max(initial=0), u_neg.max(initial=0)) <= U_NO_WRAP_MAX)
     if np.abs(b).max(initial=0) > BIAS_MANT_MAX * 2**BIAS_EXP_MAX:
         ok = False
     if lay.threshold is not None:
         bound = float(np.maximum(u_pos, u_neg).max(initial=0))
-        ok = ok and bool(((u_neg + np.maximum(-b, 0)) * gv).max(initial=0) <= V_LIMIT)
+        ok = ok and bool(((u_neg + np.maximum(-b, 0)) * gv).max(initial=0) <= V_SATURATION)
         ok = ok and _vth(s, lay.threshold) <= VTH_MAX
     else:
         v = (np.maximum(u_pos, u_neg) + np.abs(b)) * gv
         bound = float(v.max(initial=0))
-        ok = ok and bound <= READOUT_V_LIMIT
+        ok = ok and bound <= READOUT_RESET_V
     return ok, bound
 
 
@@ -419,6 +278,205 @@ def _profile_max_delay(profile: Any) -> int | None:
     return None if limit is None else int(limit)
 
 
+@dataclass(frozen=True)
+class LayerOptions:
+    """How :func:`quantize_layer` quantizes one folded layer (the network options, resolved)."""
+
+    weight_bits: int = 8  # 1..8; ignored with binary (1 bit) or ternary (2 bits)
+    binary: bool = False
+    ternary: bool = False
+    payload: int = 1  # largest input payload (graded first layer: 2**input_bits - 1)
+    max_delay: int | None = None  # largest delay allowed (None: none)
+    clip_delays: bool = False  # clip longer delays to max_delay (else they are counted, for the caller to refuse)
+    delay_bits: int | None = None  # delays take at most 2**delay_bits values (None: as rounded)
+    delay_grid: str = "step"  # "step" (coarser per-layer step) or "cap" (clip to 2**delay_bits - 1)
+    kernel_max_delay: int | None = None  # the float model's largest delay (kernel - 1): QAT's grid never snaps past it, nor does ours
+    max_effective_weight: int | None = None  # cap on |weight << weight_exp| (netx: 127)
+    min_bias_exp: int = 0  # bias_exp from below (netx: 6)
+
+    @property
+    def bits(self) -> int:
+        return 1 if self.binary else 2 if self.ternary else int(self.weight_bits)
+
+
+def _weight_exp(lay: FoldedLayer, opts: LayerOptions, mant: np.ndarray, step: float, du: int, dv: int) -> tuple[int, bool, float]:
+    """``(weight_exp, overflow_risk, bound)``: the largest ``e`` with a guaranteed bound (module docstring, item 4)."""
+    a_pos = opts.payload * np.clip(mant, 0, None).sum(1).astype(np.float64)
+    a_neg = opts.payload * np.clip(-mant, 0, None).sum(1).astype(np.float64)
+    bound = _exp_fits(0, step, a_pos, a_neg, lay.bias, lay, du, dv)[1]
+    top = int(np.abs(mant).max(initial=0))
+    for e in range(WEIGHT_EXP_MAX, -1, -1):
+        if opts.max_effective_weight is not None and e > 0 and (top << e) > opts.max_effective_weight:
+            continue
+        ok, b = _exp_fits(e, step, a_pos, a_neg, lay.bias, lay, du, dv)
+        if ok:
+            return e, False, b
+    return 0, True, bound
+
+
+def _layer_delays(lay: FoldedLayer, opts: LayerOptions, mant: np.ndarray) -> tuple[np.ndarray, DelayGrid | None, dict[str, int]]:
+    """Integer delays of the synapses that carry a weight (0 elsewhere), limited and put on the
+    delay grid; ``(delay, grid or None, report counts)``."""
+    carries = mant != 0
+    delay = np.where(carries, lay.delay, 0).astype(np.int32)
+    found = int(delay.max(initial=0))
+    limit = opts.max_delay
+    n_long = int((delay > limit).sum()) if limit is not None else 0
+    if n_long and opts.clip_delays:
+        delay = np.minimum(delay, limit).astype(np.int32)
+    grid, moved = None, 0
+    if opts.delay_bits is not None:
+        edges = [x for x in (limit, opts.kernel_max_delay) if x is not None]
+        grid = make_delay_grid(delay[carries], opts.delay_bits, opts.delay_grid, max_delay=min(edges) if edges else None)
+        snapped = grid.snap(delay)
+        moved = int((snapped != delay).sum())
+        delay = snapped
+    counts = {
+        "max_delay_found": found,
+        "delays_over_limit": n_long,
+        "delays_clipped": n_long if opts.clip_delays else 0,
+        "delays_moved": moved,
+        "distinct_delays": int(np.unique(delay[carries]).size),
+    }
+    return delay, grid, counts
+
+
+def quantize_layer(lay: FoldedLayer, opts: LayerOptions, keep: np.ndarray | None = None) -> tuple[DelayLayer, LayerReport]:
+    """One folded layer -> ``(DelayLayer, LayerReport)`` (module docstring, items 2-5).
+
+    ``keep`` (bool ``[out, in]``, from :func:`~delaysnn.grids.prune_masks`): synapses outside it
+    are pruned, weight 0 and delay 0, before the weight grid, which is that of the kept ones.
+    Delays over ``opts.max_delay`` are counted in ``delays_over_limit`` (clipped only with
+    ``opts.clip_delays``); refusing them is the caller's call, for every layer at once.
+    """
+    bits, notes = opts.bits, []
+    w = torch.from_numpy(lay.weight)
+    mask = None if keep is None else torch.from_numpy(np.asarray(keep, dtype=bool))
+    if mask is not None:
+        w = w * mask
+    grid = weight_grid(w, bits, opts.binary, opts.ternary, mask)
+    mant = grid.mantissa(w).numpy().astype(np.int32)
+    norm = float(np.linalg.norm(lay.weight))
+    # against the unpruned weights: the error includes what pruning removed
+    rel_err = float(np.linalg.norm(mant * grid.step - lay.weight) / norm) if norm > 0 else 0.0
+    clipped = float((~grid.in_range(w)).double().mean()) if w.numel() else 0.0
+    delay, dgrid, delay_counts = _layer_delays(lay, opts, mant)
+
+    du = decay_for_tau(lay.synaptic_tau, current=True)
+    dv = decay_for_tau(lay.tau)
+    exp, risk, bound = _weight_exp(lay, opts, mant, grid.step, du, dv)
+    s = (1 << ACTIVATION_SHIFT) * 2**exp / grid.step
+    if risk:
+        msg = (
+            f"{lay.name}: no weight_exp guarantees the 24-bit registers never wrap or saturate "
+            f"(bound {bound:.3g} at weight_exp 0); integer and float may differ on extreme inputs"
+        )
+        notes.append(msg)
+        warnings.warn(msg, stacklevel=3)
+
+    bias_int = np.rint(s * lay.bias)
+    bias_mant, bias_exp, bias_clipped = _split_bias(bias_int, opts.min_bias_exp)
+    if bias_clipped:
+        notes.append(f"{lay.name}: {bias_clipped} biases clipped to the 13-bit mantissa << 7")
+    if lay.threshold is not None:
+        vth = _vth(s, lay.threshold)
+        if vth > VTH_MAX or vth < 0:
+            notes.append(f"{lay.name}: vth {vth} clipped to 0..{VTH_MAX}")
+            vth = min(max(vth, 0), VTH_MAX)
+        thr_eff = ((vth << THRESHOLD_SHIFT) + 1) / s
+        unit = s * lay.threshold
+    else:
+        vth, thr_eff, unit = None, None, s
+    bias_err = float(np.abs((bias_mant.astype(np.float64) * 2**bias_exp) - s * lay.bias).max(initial=0) / unit)
+
+    layer = DelayLayer(
+        weight=mant,
+        delay=delay,
+        neuron=NeuronParams(du=du, dv=dv, vth=vth, bias_mant=bias_mant, bias_exp=bias_exp),
+        weight_bits=bits,
+        weight_exp=exp,
+        binary=opts.binary,
+        ternary=opts.ternary,
+        delay_bits=None if dgrid is None else dgrid.bits,
+        delay_step=1 if dgrid is None else dgrid.step,
+    )
+    report = LayerReport(
+        name=lay.name,
+        shape=(int(mant.shape[0]), int(mant.shape[1])),
+        weight_bits=bits,
+        binary=opts.binary,
+        step=grid.step,
+        weight_scale=grid.step / 2**exp,
+        weight_exp=exp,
+        v_scale=s,
+        clip=grid.clip,
+        clipped_fraction=clipped,
+        rel_weight_error=rel_err,
+        zero_fraction=float((mant == 0).mean()) if mant.size else 0.0,
+        delays_clipped=delay_counts["delays_clipped"],
+        max_delay_found=delay_counts["max_delay_found"],
+        du=du,
+        dv=dv,
+        threshold=lay.threshold,
+        vth=vth,
+        threshold_effective=thr_eff,
+        bias_exp=bias_exp,
+        bias_rel_error=bias_err,
+        bias_clipped=bias_clipped,
+        overflow_bound=bound,
+        overflow_risk=risk,
+        ternary=opts.ternary,
+        pruned_fraction=0.0 if keep is None or not mant.size else float(1.0 - np.mean(keep)),
+        delay_bits=layer.delay_bits,
+        delay_step=layer.delay_step,
+        delays_moved=delay_counts["delays_moved"],
+        distinct_delays=delay_counts["distinct_delays"],
+        delays_over_limit=delay_counts["delays_over_limit"],
+        notes=notes,
+    )
+    return layer, report
+
+
+def _refuse_long_delays(reports: list[LayerReport], limit: int | None, source: str) -> None:
+    """One :class:`HardwareLimitError` naming every layer with delays beyond ``limit`` (not clipped)."""
+    too_long = [
+        f"{r.name}: {r.delays_over_limit} synapses have delay > {limit} (max {r.max_delay_found})"
+        for r in reports
+        if r.delays_over_limit
+    ]
+    if too_long and limit is not None:
+        kernel = limit + 1 if (limit + 1) % 2 else max(limit, 1)  # train's --max-delay: odd kernel, delays < it
+        raise HardwareLimitError(
+            "; ".join(too_long) + f" [{source}]; retrain with --max-delay {kernel} or quantize with --clip-delays"
+        )
+
+
+def _provenance(report: QuantReport, model: str, tail_steps: int) -> dict[str, Any]:
+    """The IR's provenance: the quantizer's options and per-layer scales (JSON scalars)."""
+    provenance: dict[str, Any] = {
+        "source": "delaysnn.quantize",
+        "quantizer_version": QUANTIZER_VERSION,
+        "model": model,
+        "weight_bits": report.weight_bits,
+        "binary": bool(report.binary),
+        "ternary": bool(report.ternary),
+        "max_delay": report.max_delay,
+        "clip_delays": bool(report.clip_delays),
+        "delay_bits": report.delay_bits,
+        "delay_grid": report.delay_grid,
+        "prune": None if report.prune is None else float(report.prune),
+        "prune_scope": report.prune_scope,
+        "readout_scale": report.readout_scale,
+        # the float model's total right padding: delaysnn.sim runs this many steps past the
+        # input's zero-delay path, so the integer readout spans the float readout's window
+        "tail_steps": tail_steps,
+    }
+    for i, rep in enumerate(report.layers):
+        provenance[f"layer{i}.weight_scale"] = rep.weight_scale
+        provenance[f"layer{i}.v_scale"] = rep.v_scale
+    return provenance
+
+
 def quantize_with_report(
     model: DelaySNN,
     *,
@@ -430,26 +488,55 @@ def quantize_with_report(
     profile: Any = None,
     max_effective_weight: int | None = None,
     min_bias_exp: int = 0,
+    delay_bits: int | None = None,
+    delay_grid: str = "step",
+    ternary: bool = False,
+    prune: float | None = None,
+    prune_scope: str = "layer",
 ) -> tuple[DelayNetwork, QuantReport]:
     """Quantize ``model`` (see the module docstring) and say how: ``(network, report)``.
 
     ``max_effective_weight`` caps ``|weight << weight_exp|`` and ``min_bias_exp`` the bias
-    exponent from below (lava-dl netx files need 127 and 6: see :data:`NETX_OPTIONS`). ``weight_bits`` 1..8 (ignored with ``binary``); ``input_bits``: width of the first layer's
-    graded input payloads (spike counts up to ``2**input_bits - 1``); ``max_delay``: largest
-    delay allowed (default: the profile's, else none); ``clip_delays``: clip longer delays to it
-    instead of refusing; ``profile``: a ``hardware`` profile whose ``violations(net)`` must be
-    empty. Raises ``CheckpointError`` (NaN/inf), ``UnsupportedError``, ``HardwareLimitError``.
+    exponent from below (lava-dl netx files need 127 and 6: see :data:`NETX_OPTIONS`).
+    ``weight_bits`` 1..8 (ignored with ``binary`` or ``ternary``, TWN weights {-1, 0, +1} x a
+    per-layer scale, stored in 2 bits); ``input_bits``: width of the first layer's graded input
+    payloads (spike counts up to ``2**input_bits - 1``); ``max_delay``: largest delay allowed
+    (default: the profile's, else none); ``clip_delays``: clip longer delays to it instead of
+    refusing; ``delay_bits``: each layer's delays take at most ``2**delay_bits`` values, on the
+    ``delay_grid`` ``"step"`` (a per-layer step ``s``, delays ``s * k``) or ``"cap"`` (delays
+    clipped to ``2**delay_bits - 1``), see :mod:`delaysnn.grids`; ``prune``: fraction of the
+    synapses removed by magnitude of the folded weights, per layer or over the whole network
+    (``prune_scope``), every layer keeping at least one; ``profile``: a ``hardware`` profile
+    whose ``violations(net)`` must be empty. Raises ``CheckpointError`` (NaN/inf),
+    ``UnsupportedError``, ``HardwareLimitError``.
     """
-    _check_bits(weight_bits, binary)
-    if not 1 <= int(input_bits) <= 24:
-        raise UnsupportedError(f"input_bits must be 1..24 (got {input_bits})")
+    _check_bits(weight_bits, binary, ternary)
+    if not 1 <= int(input_bits) <= INPUT_BITS_MAX:
+        raise UnsupportedError(f"input_bits must be 1..{INPUT_BITS_MAX} (got {input_bits})")
+    if delay_bits is not None or delay_grid != "step":
+        check_delay_bits(1 if delay_bits is None else delay_bits, delay_grid)
+    if prune is not None:
+        check_prune(prune, prune_scope)
     if model.cfg.hidden_layers and not model.cfg.threshold > 0:
         raise UnsupportedError(f"threshold {model.cfg.threshold} <= 0 cannot be mapped: Loihi fires on v > vth << 6 with vth >= 0")
     limit = max_delay if max_delay is not None else (_profile_max_delay(profile) if profile is not None else None)
     if limit is not None and limit < 0:
         raise UnsupportedError(f"max_delay must be >= 0 (got {limit})")
-    bits = 1 if binary else int(weight_bits)
     folded = fold_model(model)
+    keeps: list[Any] = prune_masks([lay.weight for lay in folded], prune, prune_scope) if prune else [None] * len(folded)
+    base = LayerOptions(
+        weight_bits=int(weight_bits),
+        binary=binary,
+        ternary=ternary,
+        max_delay=limit,
+        clip_delays=clip_delays,
+        delay_bits=delay_bits,
+        delay_grid=delay_grid,
+        kernel_max_delay=int(model.cfg.max_delay) - 1,
+        max_effective_weight=max_effective_weight,
+        min_bias_exp=min_bias_exp,
+    )
+    bits = base.bits
     report = QuantReport(
         weight_bits=None if binary else bits,
         binary=binary,
@@ -457,143 +544,34 @@ def quantize_with_report(
         max_delay=limit,
         clip_delays=clip_delays,
         readout_scale=1.0,
+        ternary=ternary,
+        delay_bits=delay_bits,
+        delay_grid=delay_grid if delay_bits is not None else None,
+        prune=prune,
+        prune_scope=prune_scope if prune is not None else None,
     )
     layers: list[DelayLayer] = []
-    too_long: list[str] = []
-    for i, lay in enumerate(folded):
-        w = torch.from_numpy(lay.weight)
-        grid = weight_grid(w, bits, binary)
-        mant = grid.mantissa(w).numpy().astype(np.int32)
-        wq = mant * grid.step
-        norm = float(np.linalg.norm(lay.weight))
-        rel_err = float(np.linalg.norm(wq - lay.weight) / norm) if norm > 0 else 0.0
-        clipped = float((~grid.in_range(w)).double().mean()) if w.numel() else 0.0
-
-        # delays: only synapses that carry a weight count
-        delay = np.where(mant != 0, lay.delay, 0).astype(np.int32)
-        found = int(delay.max(initial=0))
-        n_long = int((delay > limit).sum()) if limit is not None else 0
-        if n_long:
-            if clip_delays:
-                delay = np.minimum(delay, limit).astype(np.int32)
-            else:
-                too_long.append(f"{lay.name}: {n_long} synapses have delay > {limit} (max {found})")
-
-        # voltage scale S through weight_exp: the largest e with a guaranteed bound
-        payload = (2 ** int(input_bits) - 1) if i == 0 else 1
-        a_pos = payload * np.clip(mant, 0, None).sum(1).astype(np.float64)
-        a_neg = payload * np.clip(-mant, 0, None).sum(1).astype(np.float64)
-        du = decay(lay.synaptic_tau, current=True)
-        dv = decay(lay.tau)
-        exp, risk = 0, True
-        bound = _exp_fits(0, grid.step, a_pos, a_neg, lay.bias, lay, du, dv)[1]
-        top = int(np.abs(mant).max(initial=0))
-        for e in range(WEIGHT_EXP_MAX, -1, -1):
-            if max_effective_weight is not None and e > 0 and (top << e) > max_effective_weight:
-                continue
-            ok, b = _exp_fits(e, grid.step, a_pos, a_neg, lay.bias, lay, du, dv)
-            if ok:
-                exp, risk, bound = e, False, b
-                break
-        s = (1 << U_SHIFT) * 2**exp / grid.step
-        if risk:
-            msg = (
-                f"{lay.name}: no weight_exp guarantees the 24-bit registers never wrap or saturate "
-                f"(bound {bound:.3g} at weight_exp 0); integer and float may differ on extreme inputs"
-            )
-            report.notes.append(msg)
-            warnings.warn(msg, stacklevel=2)
-
-        bias_int = np.rint(s * lay.bias)
-        bias_mant, bias_exp, bias_clipped = _split_bias(bias_int, min_bias_exp)
-        if bias_clipped:
-            report.notes.append(f"{lay.name}: {bias_clipped} biases clipped to the 13-bit mantissa << 7")
-        if lay.threshold is not None:
-            vth = _vth(s, lay.threshold)
-            if vth > VTH_MAX or vth < 0:
-                report.notes.append(f"{lay.name}: vth {vth} clipped to 0..{VTH_MAX}")
-                vth = min(max(vth, 0), VTH_MAX)
-            thr_eff = ((vth << U_SHIFT) + 1) / s
-            unit = s * lay.threshold
-        else:
-            vth, thr_eff, unit = None, None, s
-        bias_err = float(np.abs((bias_mant.astype(np.float64) * 2**bias_exp) - s * lay.bias).max(initial=0) / unit)
-
-        layers.append(
-            DelayLayer(
-                weight=mant,
-                delay=delay,
-                neuron=NeuronParams(du=du, dv=dv, vth=vth, bias_mant=bias_mant, bias_exp=bias_exp),
-                weight_bits=bits,
-                weight_exp=exp,
-                binary=binary,
-            )
-        )
-        report.layers.append(
-            LayerReport(
-                name=lay.name,
-                shape=(int(mant.shape[0]), int(mant.shape[1])),
-                weight_bits=bits,
-                binary=binary,
-                step=grid.step,
-                weight_scale=grid.step / 2**exp,
-                weight_exp=exp,
-                v_scale=s,
-                clip=grid.clip,
-                clipped_fraction=clipped,
-                rel_weight_error=rel_err,
-                zero_fraction=float((mant == 0).mean()) if mant.size else 0.0,
-                delays_clipped=n_long if clip_delays else 0,
-                max_delay_found=found,
-                du=du,
-                dv=dv,
-                threshold=lay.threshold,
-                vth=vth,
-                threshold_effective=thr_eff,
-                bias_exp=bias_exp,
-                bias_rel_error=bias_err,
-                bias_clipped=bias_clipped,
-                overflow_bound=bound,
-                overflow_risk=risk,
-            )
-        )
-    if too_long:
-        if max_delay is not None:
-            source = f"max_delay={limit}"
-        else:
-            source = f"profile {getattr(profile, 'name', '?')}: limits.max_delay"
-        kernel = limit + 1 if (limit + 1) % 2 else max(limit, 1)  # train's --max-delay: odd kernel, delays < it
-        raise HardwareLimitError(
-            "; ".join(too_long) + f" [{source}]; retrain with --max-delay {kernel} or quantize with --clip-delays"
-        )
+    for i, (lay, keep) in enumerate(zip(folded, keeps, strict=True)):
+        opts = replace(base, payload=(2 ** int(input_bits) - 1) if i == 0 else 1)
+        layer, rep = quantize_layer(lay, opts, keep)
+        layers.append(layer)
+        report.layers.append(rep)
+        report.notes.extend(rep.notes)
+    if not clip_delays:
+        source = f"max_delay={limit}" if max_delay is not None else f"profile {getattr(profile, 'name', '?')}: limits.max_delay"
+        _refuse_long_delays(report.layers, limit, source)
     for lay in folded:
         if round(DECAY_UNITY / lay.tau) > DECAY_MAX:
             report.notes.append(f"{lay.name}: tau {lay.tau:g} maps to dv 4095 (keeps 1/4096 of v), not a full reset")
     report.readout_scale = 1.0 / report.layers[-1].v_scale
 
     cfg = model.cfg
-    provenance: dict[str, Any] = {
-        "source": "delaysnn.quantize",
-        "quantizer_version": QUANTIZER_VERSION,
-        "model": f"DelaySNN {'-'.join(map(str, cfg.sizes))}",
-        "weight_bits": None if binary else bits,
-        "binary": bool(binary),
-        "max_delay": limit,
-        "clip_delays": bool(clip_delays),
-        "readout_scale": report.readout_scale,
-        # the float model's total right padding: delaysnn.sim runs this many steps past the
-        # input's zero-delay path, so the integer readout spans the float readout's window
-        "tail_steps": len(layers) * cfg.right_padding,
-    }
-    for i, rep in enumerate(report.layers):
-        provenance[f"layer{i}.weight_scale"] = rep.weight_scale
-        provenance[f"layer{i}.v_scale"] = rep.v_scale
     net = DelayNetwork(
         input_size=cfg.input_size,
         layers=layers,
         input_bits=int(input_bits),
         time_step_ms=float(cfg.time_step_ms),
-        provenance=provenance,
+        provenance=_provenance(report, f"DelaySNN {'-'.join(map(str, cfg.sizes))}", len(layers) * cfg.right_padding),
     )
     net.check()
     if profile is not None:
@@ -601,13 +579,16 @@ def quantize_with_report(
         if problems:
             name = getattr(profile, "name", "profile")
             raise HardwareLimitError(f"quantized network breaks {name}: " + "; ".join(problems))
+    from .estimate import memory
+
+    report.memory = memory(net, profile if hasattr(profile, "limits") else "loihi2")  # loihi2's delay-line width by default
     return net, report
 
 
 # lava-dl netx stores effective weights (weight << weight_exp) and re-derives their exponent,
 # exactly only within 8 signed bits, and fixes bias_exp at 6: a network meant for netx is
 # quantized within both (binary weights can still use weight_exp 6: +-64).
-NETX_OPTIONS: dict[str, int] = {"max_effective_weight": 127, "min_bias_exp": 6}
+NETX_OPTIONS: dict[str, int] = {"max_effective_weight": NETX_MAX_EFFECTIVE_WEIGHT, "min_bias_exp": NETX_BIAS_EXP}
 
 
 def quantize_model(model: DelaySNN, **options: Any) -> DelayNetwork:

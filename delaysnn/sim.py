@@ -26,22 +26,22 @@ from typing import Any
 
 import numpy as np
 
+from .constants import (
+    ACTIVATION_SHIFT,
+    CURRENT_DECAY_OFFSET,
+    DECAY_SHIFT,
+    DECAY_UNITY,
+    INT32_MAX,
+    INT32_MODULUS,
+    LAYER_LATENCY,
+    READOUT_VTH,
+    THRESHOLD_SHIFT,
+    U_MODULUS,
+    U_WRAP,
+    V_SATURATION,
+)
 from .errors import DataError, UnsupportedError
-from .ir import READOUT_VTH, DelayLayer, DelayNetwork
-
-# --- register widths and shifts of Loihi's LIF, as lava/proc/lif/models.py implements them ---
-DECAY_SHIFT = 12  # decays are 12-bit fractions of 4096
-DECAY_UNITY = 1 << DECAY_SHIFT
-CURRENT_DECAY_OFFSET = 1  # Lava's ds_offset: the current decays by (du + 1) / 4096, so du=4095 clears u
-ACTIVATION_SHIFT = 6  # synaptic input is MSB-aligned: a << 6
-THRESHOLD_SHIFT = 6  # threshold compared as vth << 6
-U_LIMIT = 1 << 23  # u is a 24-bit register that wraps (once) beyond +-2**23
-U_MODULUS = 1 << 24
-V_LIMIT = (1 << 23) - 1  # v saturates at +-(2**23 - 1)
-INT32_MODULUS = 1 << 32  # Lava's Python models hold a, u and v in int32 registers
-
-# --- time alignment ---
-LAYER_LATENCY = 1  # each DelayDense buffers its output one step: a delay-0 spike arrives next step
+from .ir import DelayLayer, DelayNetwork
 
 
 @dataclass(frozen=True)
@@ -131,8 +131,8 @@ def activation(a: np.ndarray, weight_exp: int) -> np.ndarray:
 def wrap_current(u: np.ndarray) -> np.ndarray:
     """The 24-bit current wraps once, asymmetrically: ``u > 2**23 -> u - 2**24``, then
     ``u <= -2**23 -> u + 2**24`` (so +2**23 stays and -2**23 becomes +2**23)."""
-    u = np.where(u > U_LIMIT, u - U_MODULUS, u)
-    return np.where(u <= -U_LIMIT, u + U_MODULUS, u)
+    u = np.where(u > U_WRAP, u - U_MODULUS, u)
+    return np.where(u <= -U_WRAP, u + U_MODULUS, u)
 
 
 def current_update(u: np.ndarray, act: np.ndarray, du: int) -> np.ndarray:
@@ -142,7 +142,7 @@ def current_update(u: np.ndarray, act: np.ndarray, du: int) -> np.ndarray:
 
 def voltage_update(v: np.ndarray, u: np.ndarray, dv: int, bias: np.ndarray) -> np.ndarray:
     """``v = clip(wrap32(decay(v, 4096 - dv) + u + bias), -(2**23 - 1), 2**23 - 1)`` (v saturates)."""
-    return np.clip(wrap32(decay(v, DECAY_UNITY - dv) + u + bias), -V_LIMIT, V_LIMIT)
+    return np.clip(wrap32(decay(v, DECAY_UNITY - dv) + u + bias), -V_SATURATION, V_SATURATION)
 
 
 def spike_and_reset(v: np.ndarray, vth_eff: int) -> tuple[np.ndarray, np.ndarray]:
@@ -219,11 +219,18 @@ def predict(result: SimResult, readout_scale: float | None = None) -> np.ndarray
 def as_input(net: DelayNetwork, x: Any) -> np.ndarray:
     """Validate ``x`` (numpy array or torch tensor ``[batch, time, input_size]`` of payloads) and
     return it as int64. Payloads must be integers in ``0 .. 2**input_bits - 1``."""
+    return check_payloads(x, net.input_size, net.input_bits)
+
+
+def check_payloads(x: Any, input_size: int, input_bits: int) -> np.ndarray:
+    """The one input validator of every backend: ``x`` (numpy array or torch tensor) must be
+    ``[batch >= 1, time >= 1, input_size]`` integer payloads in ``0 .. 2**input_bits - 1``
+    (booleans and integral floats accepted). Returns int64; raises a one-line ``DataError``."""
     if hasattr(x, "detach"):  # torch tensor, without importing torch
         x = x.detach().cpu().numpy()
     x = np.asarray(x)
-    if x.ndim != 3 or x.shape[2] != net.input_size:
-        raise DataError(f"input has shape {tuple(x.shape)}; expected [batch, time, {net.input_size}] (the network's input_size)")
+    if x.ndim != 3 or x.shape[2] != input_size:
+        raise DataError(f"input has shape {tuple(x.shape)}; expected [batch, time, {input_size}] (the network's input_size)")
     if x.shape[0] < 1 or x.shape[1] < 1:
         raise DataError(f"input has shape {tuple(x.shape)}; need at least one sample and one step")
     if x.dtype == np.bool_:
@@ -233,12 +240,12 @@ def as_input(net: DelayNetwork, x: Any) -> np.ndarray:
             raise DataError("input has non-integer values; payloads are integer spike counts (graded spikes)")
     elif not np.issubdtype(x.dtype, np.integer):
         raise DataError(f"input dtype {x.dtype} is not numeric; expected integer spike counts")
-    top = (1 << net.input_bits) - 1
+    top = (1 << input_bits) - 1
     lo, hi = x.min(), x.max()
     if lo < 0:
         raise DataError(f"input has negative payload {lo}; payloads are counts in 0..{top}")
     if hi > top:
-        raise DataError(f"input payload {hi} exceeds input_bits={net.input_bits} (max {top}); clip the counts or re-quantize with more input bits")
+        raise DataError(f"input payload {hi} exceeds input_bits={input_bits} (max {top}); clip the counts or re-quantize with more input bits")
     return x.astype(np.int64)
 
 
@@ -251,7 +258,6 @@ _EVENT_COST = 1.0
 _MATMUL_COST = 0.04
 _F64_EXACT = 1 << 53  # every integer of magnitude below 2**53 is a float64
 _F32_EXACT = 1 << 24
-_INT32_MAX = (1 << 31) - 1
 
 
 @dataclass(frozen=True)
@@ -324,7 +330,7 @@ def synaptic_input(
         raise UnsupportedError(f"synaptic sums may reach {bound} >= 2**53; fan-in too large for exact simulation")
     if method not in (None, "events", "dense"):
         raise ValueError(f"method {method!r}: expected 'events', 'dense' or None")
-    dtype = np.int32 if bound <= _INT32_MAX else np.int64
+    dtype = np.int32 if bound <= INT32_MAX else np.int64
     if ev.count == 0:
         return np.zeros((n_out, steps, ev.batch), dtype=dtype)
     n_delays = len(np.unique(delay))
@@ -425,7 +431,7 @@ def simulate(net: DelayNetwork, x: Any, *, record: bool = True, steps: int | Non
     for li, layer in enumerate(net.layers):
         ev = events(layer_in, n_steps, binary)
         shift = layer.weight_exp + ACTIVATION_SHIFT
-        if activation_bound(layer.weight, ev.max_payload) << shift <= _INT32_MAX:
+        if activation_bound(layer.weight, ev.max_payload) << shift <= INT32_MAX:
             act = synaptic_input(ev, layer.weight, layer.delay, n_steps, shift=shift)  # activation() is a plain shift
         else:  # an int32 register may wrap: apply activation() to the exact sums
             act = activation(synaptic_input(ev, layer.weight, layer.delay, n_steps), layer.weight_exp)
@@ -496,7 +502,7 @@ def readout_scale(net: DelayNetwork) -> float:
 
 
 def run(net: DelayNetwork, x: Any, *, steps: int | None = None) -> SimResult:
-    """Backend interface used by :mod:`delaysnn.verify` (every backend module exposes ``run``)."""
+    """The ``sim`` backend of ``exporters.TARGETS``: the run every other backend's ``run`` is compared with."""
     return simulate(net, x, record=True, steps=steps)
 
 
@@ -506,6 +512,8 @@ __all__: Sequence[str] = (
     "SimResult",
     "activation",
     "alignment",
+    "as_input",
+    "check_payloads",
     "class_scores",
     "current_update",
     "decay",

@@ -7,6 +7,14 @@
 - at the end positions are rounded (the delays become integers) and sigma is set to 0;
 - evaluation always uses hard (rounded) delays.
 
+Quantization-aware training trains through the grids ``quantize`` deploys (:mod:`delaysnn.grids`):
+``qat_bits``/``qat_binary``/``qat_ternary`` the weight grid of the BatchNorm-folded weights,
+``delay_bits``/``delay_grid`` the per-layer delay grid (positions snap to it in the forward pass,
+straight-through gradient). ``prune`` computes magnitude-pruning masks once, on the BN-folded
+weights of the model ``train`` is given (the matrices the quantizer prunes), and holds the
+pruned weights at exactly 0, so the checkpoint's zeros are the synapses ``quantize --prune``
+drops (see :func:`prune_model`). :func:`deployment_settings` is what the checkpoint records.
+
 With ``TrainOptions.state_dir`` a resumable state is written after every epoch and
 ``resume=True`` continues from the newest one, ending bit-identical (on CPU) to a run never
 interrupted; with a validation split the model of the best validation epoch is returned
@@ -33,7 +41,7 @@ from tqdm.auto import tqdm
 
 from . import distributed
 from .datasets import SpikeDataset
-from .errors import DataError, DelaysnnError
+from .errors import DataError, DelaysnnError, UnsupportedError
 from .model import DelaySNN, class_scores, predict
 
 SIGMA_FINAL = 0.23  # SNN-delays decays sigma to 0.23, then rounds
@@ -51,6 +59,14 @@ class TrainOptions:
     device: str = "cpu"
     qat_bits: int | None = None  # quantization-aware training: weight bits (1..8)
     qat_binary: bool = False
+    qat_ternary: bool = False  # TWN weights {-1, 0, +1} x a per-layer scale
+    delay_bits: int | None = None  # QAT through the delay grid: at most 2**delay_bits delays per layer
+    delay_grid: str = "step"  # "step" (per-layer step s, delays s*k) or "cap" (delays <= 2**bits - 1)
+    prune: float | None = None  # fraction of synapses pruned by magnitude (masks from the initial model)
+    prune_scope: str = "layer"  # "layer": the fraction in every layer; "global": over all layers together
+    # BatchNorm normalizes with its running statistics and leaves them alone (the deployed, folded
+    # computation); binary/ternary QAT needs it for long runs: see FREEZE_NOTE
+    freeze_bn_stats: bool = False
     amp: str | None = None  # "bf16": forward and loss under torch.autocast(bfloat16), on any device
     progress: bool = True  # a bar on a terminal, else one line per epoch on stderr
     desc: str = "train"
@@ -66,7 +82,10 @@ class TrainOptions:
         if self.batch_size < 1:
             raise DelaysnnError(f"--batch-size must be >= 1 (got {self.batch_size})")
         if self.qat_bits is not None and not 1 <= self.qat_bits <= 8:
-            raise DelaysnnError(f"--qat must be 1..8 or 'binary' (got {self.qat_bits})")
+            raise DelaysnnError(f"--qat must be 1..8, 'binary' or 'ternary' (got {self.qat_bits})")
+        if (self.qat_bits is not None) + self.qat_binary + self.qat_ternary > 1:
+            raise DelaysnnError("--qat takes one of a bit width, 'binary' or 'ternary', not several")
+        check_qat_options(self.delay_bits, self.delay_grid, self.prune, self.prune_scope)
         if self.keep < 1:
             raise DelaysnnError(f"--keep must be >= 1 (got {self.keep})")
         if self.resume and self.state_dir is None:
@@ -77,7 +96,92 @@ class TrainOptions:
     def fingerprint(self) -> dict[str, Any]:
         """The options that shape the trajectory (a resume must match them; the device may differ)."""
         keys = ("epochs", "batch_size", "lr", "lr_pos", "weight_decay", "learn_delays", "seed", "qat_bits", "qat_binary")
-        return {**{k: getattr(self, k) for k in keys}, **self.run_info}
+        # newer options only when set, so states written before they existed still resume
+        extra = {k: getattr(self, k) for k, off in _FINGERPRINT_EXTRAS.items() if getattr(self, k) != off}
+        return {**{k: getattr(self, k) for k in keys}, **extra, **self.run_info}
+
+
+def check_qat_options(delay_bits: int | None, delay_grid: str = "step", prune: float | None = None, prune_scope: str = "layer") -> None:
+    """One-line :class:`DelaysnnError` naming the option for a bad delay grid or prune setting
+    (the ranges are :mod:`delaysnn.grids`', the quantizer's)."""
+    from .grids import check_delay_bits, check_prune
+
+    try:
+        if delay_bits is not None:
+            check_delay_bits(delay_bits, delay_grid)
+    except UnsupportedError as err:
+        raise DelaysnnError(f"--delay-bits/--delay-grid: {err}") from err
+    try:
+        if prune is not None:
+            check_prune(prune, prune_scope)
+    except UnsupportedError as err:
+        raise DelaysnnError(f"--prune/--prune-scope: {err}") from err
+
+
+# option -> its default; a default value is left out of the fingerprint
+_FINGERPRINT_EXTRAS = {"qat_ternary": False, "delay_bits": None, "delay_grid": "step", "prune": None, "prune_scope": "layer",
+                       "freeze_bn_stats": False}
+
+# Why binary (and ternary) QAT with training-mode BatchNorm diverges (issue 11): the quantizer
+# folds the BN gain g = gamma / sqrt(running_var) into each row and binarizes the layer with one
+# scale, so the weights QAT trains with are sign(W g) * scale / g: a row's magnitude is ~1/g.
+# The row's pre-activation variance is then ~ scale^2 V / g^2 = scale^2 V running_var / gamma^2,
+# and each step running_var moves towards it: it is multiplied by 1 - m + m scale^2 V / gamma^2
+# (m the BN momentum). No fixed point unless gamma = scale sqrt(V): rows whose gamma is below it
+# grow geometrically to inf (fixed point weights round a tiny W g to 0 instead and stay bounded).
+# Frozen statistics break the loop: g is then fixed, and training sees what is deployed.
+FREEZE_NOTE = "binary/ternary QAT: BatchNorm running variances grow geometrically; train with --freeze-bn-stats"
+
+
+def deployment_settings(opts: TrainOptions) -> dict[str, Any]:
+    """The QAT settings a checkpoint records in its metadata, so that ``quantize``/``export`` can
+    deploy on the grids it was trained on (:func:`quantize_defaults` reads them back):
+    ``qat`` ("4", "binary", "ternary"), ``delay_bits`` and ``delay_grid``, ``prune`` and
+    ``prune_scope``; only those that were set."""
+    meta: dict[str, Any] = {}
+    if opts.qat_bits is not None or opts.qat_binary or opts.qat_ternary:
+        meta["qat"] = "binary" if opts.qat_binary else "ternary" if opts.qat_ternary else str(opts.qat_bits)
+    if opts.delay_bits is not None:
+        meta.update(delay_bits=opts.delay_bits, delay_grid=opts.delay_grid)
+    if opts.prune is not None:
+        meta.update(prune=opts.prune, prune_scope=opts.prune_scope)
+    return meta
+
+
+def quantize_defaults(meta: dict[str, Any]) -> dict[str, Any]:
+    """``delaysnn.quantize`` keyword arguments for the grids a checkpoint's metadata says it was
+    trained on (:func:`deployment_settings`); empty for a checkpoint trained without QAT (old
+    checkpoints record at most ``qat``). Explicit command-line options override these."""
+    out: dict[str, Any] = {}
+    qat = meta.get("qat")
+    if qat == "binary":
+        out["binary"] = True
+    elif qat == "ternary":
+        out["ternary"] = True
+    elif isinstance(qat, str) and qat.isdigit():
+        out["weight_bits"] = int(qat)
+    if meta.get("delay_bits") is not None:
+        out.update(delay_bits=int(meta["delay_bits"]), delay_grid=str(meta.get("delay_grid", "step")))
+    if meta.get("prune") is not None:
+        out.update(prune=float(meta["prune"]), prune_scope=str(meta.get("prune_scope", "layer")))
+    return out
+
+
+def prune_model(model: DelaySNN, fraction: float, scope: str = "layer") -> list[torch.Tensor]:
+    """Prune ``model`` in place by magnitude and return the keep-masks (``[out, in]`` per synapse
+    layer): ``grids.prune_masks`` on the BatchNorm-folded weights (``folded.fold_model``, the
+    matrices ``quantize --prune`` ranks), so quantizing the fine-tuned model with the same
+    fraction drops the same synapses: the pruned ones are exactly 0, the smallest magnitudes.
+    Not exact only where a kept synapse ends at exactly 0 too (a row whose BN gain is 0), or
+    where ``global`` scope kept a layer's largest synapse only so that the layer is not empty
+    and fine-tuning grew it past the smallest kept synapse of another layer: ``quantize
+    --prune`` then drops that one instead (without ``--prune`` quantize keeps all non-zeros)."""
+    from .folded import fold_model
+    from .grids import prune_masks
+
+    masks = prune_masks([torch.from_numpy(layer.weight) for layer in fold_model(model)], fraction, scope)
+    model.set_prune_masks(masks)
+    return masks
 
 
 @dataclass
@@ -192,8 +296,11 @@ def train(
         )
     seed_everything(opts.seed)
     model.to(device)
-    model.set_qat(opts.qat_bits, opts.qat_binary)
+    model.set_qat(opts.qat_bits, opts.qat_binary, opts.qat_ternary)
+    model.set_delay_qat(opts.delay_bits, opts.delay_grid)
+    masks = prune_model(model, opts.prune, opts.prune_scope) if opts.prune is not None else None
     model.set_learn_positions(opts.learn_delays)
+    model.freeze_bn_stats = opts.freeze_bn_stats
 
     weights = [s.weight for s in model.synapses]
     bn = [p for layer in model.hidden if layer.bn is not None for p in layer.bn.parameters()]
@@ -230,6 +337,9 @@ def train(
             path, state = found
             runs.check_fingerprint(path, state["fingerprint"], fingerprint)
             model.load_state_dict(state["model"])
+            if state.get("prune_masks") is not None:  # the masks of the run's initial model
+                masks = state["prune_masks"]
+                model.set_prune_masks(masks)
             for opt, saved in zip(optimizers, state["optimizers"]):
                 opt.load_state_dict(saved)
             for sched, saved in zip(schedulers, state["schedulers"]):
@@ -283,6 +393,7 @@ def train(
                 for opt in optimizers:
                     opt.step()
                 model.clamp_positions()
+                model.apply_prune_masks()  # Adam and weight decay leave 0 at 0; this makes sure
                 if check is not None:
                     distributed.assert_same([s.pos for s in model.synapses], f"DCLS positions after step {steps_checked + 1} and the clamp")
                     steps_checked += 1
@@ -329,6 +440,7 @@ def train(
                     "sigma0": sigma0,
                     "best": best,
                     "result": result.to_state(),
+                    **({"prune_masks": [m.cpu() for m in masks]} if masks is not None else {}),
                 }, keep=opts.keep)
             if opts.metrics_path is not None and main:
                 runs.write_metrics(opts.metrics_path, result.rows)
@@ -345,13 +457,14 @@ def train(
     if check is not None:
         distributed.assert_same([t.float() for t in model.state_dict().values()], "parameters and buffers after training")
         distributed.save_rank_state(model, check, steps_checked)
+    model.freeze_bn_stats = False
     model.eval()
     model.to("cpu")
     bad = [k for k, v in model.state_dict().items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
     if bad:  # a checkpoint of this model could not be loaded back: say so now, not at the next load
         raise DelaysnnError(
             f"training diverged: {', '.join(bad[:3])} hold NaN or infinite values after epoch {opts.epochs}; "
-            f"lower --lr or train fewer epochs (binary QAT: BatchNorm variances of rows with a tiny gain overflow)"
+            f"lower --lr or train fewer epochs ({FREEZE_NOTE})"
         )
     result.setup = setup
     return result

@@ -1,13 +1,13 @@
 """Parity: every backend reproduces ``delaysnn.sim`` spike for spike and voltage for voltage.
 
-Backends are registered by name in :data:`BACKENDS` as ``"module"`` or ``"module:attribute"``;
-the module (or attribute) exposes ``run(net, x) -> SimResult`` on the simulator's time axis
-(``delaysnn.sim.alignment``). Adding a backend is one line here. Modules are imported on demand,
-so a backend whose optional dependency is missing is reported as skipped, with the reason.
+Backends are those of the one registry, ``exporters.TARGETS``, that can run: each offers
+``run(net, x) -> SimResult`` on the simulator's time axis (``delaysnn.sim.alignment``). Modules
+are imported on demand, so a backend whose optional dependency is missing is reported as
+skipped, with the reason.
 
-Whole test sets: :func:`verify_batches` takes ``workers`` (the slow backends of :data:`PARALLEL`
-run on sample chunks in forked processes) and ``start`` (the global index of the first sample,
-so a shard's first mismatch names the sample of the whole set). :class:`VerifyRun` is one run's
+Whole test sets: :func:`verify_batches` takes ``workers`` (the slow backends, those marked
+``parallel`` in the registry, run on sample chunks in forked processes) and ``start`` (the
+global index of the first sample, so a shard's first mismatch names the sample of the whole set). :class:`VerifyRun` is one run's
 report (JSON), :func:`merge_runs` checks that shards belong together and cover every sample
 once, and :func:`junit_xml` writes the JUnit XML CI systems display.
 """
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib
 import json
 import os
 import signal
@@ -30,28 +29,19 @@ from .errors import DelaysnnError, ParityError
 from .ir import DelayNetwork
 from .sim import SimResult, simulate
 
-BACKENDS: dict[str, str] = {
-    "sim": "delaysnn.sim",
-    "lava": "exporters.lava",
-    "netx": "exporters.lava:netx",
-    "onnx": "exporters.onnx",
-    "nir": "exporters.nir",
-}
-PARALLEL = frozenset({"lava", "netx"})  # backends worth a process each (``workers``): ~1 s per sample
-
 
 def resolve(name: str) -> Callable[..., SimResult]:
-    """The ``run`` function of backend ``name`` (imports its module now)."""
-    if name not in BACKENDS:
-        raise DelaysnnError(f"unknown backend {name!r}; known: {', '.join(BACKENDS)}")
-    module_name, _, attr = BACKENDS[name].partition(":")
-    obj: Any = importlib.import_module(module_name)
-    if attr:
-        obj = getattr(obj, attr)
-    run = getattr(obj, "run", obj)
-    if not callable(run):
-        raise DelaysnnError(f"backend {name!r} ({BACKENDS[name]}) exposes no run(net, x)")
-    return run
+    """The ``run`` function of backend ``name`` of ``exporters.TARGETS`` (imports its module now)."""
+    from exporters.registry import backend
+
+    return backend(name, "run").runner()
+
+
+def _parallel(name: str) -> bool:
+    """Whether backend ``name`` is worth a process per worker (``parallel`` in the registry)."""
+    from exporters.registry import TARGETS
+
+    return name in TARGETS and TARGETS[name].parallel
 
 
 @dataclass(frozen=True)
@@ -158,8 +148,8 @@ def verify(
     A backend that cannot run the case (missing dependency, hardware limits, unsupported
     feature: any ``DelaysnnError``) is reported as skipped with the reason; nothing is raised
     for mismatches (see :meth:`ParityReport.raise_if_mismatch`). ``on_backend(name)`` is called
-    before each backend runs (progress). ``pool`` (a :func:`worker_pool`) runs the backends of
-    :data:`PARALLEL` on one chunk of ``x`` per worker, the results concatenated (identical to one run).
+    before each backend runs (progress). ``pool`` (a :func:`worker_pool`) runs the ``parallel``
+    backends on one chunk of ``x`` per worker, the results concatenated (identical to one run).
     """
     reference = simulate(net, x, record=True)
     reports = []
@@ -169,7 +159,7 @@ def verify(
         try:
             if name == "sim":
                 other = reference
-            elif pool is not None and name in PARALLEL and np.asarray(x).shape[0] > 1:
+            elif pool is not None and _parallel(name) and np.asarray(x).shape[0] > 1:
                 other = _run_chunks(pool, name, net, np.asarray(x))
             else:
                 other = resolve(name)(net, x)
@@ -219,12 +209,12 @@ def verify_batches(
 ) -> list[ParityReport]:
     """:func:`verify` on an iterable of input batches, one at a time (memory: one batch), merged
     per backend with :func:`merge`; a backend skipped on one batch is not run on later ones.
-    ``on_backend`` is called once per backend, on the first batch. ``workers`` > 1: the backends
-    of :data:`PARALLEL` run in that many processes; ``start``: global index of the first sample
+    ``on_backend`` is called once per backend, on the first batch. ``workers`` > 1: the
+    ``parallel`` backends run in that many processes; ``start``: global index of the first sample
     (mismatches name samples from it)."""
     runs: dict[str, list[tuple[ParityReport, int]]] = {name: [] for name in backends}
     seen = False
-    with worker_pool(workers if PARALLEL.intersection(backends) else 1) as pool:
+    with worker_pool(workers if any(_parallel(name) for name in backends) else 1) as pool:
         for k, x in enumerate(batches):
             names = [name for name in backends if not any(r.skipped for r, _ in runs[name])]
             for name, report in zip(names, verify(net, x, names, on_backend=on_backend if k == 0 else None, pool=pool)):
@@ -444,8 +434,6 @@ def _read_runs(paths: Iterable[str]) -> list[VerifyRun]:
 
 
 __all__ = [
-    "BACKENDS",
-    "PARALLEL",
     "Mismatch",
     "ParityReport",
     "VerifyRun",

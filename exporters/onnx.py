@@ -34,15 +34,13 @@ layout; batch and time are dynamic. :func:`run` pads or truncates for an explici
 (the network is causal, so a longer run truncated equals a shorter run). Opset 17 (onnxruntime
 1.20 runs up to 21).
 
-``export_float`` is separate and the only function here that reads the float model.
+The float model (``export --float``) is :mod:`exporters.onnx_float`, built from the float IR.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import os
-import warnings
 from collections import Counter
 from dataclasses import dataclass
 from fractions import Fraction
@@ -51,13 +49,22 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from delaysnn.constants import (
+    ACTIVATION_SHIFT,
+    CURRENT_DECAY_OFFSET,
+    DECAY_UNITY,
+    INT32_MAX,
+    INT32_MODULUS,
+    U_MODULUS,
+    U_WRAP,
+    V_SATURATION,
+)
 from delaysnn.errors import DataError, UnsupportedError
 from delaysnn.ir import DelayLayer, DelayNetwork
 
 if TYPE_CHECKING:  # heavy, optional: imported inside the functions that need them
     import onnx
 
-    from delaysnn.model import DelaySNN
     from delaysnn.sim import SimResult
 
 OPSET = 17
@@ -67,7 +74,6 @@ INPUT = "x"
 VOLTAGES = "voltages"
 FLOAT_FORMAT = "delaysnn-onnx-float"
 
-_INT32_MAX = 2**31 - 1  # MatMulInteger accumulates in int32
 _UINT8_MAX = 255  # MatMulInteger's activations are uint8
 _PRODUCT_DEPTH = 2048  # inner dimension to aim for when batching delays into one product
 
@@ -128,7 +134,7 @@ def _uses_uint8(layer: DelayLayer, max_payload: int) -> bool:
     payloads fit uint8 and no partial sum can reach 2**31 (``sim.activation_bound``)."""
     from delaysnn.sim import activation_bound
 
-    return max_payload <= _UINT8_MAX and activation_bound(layer.weight, max_payload) <= _INT32_MAX
+    return max_payload <= _UINT8_MAX and activation_bound(layer.weight, max_payload) <= INT32_MAX  # MatMulInteger accumulates in int32
 
 
 def _delay_groups(layer: DelayLayer) -> dict[int, np.ndarray]:
@@ -176,19 +182,17 @@ def _activation(g: _Graph, layer: DelayLayer, a: str, bound: int) -> tuple[str, 
     Returns the tensor and the largest magnitude it can hold. With ``|a| <= bound`` small
     enough both int32 wraps are no-ops and one ``Mul`` is exact (``weight_exp >= 0``).
     """
-    from delaysnn import sim
-
-    shift = layer.weight_exp + sim.ACTIVATION_SHIFT
-    if bound << shift < 2**31:
+    shift = layer.weight_exp + ACTIVATION_SHIFT
+    if bound << shift <= INT32_MAX:
         return g.op("Mul", [a, g.const("act_scale", 1 << shift)], "act"), bound << shift
     a = _wrap32(g, g.op("Mul", [a, g.const("w_scale", 1 << layer.weight_exp)], "a_buff"))
-    return _wrap32(g, g.op("Mul", [a, g.const("act_scale", 1 << sim.ACTIVATION_SHIFT)], "act_raw")), 2**31
+    return _wrap32(g, g.op("Mul", [a, g.const("act_scale", 1 << ACTIVATION_SHIFT)], "act_raw")), INT32_MAX + 1
 
 
 def _wrap32(g: _Graph, x: str) -> str:
     """``sim.wrap32`` in int64: ``((x + 2**31) mod 2**32) - 2**31`` (``Mod`` with fmod=0 is floored)."""
-    half = g.const("half32", 2**31)
-    wrapped = g.op("Mod", [g.op("Add", [x, half], "biased"), g.const("mod32", 2**32)], "mod", fmod=0)
+    half = g.const("half32", INT32_MODULUS >> 1)
+    wrapped = g.op("Mod", [g.op("Add", [x, half], "biased"), g.const("mod32", INT32_MODULUS)], "mod", fmod=0)
     return g.op("Sub", [wrapped, half], "wrap32")
 
 
@@ -208,17 +212,17 @@ def _neuron_plan(layer: DelayLayer, act_max: int) -> _NeuronPlan:
     ``|u| <= act_max * 4096 / (du + 1)``; ``|v| <= (max|u| + max|bias|) * 4096 / dv``. Exact
     rational comparisons, so a dropped term provably never triggers.
     """
-    from delaysnn import sim
+    from delaysnn.sim import effective_bias
 
     n = layer.neuron
-    int32_safe = act_max <= sim.U_MODULUS
-    u_bound = Fraction(act_max * sim.DECAY_UNITY, n.du + sim.CURRENT_DECAY_OFFSET)
-    u_wrap = not u_bound < sim.U_LIMIT
-    bias_max = int(np.abs(sim.effective_bias(n.bias_mant, n.bias_exp)).max(initial=0))
+    int32_safe = act_max <= U_MODULUS
+    u_bound = Fraction(act_max * DECAY_UNITY, n.du + CURRENT_DECAY_OFFSET)
+    u_wrap = not u_bound < U_WRAP
+    bias_max = int(np.abs(effective_bias(n.bias_mant, n.bias_exp)).max(initial=0))
     if not int32_safe or n.dv == 0:
         v_clip = True
     else:
-        v_clip = not (min(u_bound, sim.U_LIMIT) + bias_max) * sim.DECAY_UNITY / n.dv < sim.V_LIMIT
+        v_clip = not (min(u_bound, U_WRAP) + bias_max) * DECAY_UNITY / n.dv < V_SATURATION
     return _NeuronPlan(int32=not int32_safe, u_wrap=u_wrap, v_clip=v_clip)
 
 
@@ -234,7 +238,7 @@ def _neuron_body(layer: DelayLayer, index: int, plan: _NeuronPlan) -> Any:
     State ``(u, v)``, scan input ``act_t`` (``sim.activation``); scan output the spikes (bool,
     hidden layers) or the voltage after reset (readout).
     """
-    from onnx import TensorProto, helper
+    from onnx import TensorProto
 
     from delaysnn import sim
 
@@ -250,46 +254,48 @@ def _neuron_body(layer: DelayLayer, index: int, plan: _NeuronPlan) -> Any:
 
     def decay(x: str, keep: int, hint: str) -> str:
         # sign(x * keep) * (|x * keep| >> 12) == trunc(x * keep / 4096): integer Div truncates
-        return g.op("Div", [g.op("Mul", [x, k(keep)], f"{hint}_p"), k(sim.DECAY_UNITY)], hint)
+        return g.op("Div", [g.op("Mul", [x, k(keep)], f"{hint}_p"), k(DECAY_UNITY)], hint)
 
     # current: u = wrap_current(wrap32(decay(u, 4096 - (du + 1)) + act))
-    keep_u = sim.DECAY_UNITY - (n.du + sim.CURRENT_DECAY_OFFSET)
+    keep_u = DECAY_UNITY - (n.du + CURRENT_DECAY_OFFSET)
     u = g.op("Add", [decay(u_in, keep_u, "u_decay"), act], "u_raw") if keep_u else act
     if plan.int32:
         u = _wrap32(g, u)
     if plan.u_wrap:
-        u = g.op("Where", [g.op("Greater", [u, k(sim.U_LIMIT)]), g.op("Sub", [u, k(sim.U_MODULUS)]), u], "u_hi")
-        u = g.op("Where", [g.op("LessOrEqual", [u, k(-sim.U_LIMIT)]), g.op("Add", [u, k(sim.U_MODULUS)]), u], "u_lo")
+        u = g.op("Where", [g.op("Greater", [u, k(U_WRAP)]), g.op("Sub", [u, k(U_MODULUS)]), u], "u_hi")
+        u = g.op("Where", [g.op("LessOrEqual", [u, k(-U_WRAP)]), g.op("Add", [u, k(U_MODULUS)]), u], "u_lo")
     # voltage: v = clip(wrap32(decay(v, 4096 - dv) + u + bias), -(2**23 - 1), 2**23 - 1)
-    keep_v = sim.DECAY_UNITY - n.dv
-    v = g.op("Add", [v_in if keep_v == sim.DECAY_UNITY else decay(v_in, keep_v, "v_decay"), u], "v_u") if keep_v else u
+    keep_v = DECAY_UNITY - n.dv
+    v = g.op("Add", [v_in if keep_v == DECAY_UNITY else decay(v_in, keep_v, "v_decay"), u], "v_u") if keep_v else u
     bias = sim.effective_bias(n.bias_mant, n.bias_exp)
     if bias.any():
         v = g.op("Add", [v, g.const("bias", bias)], "v_bias")
     if plan.int32:
         v = _wrap32(g, v)
     if plan.v_clip:
-        v = g.op("Clip", [v, k(-sim.V_LIMIT), k(sim.V_LIMIT)], "v_sat")
+        v = g.op("Clip", [v, k(-V_SATURATION), k(V_SATURATION)], "v_sat")
     # spike and reset: s = v > vth << 6; v[s] = 0 (u is not reset)
     spike = g.op("Greater", [v, k(sim.effective_threshold(n.vth))], "spike")
     v = g.op("Where", [spike, k(0), v], "v")
     spiking = n.vth is not None
-    outs = [f"l{index}_u_out", f"l{index}_v_out", f"l{index}_y"]
-    for src, dst in zip([u, v, spike if spiking else v], outs):
-        g.nodes.append(helper.make_node("Identity", [src], [dst], name=g.fresh("out")))
-    state = ["batch", layer.shape[0]]
     i64 = TensorProto.INT64
-    return helper.make_graph(
-        g.nodes,
-        f"layer{index}_step",
-        [helper.make_tensor_value_info(name, i64, state) for name in (u_in, v_in, act)],
-        [
-            helper.make_tensor_value_info(outs[0], i64, state),
-            helper.make_tensor_value_info(outs[1], i64, state),
-            helper.make_tensor_value_info(outs[2], TensorProto.BOOL if spiking else i64, state),
-        ],
-        initializer=g.initializers,
-    )
+    results = [(u, i64), (v, i64), (spike, TensorProto.BOOL) if spiking else (v, i64)]
+    return step_graph(g, f"layer{index}_step", [u_in, v_in, act], i64, results, layer.shape[0])
+
+
+def step_graph(g: _Graph, name: str, inputs: list[str], input_type: int, results: list[tuple[str, int]], size: int) -> Any:
+    """A ``Scan`` body from the nodes of ``g``: ``inputs`` (states, then the scan input) of
+    ``input_type``, ``results`` ``(tensor, type)`` (new states, then the scan output), all
+    ``[batch, size]``; each result leaves through an ``Identity`` named ``<prefix><k>_out``."""
+    from onnx import helper
+
+    state = ["batch", size]
+    outs = []
+    for k, (src, elem) in enumerate(results):
+        outs.append(helper.make_tensor_value_info(f"{g.prefix}{k}_out", elem, state))
+        g.nodes.append(helper.make_node("Identity", [src], [outs[-1].name], name=g.fresh("out")))
+    ins = [helper.make_tensor_value_info(n, input_type, state) for n in inputs]
+    return helper.make_graph(g.nodes, name, ins, outs, initializer=g.initializers)
 
 
 def _zero_state(g: _Graph, x_tm: str, size: int) -> str:
@@ -351,17 +357,22 @@ def build(net: DelayNetwork, record_spikes: bool = True) -> onnx.ModelProto:
             outputs.append(helper.make_tensor_value_info(spikes_name(i), TensorProto.UINT8, ["batch", "steps", net.layers[i].shape[0]]))
     g.op("Cast", [g.op("Transpose", [h], perm=[1, 0, 2])], name=VOLTAGES, to=TensorProto.INT32)
     outputs.insert(0, helper.make_tensor_value_info(VOLTAGES, TensorProto.INT32, ["batch", "steps", net.output_size]))
+    doc = "delaysnn integer network; spike-exact with delaysnn.sim (DESIGN section 4)"
+    return model_proto(g, "delaysnn_integer", TensorProto.INT32, net.input_size, outputs, doc, _metadata(net, pad, record_spikes))
+
+
+def model_proto(g: _Graph, name: str, input_type: int, input_size: int, outputs: list[Any], doc: str, meta: dict[str, str]) -> onnx.ModelProto:
+    """The model of graph ``g`` (the integer and the float one alike): input ``x [batch, time,
+    input_size]`` of ``input_type``, ``outputs`` (value infos), opset 17, ``meta`` as metadata_props."""
+    from onnx import helper
+
     graph = helper.make_graph(
-        g.nodes,
-        "delaysnn_integer",
-        [helper.make_tensor_value_info(INPUT, TensorProto.INT32, ["batch", "time", net.input_size])],
-        outputs,
-        initializer=g.initializers,
+        g.nodes, name, [helper.make_tensor_value_info(INPUT, input_type, ["batch", "time", input_size])], outputs, initializer=g.initializers
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="delaysnn")
     model.ir_version = 8  # onnx 1.10+ / onnxruntime 1.10+ read it; the newest onnx writes 10
-    model.doc_string = "delaysnn integer network; spike-exact with delaysnn.sim (DESIGN section 4)"
-    helper.set_model_props(model, _metadata(net, pad, record_spikes))
+    model.doc_string = doc
+    helper.set_model_props(model, meta)
     return model
 
 
@@ -401,6 +412,12 @@ def save(net: DelayNetwork, path: str | os.PathLike, record_spikes: bool = True)
     return write_bytes_atomic(path, model.SerializeToString())
 
 
+def export(net: DelayNetwork, path: str | os.PathLike) -> Path:
+    """The registry's export (``delaysnn export --target onnx``): :func:`save` with every hidden
+    layer's spikes as outputs, so the file can be verified layer by layer."""
+    return save(net, path)
+
+
 def session(model: onnx.ModelProto | str | os.PathLike, threads: int = 0) -> Any:
     """An onnxruntime CPU session (``threads=0``: onnxruntime's default)."""
     ort = _require("onnxruntime")
@@ -425,7 +442,7 @@ def run(net_or_path: DelayNetwork | str | os.PathLike, x: Any, *, steps: int | N
 
 def run_session(sess: Any, x: Any, *, steps: int | None = None) -> SimResult:
     """Run an existing session (benchmarks reuse one) and wrap the outputs as a ``SimResult``."""
-    from delaysnn.sim import Alignment, SimResult
+    from delaysnn.sim import Alignment, SimResult, check_payloads
 
     meta = sess.get_modelmeta().custom_metadata_map
     if meta.get("delaysnn.format") != FORMAT:
@@ -433,7 +450,8 @@ def run_session(sess: Any, x: Any, *, steps: int | None = None) -> SimResult:
             f"ONNX model has metadata delaysnn.format={meta.get('delaysnn.format')!r}, expected {FORMAT!r}; "
             "export the integer network with `delaysnn export MODEL --target onnx`"
         )
-    x = _check_input(x, int(meta["delaysnn.sizes"].split("-")[0]), int(meta["delaysnn.input_bits"]))
+    # the graph casts payloads unchecked (an 8-bit Cast wraps): validate as the sim does
+    x = check_payloads(x, int(meta["delaysnn.sizes"].split("-")[0]), int(meta["delaysnn.input_bits"])).astype(np.int32)
     pad, t_in = int(meta["delaysnn.extra_steps"]), x.shape[1]
     n_steps = t_in + pad if steps is None else int(steps)
     if n_steps < 1:
@@ -450,24 +468,6 @@ def run_session(sess: Any, x: Any, *, steps: int | None = None) -> SimResult:
         alignment=Alignment(input_steps=t_in, steps=n_steps, latency=latency),
         readout_scale=float(meta.get("delaysnn.readout_scale", 1.0)),
     )
-
-
-def _check_input(x: Any, channels: int, input_bits: int) -> np.ndarray:
-    """Validate ``x[batch, time, channels]`` like ``sim.as_input`` (the graph casts unchecked)."""
-    if hasattr(x, "detach"):  # torch tensor, without importing torch
-        x = x.detach().cpu().numpy()
-    x = np.asarray(x)
-    if x.ndim != 3 or x.shape[2] != channels or x.shape[0] < 1 or x.shape[1] < 1:
-        raise DataError(f"input has shape {tuple(x.shape)}; expected [batch >= 1, time >= 1, {channels}]")
-    if np.issubdtype(x.dtype, np.floating):
-        if not np.all(np.isfinite(x)) or not np.array_equal(x, np.trunc(x)):
-            raise DataError("input has non-integer values; payloads are integer spike counts (graded spikes)")
-    elif not (np.issubdtype(x.dtype, np.integer) or x.dtype == np.bool_):
-        raise DataError(f"input dtype {x.dtype} is not numeric; expected integer spike counts")
-    top = 2**input_bits - 1
-    if x.min() < 0 or x.max() > top:
-        raise DataError(f"input payloads span [{x.min()}, {x.max()}]; input_bits={input_bits} allows 0..{top}")
-    return x.astype(np.int32)
 
 
 def describe(path: str | os.PathLike) -> dict[str, Any]:
@@ -579,113 +579,3 @@ def _require(module: str) -> Any:
     from ._deps import require
 
     return require(module, extra="onnx")
-
-
-# --- the float model -----------------------------------------------------------------------
-
-
-def export_float(model: DelaySNN, path: str | os.PathLike) -> Path:
-    """Export the float ``DelaySNN`` (eval mode, hard integer delays) with ``torch.onnx.export``.
-
-    Input ``x`` float32 ``[batch, time, input_size]``, output ``voltages`` ``[batch, time +
-    (layers) * R, classes]`` equal to ``model(x)`` to float tolerance; dynamic batch and time
-    (the LIF and readout recurrences are TorchScript loops, exported as ``Loop``). This is the
-    only ONNX function that reads the float model; the integer path never does.
-    """
-    import torch
-
-    onnx = _require("onnx")
-    from delaysnn.fileio import check_output_path, write_bytes_atomic
-
-    check_output_path(path)
-    module = _float_module(model)
-    cfg = model.cfg
-    example = torch.zeros(1, 4, cfg.input_size)
-    buffer = io.BytesIO()  # in memory, then written by write_bytes_atomic
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # torch's exporter narrates its constant folding
-        torch.onnx.export(
-            module,
-            (example,),
-            buffer,
-            input_names=[INPUT],
-            output_names=[VOLTAGES],
-            dynamic_axes={INPUT: {0: "batch", 1: "time"}, VOLTAGES: {0: "batch", 1: "steps"}},
-            opset_version=OPSET,
-        )
-        exported = onnx.load_from_string(buffer.getvalue())
-        classes = exported.graph.output[0].type.tensor_type.shape.dim[2]
-        classes.Clear()
-        classes.dim_value = cfg.output_size
-        meta = {
-            "delaysnn.format": FLOAT_FORMAT,
-            "delaysnn.version": str(VERSION),
-            "delaysnn.sizes": "-".join(map(str, cfg.sizes)),
-            "delaysnn.max_delay": str(cfg.max_delay),
-            "delaysnn.time_step_ms": repr(float(cfg.time_step_ms)),
-            "delaysnn.config": json.dumps(cfg.to_dict()),
-        }
-        onnx.helper.set_model_props(exported, meta)
-        onnx.checker.check_model(exported, full_check=True)
-    return write_bytes_atomic(path, exported.SerializeToString())
-
-
-def _float_module(model: DelaySNN) -> Any:
-    """A traceable eval-mode copy of ``model``: constant hard-delay kernels, scripted loops."""
-    import copy
-
-    import torch
-    import torch.nn.functional as F
-
-    @torch.jit.script
-    def lif(x: torch.Tensor, tau: float, threshold: float) -> torch.Tensor:
-        v = torch.zeros_like(x[:, 0])
-        out: list[torch.Tensor] = []
-        for t in range(x.size(1)):
-            v = v - v / tau + x[:, t]
-            s = (v >= threshold).to(x.dtype)
-            v = v * (1.0 - s)
-            out.append(s)
-        return torch.stack(out, dim=1)
-
-    @torch.jit.script
-    def leaky(x: torch.Tensor, tau: float) -> torch.Tensor:
-        v = torch.zeros_like(x[:, 0])
-        out: list[torch.Tensor] = []
-        for t in range(x.size(1)):
-            v = v - v / tau + x[:, t]
-            out.append(v)
-        return torch.stack(out, dim=1)
-
-    class FloatGraph(torch.nn.Module):
-        def __init__(self, model: DelaySNN) -> None:
-            super().__init__()
-            model = copy.deepcopy(model).eval()
-            model.set_learn_positions(False)
-            self.cfg = model.cfg
-            with torch.no_grad():
-                self.kernels = [syn.kernel().detach().clone() for syn in model.synapses]
-            self.bns = torch.nn.ModuleList(layer.bn if layer.bn is not None else torch.nn.Identity() for layer in model.hidden)
-
-        def delayed(self, x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
-            k = self.cfg.max_delay
-            # as DelaySNN.forward_trace: our own models pad the input once (every layer runs the
-            # whole window); imported SNN-delays models pad (and so cut) every layer
-            right = (k - 1) // 2 if self.cfg.truncate_layers else 0
-            xp = F.pad(x.transpose(1, 2), (k - 1, right))
-            return F.conv1d(xp, kernel).transpose(1, 2)
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            cfg = self.cfg
-            if not cfg.truncate_layers:
-                x = F.pad(x, (0, 0, 0, (cfg.hidden_layers + 1) * ((cfg.max_delay - 1) // 2)))
-            for kernel, bn in zip(self.kernels[:-1], self.bns):
-                x = self.delayed(x, kernel)
-                if cfg.synaptic_tau is not None:
-                    x = leaky(x, cfg.synaptic_tau)
-                if isinstance(bn, torch.nn.BatchNorm1d):
-                    x = bn(x.transpose(1, 2)).transpose(1, 2)
-                x = lif(x, cfg.tau, cfg.threshold)
-            return leaky(self.delayed(x, self.kernels[-1]), cfg.readout_tau)
-
-    return FloatGraph(model).eval()

@@ -22,7 +22,6 @@ All problems of a file are reported together in one :class:`ProfileError`.
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -68,7 +67,8 @@ class Limits:
     weight_bits: Quantity | None = None  # signed weight mantissa bits
     weight_exp_max: Quantity | None = None  # largest weight exponent (IR: 0..7)
     max_delay: Quantity | None = None  # largest synaptic delay, steps
-    delay_bits: Quantity | None = None  # bits per synaptic delay (memory estimate)
+    delay_bits: Quantity | None = None  # widest synaptic delay field a layer may declare (DelayLayer.delay_bits)
+    accumulator_bits: Quantity | None = None  # one dendritic delay-line slot (memory estimate)
     decay_bits: Quantity | None = None  # du, dv
     vth_bits: Quantity | None = None
     bias_mant_bits: Quantity | None = None
@@ -107,6 +107,8 @@ class Profile:
             n = layer.neuron
             if lim.weight_bits is not None and layer.weight_bits > lim.weight_bits.value:
                 out.append(f"{where}: weight_bits {layer.weight_bits} > {lim.weight_bits.value} {self._tag('weight_bits')}")
+            if lim.delay_bits is not None and layer.delay_bits is not None and layer.delay_bits > lim.delay_bits.value:
+                out.append(f"{where}: delay_bits {layer.delay_bits} > {lim.delay_bits.value} {self._tag('delay_bits')}; quantize with --delay-bits {lim.delay_bits.value}")
             if lim.weight_exp_max is not None and layer.weight_exp > lim.weight_exp_max.value:
                 out.append(f"{where}: weight_exp {layer.weight_exp} > {lim.weight_exp_max.value} {self._tag('weight_exp_max')}")
             if lim.max_delay is not None and layer.delay.size:
@@ -146,21 +148,12 @@ class Profile:
             raise HardwareLimitError(f"network breaks profile {self.name!r}: " + "; ".join(problems))
 
     def cores_needed(self, net: Any) -> int:
-        """Approximate cores: per layer, enough for its neurons and for its synapses' weight and
-        delay bits (nonzero synapses only), at the per-core limits of this profile."""
-        lim = self.limits
-        total = 0
-        for layer in net.layers:
-            n_out = layer.shape[0]
-            cores = 1
-            if lim.neurons_per_core is not None:
-                cores = max(cores, math.ceil(n_out / lim.neurons_per_core.value))
-            if lim.synaptic_memory_bytes_per_core is not None:
-                delay_bits = lim.delay_bits.value if lim.delay_bits is not None else max(1, int(layer.max_delay).bit_length())
-                bits = int(np.count_nonzero(layer.weight)) * (layer.weight_bits + delay_bits)
-                cores = max(cores, math.ceil(bits / 8 / lim.synaptic_memory_bytes_per_core.value))
-            total += cores
-        return total
+        """Approximate cores at this profile's per-core limits: the one rule,
+        ``delaysnn.estimate.storage.cores_needed`` per layer (neurons, and synaptic memory as
+        stored: pruned synapses and per-layer delay bits take less)."""
+        from delaysnn.estimate.storage import core_limits_of, network_cores
+
+        return network_cores(net, core_limits_of(self))
 
 
 # --- loading ---

@@ -1,8 +1,11 @@
 """Random valid DelayNetworks and inputs, in one place (seeded generators + hypothesis strategies).
 
-Networks cover the edges of the arithmetic: delays 0..max_delay (0 included), weight bits 1..8 and
-binary weights, du/dv over their whole range (0 and 4095 included), negative biases, every
-bias_exp, graded inputs up to several bits, and "hot" networks whose u wraps and v saturates.
+Networks cover the edges of the arithmetic: delays 0..max_delay (0 included), weight bits 1..8,
+binary and ternary weights, du/dv over their whole range (0 and 4095 included), negative biases,
+every bias_exp, graded inputs up to several bits, and "hot" networks whose u wraps and v
+saturates; and the memory frontier's shapes: delays on a 1..6-bit delay grid (both grids), pruned
+layers (zero weights are absent synapses, delay 0) with an all-zero row and column, and layers
+pruned to a single synapse.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from hypothesis import strategies as st
 
+from delaysnn.grids import delay_grid
 from delaysnn.ir import DECAY_MAX, VTH_MAX, DelayLayer, DelayNetwork, NeuronParams
 
 EDGE_DECAYS = (0, 1, 2048, 4094, 4095)
@@ -30,6 +34,11 @@ class NetSpec:
     hot: bool = False  # drive u to wrap and v to saturate
     seed: int = 0
     netx: bool = False  # keep to what lava-dl netx represents exactly (bias on a 2**6 grid, small weight_exp)
+    ternary: bool = False  # weights in {-1, 0, +1}, weight_bits 2
+    delay_bits: int | None = None  # delays snapped to a delay_bits grid (delaysnn.grids.delay_grid)
+    delay_grid: str = "step"
+    prune: float = 0.0  # fraction of synapses zeroed (plus one all-zero row and column when > 0)
+    single_synapse: bool = False  # the first layer keeps exactly one synapse
 
 
 def random_layer(
@@ -44,10 +53,20 @@ def random_layer(
     weight_exp: int = 0,
     hot: bool = False,
     netx: bool = False,
+    ternary: bool = False,
+    delay_bits: int | None = None,
+    delay_grid_mode: str = "step",
+    prune: float = 0.0,
+    single_synapse: bool = False,
 ) -> DelayLayer:
     if binary:
         weight = rng.choice(np.array([-1, 1]), size=(n_out, n_in))
         weight_bits = 1
+    elif ternary:
+        weight = rng.choice(np.array([-1, 0, 1]), size=(n_out, n_in))
+        weight_bits = 2
+        if hot:
+            weight = np.where(rng.random(weight.shape) < 0.8, 1, weight)
     else:
         lo, hi = -(2 ** (weight_bits - 1)), 2 ** (weight_bits - 1) - 1
         weight = rng.integers(lo, hi + 1, size=(n_out, n_in))
@@ -56,6 +75,13 @@ def random_layer(
     delay = rng.integers(0, max_delay + 1, size=(n_out, n_in))
     delay.flat[0] = 0  # always include the delay-0 edge
     delay.flat[-1] = max_delay
+    if prune > 0 or single_synapse:
+        weight = _pruned(rng, weight, prune, single_synapse)
+        delay = np.where(weight != 0, delay, 0)  # as the quantizer writes absent synapses
+    grid_bits, grid_step = None, 1
+    if delay_bits is not None:
+        grid = delay_grid(delay[weight != 0], delay_bits, delay_grid_mode, max_delay=max_delay)
+        delay, grid_bits, grid_step = grid.snap(delay), grid.bits, grid.step
     du = int(rng.choice([*EDGE_DECAYS, int(rng.integers(0, DECAY_MAX + 1))]))
     dv = int(rng.choice([*EDGE_DECAYS, int(rng.integers(0, DECAY_MAX + 1))]))
     if hot:
@@ -78,7 +104,30 @@ def random_layer(
         weight_bits=weight_bits,
         weight_exp=weight_exp,
         binary=binary,
+        ternary=ternary,
+        delay_bits=grid_bits,
+        delay_step=grid_step,
     )
+
+
+def _pruned(rng: np.random.Generator, weight: np.ndarray, prune: float, single: bool) -> np.ndarray:
+    """``weight`` with ``prune`` of it zeroed, plus its last row and first column when it has more
+    than one of each (all-zero rows and columns); ``single``: exactly one non-zero synapse left."""
+    n_out, n_in = weight.shape
+    nonzero = np.where(weight == 0, -1, weight)  # kept synapses are non-zero (-1 fits every weight range)
+    if single:
+        out = np.zeros_like(weight)
+        o, i = int(rng.integers(0, n_out)), int(rng.integers(0, n_in))
+        out[o, i] = nonzero[o, i]
+        return out
+    out = np.where(rng.random(weight.shape) < prune, 0, weight)
+    if n_out > 1 and n_in > 1:
+        out[-1, :] = 0
+        out[:, 0] = 0
+        out[0, -1] = nonzero[0, -1]
+    elif not out.any():
+        out.flat[0] = nonzero.flat[0]
+    return out
 
 
 def random_network(spec: NetSpec) -> DelayNetwork:
@@ -99,6 +148,11 @@ def random_network(spec: NetSpec) -> DelayNetwork:
                 weight_exp=spec.weight_exp,
                 hot=spec.hot,
                 netx=spec.netx,
+                ternary=spec.ternary,
+                delay_bits=spec.delay_bits,
+                delay_grid_mode=spec.delay_grid,
+                prune=spec.prune,
+                single_synapse=spec.single_synapse and k == 0,
             )
         )
     net = DelayNetwork(input_size=spec.sizes[0], layers=layers, input_bits=spec.input_bits, provenance={"source": "tests.factories"})
@@ -149,12 +203,18 @@ def shd_like_input(batch: int, steps: int = 100, size: int = 140, rate: float = 
 def net_specs(draw: st.DrawFn, max_width: int = 6, max_layers: int = 3, max_delay: int = 62, netx: bool = False) -> NetSpec:
     n_layers = draw(st.integers(1, max_layers))
     sizes = tuple(draw(st.lists(st.integers(1, max_width), min_size=n_layers + 1, max_size=n_layers + 1)))
-    binary = draw(st.booleans())
+    kind = draw(st.sampled_from(["fixed", "binary", "ternary"]))
+    binary, ternary = kind == "binary", kind == "ternary"
     return NetSpec(
         sizes=sizes,
         max_delay=draw(st.integers(0, max_delay)),
-        weight_bits=1 if binary else draw(st.integers(1, 8)),
+        weight_bits=1 if binary else 2 if ternary else draw(st.integers(1, 8)),
         binary=binary,
+        ternary=ternary,
+        delay_bits=draw(st.none() | st.integers(1, 6)),
+        delay_grid=draw(st.sampled_from(["step", "cap"])),
+        prune=draw(st.sampled_from([0.0, 0.0, 0.5, 0.9])),
+        single_synapse=draw(st.booleans()),
         input_bits=draw(st.integers(1, 4)),
         weight_exp=draw(st.integers(0, 7)),
         hot=draw(st.booleans()),
@@ -176,4 +236,16 @@ NAMED_SPECS: list[NetSpec] = [
     NetSpec(sizes=(6, 4, 3), input_bits=3, weight_exp=5, seed=4),
     NetSpec(sizes=(2, 3), max_delay=0, seed=5),
     NetSpec(sizes=(5, 8, 2), hot=True, weight_bits=4, seed=6),
+]
+# The memory frontier's cases (issue 13): delay bits on both grids, ternary, pruning with
+# all-zero rows and columns, a layer pruned to one synapse. Seeds chosen so every hidden layer
+# has vth > 0 and fires 2-50 % of the time on random_input(net, 3, 30, rate=0.4, seed=spec.seed).
+# Kept apart from NAMED_SPECS so the slow backends (Lava) choose how many of them to run.
+FRONTIER_SPECS: list[NetSpec] = [
+    NetSpec(sizes=(6, 8, 3), max_delay=62, delay_bits=3, seed=15),
+    NetSpec(sizes=(6, 8, 3), max_delay=40, delay_bits=2, delay_grid="cap", seed=100),
+    NetSpec(sizes=(5, 7, 6, 2), ternary=True, weight_bits=2, delay_bits=5, input_bits=3, seed=24),
+    NetSpec(sizes=(8, 9, 4), prune=0.8, weight_bits=4, delay_bits=4, seed=18),
+    NetSpec(sizes=(5, 6, 3), single_synapse=True, ternary=True, weight_bits=2, delay_bits=1, seed=21),
+    NetSpec(sizes=(7, 10, 3), prune=0.9, hot=True, weight_bits=8, delay_bits=6, delay_grid="cap", seed=16),
 ]

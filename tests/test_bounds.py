@@ -17,7 +17,8 @@ from delaysnn import ir, limits
 from delaysnn.checkpoint import save_checkpoint
 from delaysnn.estimate import estimate, random_input
 from delaysnn.sim import SimResult, simulate, simulate_batches
-from delaysnn.verify import BACKENDS, verify, verify_batches
+from delaysnn.verify import verify, verify_batches
+from exporters import TARGETS, Backend
 from tests.conftest import run_cli
 from tests.factories import NetSpec, random_network, shd_like_input, shd_like_network
 
@@ -360,7 +361,7 @@ class _Flip:
 def test_verify_batches_merges_counts_and_the_first_mismatch(monkeypatch):
     import sys
 
-    monkeypatch.setitem(BACKENDS, "flip", "tests.test_bounds:_Flip")
+    monkeypatch.setitem(TARGETS, "flip", Backend("flip", "test double", run_ref="tests.test_bounds:_Flip.run"))
     net = random_network(NetSpec(sizes=(5, 6, 3), seed=4))
     x = random_input(net, steps=10, rate=0.3, samples=20)
     _Flip.offset = 0

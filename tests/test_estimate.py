@@ -1,4 +1,6 @@
-"""Estimates (delaysnn/estimate.py) and energy profiles (hardware/energy.py): hand-computed counts."""
+"""Estimates (delaysnn/estimate/) and energy profiles (hardware/energy.py): hand-computed counts.
+
+Memory as stored (delaysnn/estimate/storage.py) has its golden counts in tests/test_memory.py."""
 
 from __future__ import annotations
 
@@ -17,10 +19,11 @@ from delaysnn.estimate import (
     delay_bit_width,
     destination_cores,
     estimate,
-    layer_memory_bits,
+    layer_memory,
     nonzero_fanout,
     plot,
     random_input,
+    synapse_layout,
     synaptic_ops,
 )
 from delaysnn.ir import DelayLayer, DelayNetwork, NeuronParams
@@ -103,8 +106,15 @@ def test_primitives_by_hand():
     assert destination_cores(w, 2).tolist() == [2, 1]
     assert destination_cores(w, 1).tolist() == [1, 1]
     assert [delay_bit_width(m) for m in (0, 1, 3, 4, 24, 62)] == [0, 1, 2, 3, 5, 6]
-    assert layer_memory_bits(net.layers[0]) == (2 * 2 * 8, 2 * 2 * 2, 4 * 2 * 24, 2 * 2 * 24)
-    assert layer_memory_bits(net.layers[1]) == (1 * 2 * 8, 1 * 2 * 3, 5 * 1 * 24, 1 * 2 * 24)
+    # memory as stored, 16-bit delay-line slots. Layer 0: 3 of 4 synapses, live max delay 2 (2 bits);
+    # sparse 3 x (8 + 2 + 1-bit index) + 2 rows x 2-bit pointers = 37 < dense 4 x (8 + 2) = 40.
+    hidden = layer_memory(net.layers[0], 0, accumulator_bits=16)
+    assert (hidden.storage, hidden.weights, hidden.delays, hidden.connectivity) == ("sparse", 3 * 8, 3 * 2, 3 * 1 + 2 * 2)
+    assert (hidden.delay_buffers, hidden.neuron_state) == (2 * (2 + 1) * 16, 2 * (24 + 24))
+    # layer 1: 1 of 2 synapses (the delay-4 one is absent), live max delay 1 (1 bit): sparse 1 x (8 + 1 + 1) + 1 x 1 = 11 < 18
+    readout = layer_memory(net.layers[1], 1, accumulator_bits=16)
+    assert (readout.storage, readout.weights, readout.delays, readout.connectivity) == ("sparse", 8, 1, 1 + 1)
+    assert (readout.delay_buffers, readout.neuron_state) == (1 * (1 + 1) * 16, 48)
 
 
 def test_counts_equal_hand_computation():
@@ -122,7 +132,7 @@ def test_counts_equal_hand_computation():
     assert (readout.cores, readout.spike_messages) == (1, 2)
     assert est.delay_histograms == [[1, 1, 1, 0], [0, 1, 0, 0, 0]]  # non-zero synapses only
     assert est.totals["synaptic_ops"] == 7
-    assert est.totals["memory_bits"] == 32 + 8 + 192 + 96 + 16 + 6 + 120 + 48
+    assert est.totals["memory_bits"] == (24 + 6 + 7 + 96 + 96) + (8 + 1 + 2 + 32 + 48)  # test_primitives_by_hand, loihi2's 16-bit slots
 
 
 def test_estimate_runs_the_sim_when_not_given_a_result():
@@ -139,9 +149,11 @@ def test_cores_follow_the_loihi2_profile():
     assert est.core_limits["synaptic_memory_bits"] == 8 * profile.limits.synaptic_memory_bytes_per_core.value
     assert all(est.core_limits["sources"].values())
     assert est.totals["cores"] == profile.cores_needed(net)
-    small = {"neurons_per_core": 16, "synaptic_memory_bits": 4096, "delay_bits": 6}
+    small = {"neurons_per_core": 16, "synaptic_memory_bits": 4096}
     hidden = estimate(net, profiles=["loihi2"], steps=20, samples=2, core_limits=small).layers[0]
-    assert hidden.cores == max(math.ceil(64 / 16), math.ceil(np.count_nonzero(net.layers[0].weight) * (8 + 6) / 4096))
+    layout = synapse_layout(net.layers[0])
+    assert (layout.storage, layout.bits) == ("dense", 64 * 140 * (8 + 5))  # delays 0..24: 5 bits
+    assert hidden.cores == max(math.ceil(64 / 16), math.ceil(64 * 140 * 13 / 4096))
 
 
 def test_random_input_estimate_is_consistent():
@@ -283,7 +295,7 @@ def test_conventional_profile_prices_fetches_and_dense_equivalent():
     (e,) = est.energy
     pj = 1e-12
     assert e.memory_level == "sram_8kb"
-    fetch_bits = 5 * (8 + 2) + 2 * (8 + 3)  # per op: weight word + the layer's delay bits
+    fetch_bits = 5 * (8 + 2) + 2 * (8 + 1)  # per op: weight word + the layer's delay code (its live delays: 0..2, 0..1)
     assert e.categories["memory"] == pytest.approx(fetch_bits / 64 * 10 * pj)
     assert e.categories["synaptic"] == pytest.approx(2 * 0.03 * pj + 5 * 0.23 * pj)
     assert e.categories["neuron"] == pytest.approx(24 * 0.49 * pj)

@@ -14,6 +14,7 @@ LOIHI2_LIMITS = {
     "weight_exp_max": 7,
     "max_delay": 62,
     "delay_bits": 6,
+    "accumulator_bits": 16,
     "decay_bits": 12,
     "vth_bits": 17,
     "bias_mant_bits": 13,
@@ -41,6 +42,7 @@ def test_builtin_profiles_load_with_a_source_for_every_number():
     assert {k: q.value for k, q in loihi2.limits.items()} == LOIHI2_LIMITS
     assert loihi2.limits.neurons_per_core.approximate
     assert loihi2.limits.synaptic_memory_bytes_per_core.approximate
+    assert loihi2.limits.accumulator_bits.approximate and "a_buff" in loihi2.limits.accumulator_bits.source
     assert "62" in loihi2.limits.max_delay.source and "netx" in loihi2.limits.max_delay.source
     assert hardware.load_profile("unconstrained").limits.items() == []
 
@@ -200,11 +202,17 @@ source = "test"
 
 def test_cores_needed_counts_neurons_and_synaptic_memory():
     prof = hardware.load_profile("loihi2")
-    net = shd_like_network()  # 140-256-256-20, 8-bit weights + 6-bit delays
-    syn_bits = [np.count_nonzero(layer.weight) * 14 for layer in net.layers]
+    net = shd_like_network()  # 140-256-256-20, 8-bit weights, delays 0..24 (5 bits), stored dense
+    syn_bits = [layer.weight.size * (8 + 5) for layer in net.layers]
     expected = sum(max(1, int(np.ceil(b / 8 / 131072))) for b in syn_bits)
-    assert prof.cores_needed(net) == expected
+    assert prof.cores_needed(net) == expected == 3
     assert hardware.load_profile("unconstrained").cores_needed(net) == len(net.layers)
+
+
+def test_declared_delay_bits_beyond_the_profile_are_a_violation():
+    net = random_network(NetSpec(sizes=(4, 6, 3), seed=5))
+    net.layers[0].delay_bits = 7
+    assert "layer 0: delay_bits 7 > 6 [profile loihi2: limits.delay_bits]; quantize with --delay-bits 6" in hardware.load_profile("loihi2").violations(net)
 
 
 def test_profiles_are_frozen():

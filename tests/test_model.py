@@ -103,3 +103,31 @@ def test_qat_kernel_lies_on_the_deployed_grid():
     grid = weight_grid((layer.synapse.weight.double() * gain[:, None, None]).squeeze(-1), 3)
     m = w.squeeze(-1) / grid.step
     assert torch.allclose(m, m.round(), atol=1e-4) and m.abs().max() <= 4
+
+
+def test_prune_mask_holds_weights_and_gradients_at_zero():
+    torch.manual_seed(0)
+    model = DelaySNN(ModelConfig(input_size=4, output_size=2, hidden_size=8, hidden_layers=1, max_delay=5))
+    masks = [torch.rand(s.out_features, s.in_features) < 0.5 for s in model.synapses]
+    model.set_prune_masks(masks)
+    model.train()
+    model((torch.rand(3, 12, 4) < 0.5).float()).sum().backward()
+    for syn, keep in zip(model.synapses, masks):
+        assert (syn.weight[..., 0][~keep] == 0).all() and (syn.weight.grad[..., 0][~keep] == 0).all()
+        assert syn.weight.grad[..., 0][keep].abs().sum() > 0
+    with pytest.raises(ValueError, match="prune masks"):
+        model.set_prune_masks(masks[:1])
+
+
+def test_delay_qat_shifts_by_the_snapped_delay():
+    syn = DelayedDense(1, 2, max_delay=9)
+    syn.eval()
+    with torch.no_grad():
+        syn.weight.fill_(1.0)
+        syn.pos.copy_(torch.tensor([4 - 8.0, 4 - 5.0]).view(1, 2, 1, 1))  # delays 8 and 5
+    syn.delay_qat = (2, "step")  # 8 on 2 bits: step 3, grid {0, 3, 6} within the kernel's 0..8
+    x = torch.zeros(1, 12, 1)
+    x[0, 0, 0] = 1.0
+    y = syn(x)[0]
+    assert torch.nonzero(y[:, 0]).flatten().tolist() == [6] and torch.nonzero(y[:, 1]).flatten().tolist() == [6]
+    assert syn.delays().flatten().tolist() == [8, 5]  # the positions themselves are not moved

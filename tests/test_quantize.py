@@ -14,7 +14,7 @@ from delaysnn.errors import CheckpointError, HardwareLimitError, UnsupportedErro
 from delaysnn.model import DelaySNN, ModelConfig, class_scores, leaky_integrator
 from delaysnn.quantize import (
     bn_fold,
-    decay,
+    decay_for_tau,
     fake_quantize,
     fold_model,
     input_bits_for,
@@ -408,12 +408,12 @@ def test_binary_network():
 
 
 def test_decay_constants():
-    assert decay(1.005) == 4076  # round(4096 / 1.005)
-    assert decay(10.0) == 410
-    assert decay(1.0) == 4095  # clipped: 4096 does not fit 12 bits
-    assert decay(None, current=True) == 4095  # no filter: u cleared every step
-    assert decay(1.0, current=True) == 4095
-    assert decay(2.0, current=True) == 2047  # u * (4096 - 2048) / 4096 = u / 2
+    assert decay_for_tau(1.005) == 4076  # round(4096 / 1.005)
+    assert decay_for_tau(10.0) == 410
+    assert decay_for_tau(1.0) == 4095  # clipped: 4096 does not fit 12 bits
+    assert decay_for_tau(None, current=True) == 4095  # no filter: u cleared every step
+    assert decay_for_tau(1.0, current=True) == 4095
+    assert decay_for_tau(2.0, current=True) == 2047  # u * (4096 - 2048) / 4096 = u / 2
     assert input_bits_for(5) == 3 and input_bits_for(1) == 1 and input_bits_for(0) == 1
 
 

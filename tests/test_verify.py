@@ -70,15 +70,23 @@ def test_shape_disagreements_are_reported_not_raised(case):
 
 
 def test_registry_resolves_modules_and_attributes():
+    from exporters import TARGETS
+    from exporters.lava import netx
+
     assert verify.resolve("sim") is sim.run
-    assert set(verify.BACKENDS) >= {"sim", "lava", "netx", "onnx", "nir"}
+    assert verify.resolve("netx") == netx.run  # a "module:object.method" reference
+    assert {name for name, b in TARGETS.items() if b.can("run")} >= {"sim", "lava", "netx", "onnx", "nir", "nir-roundtrip"}
     with pytest.raises(DelaysnnError, match="unknown backend 'tpu'"):
         verify.resolve("tpu")
+    with pytest.raises(DelaysnnError, match="backend 'loihi' cannot run a network; backends that can: sim, "):
+        verify.resolve("loihi")  # an export target only
 
 
 def test_verify_reports_sim_and_skips_backends_that_cannot_run(case, monkeypatch):
     net, x, _ = case
-    monkeypatch.setitem(verify.BACKENDS, "broken", "tests.test_verify:_Broken")
+    from exporters import TARGETS, Backend
+
+    monkeypatch.setitem(TARGETS, "broken", Backend("broken", "test double", run_ref="tests.test_verify:_Broken.run"))
     reports = verify.verify(net, x, ["sim", "broken"])
     assert reports[0].ok and reports[0].samples == 3
     assert reports[1].skipped == "cannot run this case" and not reports[1].ok

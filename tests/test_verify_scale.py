@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from delaysnn import sim, verify
+from exporters import TARGETS, Backend
 from tests.conftest import run_cli
 
 MODEL = Path(__file__).resolve().parents[1] / "examples" / "synthetic.pt"
@@ -30,7 +31,7 @@ def flip_run(net, x):
 
 @pytest.fixture
 def flip(monkeypatch):
-    monkeypatch.setitem(verify.BACKENDS, "flip", "tests.test_verify_scale:flip_run")
+    monkeypatch.setitem(TARGETS, "flip", Backend("flip", "test double", run_ref="tests.test_verify_scale:flip_run"))
 
 
 def _report(path: Path) -> dict:
@@ -116,7 +117,7 @@ def test_junit_shows_a_planted_mismatch_as_a_failure(tmp_path, capsys, flip):
 
 
 def test_junit_of_a_clean_run_has_no_failures_and_marks_skipped_backends(tmp_path, capsys, monkeypatch):
-    monkeypatch.setitem(verify.BACKENDS, "missing", "tests.no_such_backend_module")
+    monkeypatch.setitem(TARGETS, "missing", Backend("missing", "test double", run_ref="tests.no_such_backend_module:run"))
     monkeypatch.setattr(verify, "resolve", _skip_missing(verify.resolve))
     out = tmp_path / "report.xml"
     code, _, _ = run_cli(["verify", MODEL, "--backends", "sim,onnx,missing", "--samples", "8", "--junit", out], capsys)

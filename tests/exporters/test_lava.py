@@ -23,7 +23,7 @@ from delaysnn import sim
 from delaysnn.errors import HardwareLimitError, UnsupportedError
 from delaysnn.ir import READOUT_VTH, DelayLayer, DelayNetwork, NeuronParams
 from delaysnn.verify import compare, verify
-from tests.factories import NetSpec, networks, random_input, random_network
+from tests.factories import FRONTIER_SPECS, NetSpec, networks, random_input, random_network
 
 pytest.importorskip("lava.proc.lif.models")
 from exporters import lava as elava  # noqa: E402
@@ -172,6 +172,60 @@ def test_random_networks_sim_equals_netx(net, t_in, seed):
     assert_parity(sim.simulate(net, x), elava.netx.run(net, x), "netx")
 
 
+# --- the memory frontier: delay bits, ternary, pruned layers; DelaySparse --------------------------
+
+
+@pytest.mark.parametrize("spec", [FRONTIER_SPECS[i] for i in (1, 2, 3)], ids=lambda s: f"seed{s.seed}")
+def test_frontier_networks_sim_equals_lava_dense_and_sparse(spec):
+    """Delay grids, ternary and pruned layers (all-zero rows and columns): DelayDense and
+    DelaySparse both reproduce the sim."""
+    net = random_network(spec)
+    x = random_input(net, 3, 30, rate=0.4, seed=spec.seed)
+    ref = sim.simulate(net, x)
+    assert all(s.any() for s in ref.spikes) and ref.voltages.any()
+    for sparse in (False, True):
+        got = elava.run(net, x, sparse=sparse)
+        assert set(got.extra["models"]) == {"LIF", "DelaySparse" if sparse else "DelayDense"}
+        assert_parity(ref, got, "lava")
+
+
+def test_sparse_layers_are_chosen_per_layer():
+    """A layer pruned to one synapse (97 % zeros) becomes DelaySparse, a denser one stays DelayDense."""
+    spec = FRONTIER_SPECS[4]
+    net = random_network(spec)
+    assert [elava.zero_fraction(lay.weight) > elava.SPARSE_ZERO_FRACTION for lay in net.layers] == [True, False]
+    x = random_input(net, 3, 30, rate=0.4, seed=spec.seed)
+    ref = sim.simulate(net, x)
+    assert ref.spikes[0].any()
+    got = elava.run(net, x)
+    assert set(got.extra["models"]) == {"LIF", "DelayDense", "DelaySparse"}
+    assert_parity(ref, got, "lava")
+
+
+def test_pruned_ternary_network_through_netx_dense_and_sparse(tmp_path):
+    """A quantized network, 80 % pruned, ternary, 3-bit delays: the netx file holds no delay for
+    an absent synapse, and netx's sparse loader keeps exactly the live synapses, spike-identical."""
+    from delaysnn.quantize import NETX_OPTIONS, quantize_model
+    from tests.test_quantize import make_model
+    from tests.test_quantize import random_input as spike_input
+
+    net = quantize_model(make_model(max_delay=25), prune=0.8, ternary=True, delay_bits=3, **NETX_OPTIONS)
+    path = elava.save_netx(net, tmp_path / "pruned.h5")
+    with h5py.File(path, "r") as f:
+        for i, lay in enumerate(net.layers, start=1):
+            assert not f[f"layer/{i}/delay"][()][lay.weight == 0].any()
+    x = spike_input(2, 20, 12).numpy().astype(np.int64)
+    ref = sim.simulate(net, x)
+    assert all(s.any() for s in ref.spikes)
+    for sparse in (False, None):  # None: most synapses are zero, so netx's sparse_fc_layer
+        graph = elava.build_netx(path, x, sparse=sparse)
+        kinds = {type(syn).__name__ for syn in graph.synapses}
+        assert kinds == ({"DelayDense"} if sparse is False else {"DelaySparse"})
+        if sparse is None:
+            assert [syn.weights.init.nnz for syn in graph.synapses] == [int((lay.weight != 0).sum()) for lay in net.layers]
+        assert_parity(ref, elava.run_graph(graph), "netx")
+
+
 def test_verify_runs_every_backend_against_the_sim():
     net, x, _ = probes()["delays_and_decays"]
     reports = verify(net, x[:, :20], ["sim", "lava", "netx"])
@@ -245,7 +299,8 @@ def test_save_netx_layout(tmp_path):
             g = f[f"layer/{i}"]
             assert g["type"][()] == b"dense" and g["shape"][()].tolist() == [lay.shape[0]]
             assert np.array_equal(g["weight"][()], lay.weight << lay.weight_exp)
-            assert np.array_equal(g["delay"][()], lay.delay) and g["delay"].ndim == 2
+            # absent (zero-weight) synapses are written with delay 0: no connection
+            assert np.array_equal(g["delay"][()], np.where(lay.weight != 0, lay.delay, 0)) and g["delay"].ndim == 2
             n = lay.neuron
             assert np.array_equal(g["bias"][()] << 6, n.bias_mant.astype(np.int64) << n.bias_exp)
             assert g["neuron/type"][()] == b"CUBA"

@@ -13,6 +13,7 @@ from delaysnn.errors import UnsupportedError
 from delaysnn.model import DelaySNN, ModelConfig
 from delaysnn.sim import simulate
 from tests.factories import (
+    FRONTIER_SPECS,
     NAMED_SPECS,
     NetSpec,
     networks,
@@ -26,6 +27,8 @@ nir = pytest.importorskip("nir")
 pytest.importorskip("nirtorch")
 
 from exporters import nir as enir  # noqa: E402
+from exporters.nir.execute import execute  # noqa: E402
+from exporters.nir.importer import raw_weight  # noqa: E402
 from exporters.nirtorch_delay import Delay, run_steps, to_torch  # noqa: E402
 
 STANDARD_NODES = {"Input", "Output", "Linear", "Affine", "Delay", "LIF", "CubaLIF", "LI", "CubaLI"}
@@ -65,7 +68,7 @@ def _dyadic_model(synaptic_tau: float | None = None, batchnorm: bool = True, see
     with torch.no_grad():
         for syn in model.synapses:
             target = torch.randint(-4, 9, syn.weight.shape).float() / 8
-            syn.weight.copy_(torch.from_numpy(enir._raw_weight(target.numpy())))
+            syn.weight.copy_(torch.from_numpy(raw_weight(target.numpy())))
             syn.pos.copy_(torch.randint(-3, 4, syn.pos.shape).float())
         for layer in model.hidden:
             if layer.bn is not None:
@@ -114,7 +117,10 @@ def test_decomposition_hand_example():
     graph = enir.export_ir(net)
     assert _chain_order(graph) == ["input", "layer0_fanout", "layer0_delay", "layer0_weight", "layer0_neuron", "output"]
     np.testing.assert_array_equal(graph.nodes["layer0_fanout"].weight, dec.fanout)
-    np.testing.assert_allclose(graph.nodes["layer0_delay"].delay, [0.0, 0.004, 0.004], rtol=1e-7)
+    # Delay = (d + latency) * dt: the one step Loihi's layer adds is in the graph (float64 seconds)
+    assert graph.metadata["latency_steps"].tolist() == [1] and graph.nodes["layer0_delay"].delay.dtype == np.float64
+    np.testing.assert_allclose(graph.nodes["layer0_delay"].delay, (dec.steps + 1) * 0.002, rtol=1e-15)
+    np.testing.assert_allclose(graph.nodes["layer0_delay"].delay, [0.002, 0.006, 0.006], rtol=1e-7)
     np.testing.assert_array_equal(graph.nodes["layer0_weight"].weight, dec.weight * 64)
     back = enir.read_ir(enir.to_bytes(graph))
     np.testing.assert_array_equal(back.layers[0].weight, weight)
@@ -162,6 +168,29 @@ def test_sim_of_read_back_equals_sim(spec):
     net = random_network(spec)
     x = random_input(net, batch=3, steps=25, seed=spec.seed)
     want, got = simulate(net, x), enir.run(net, x)
+    for a, b in zip(want.spikes, got.spikes):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(want.voltages, got.voltages)
+
+
+@pytest.mark.parametrize("spec", FRONTIER_SPECS, ids=lambda s: f"seed{s.seed}")
+def test_frontier_networks_round_trip_and_run_identically(spec):
+    """Delay bits (both grids), ternary, pruned layers: the NIR file keeps the grid fields and
+    every spike; absent synapses are not in the fan-out F."""
+    net = random_network(spec)
+    graph = enir.export_ir(net)
+    back = enir.read_ir(enir.to_bytes(graph))
+    assert ir.to_bytes(back) == ir.to_bytes(net)
+    assert [(lay.ternary, lay.delay_bits, lay.delay_step) for lay in back.layers] == [
+        (lay.ternary, lay.delay_bits, lay.delay_step) for lay in net.layers
+    ]
+    for i, layer in enumerate(net.layers):  # F has one row per distinct (input, delay) pair that carries a weight
+        post, pre = np.nonzero(layer.weight)
+        pairs = set(zip(pre.tolist(), layer.delay[post, pre].tolist()))
+        assert graph.nodes[f"layer{i}_fanout"].weight.shape[0] == len(pairs)
+    x = random_input(net, batch=3, steps=30, rate=0.4, seed=spec.seed)
+    want, got = simulate(net, x), enir.run(net, x)
+    assert all(s.any() for s in want.spikes)
     for a, b in zip(want.spikes, got.spikes):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(want.voltages, got.voltages)
@@ -447,3 +476,207 @@ def test_snntorch_style_float32_parameters():
     cfg = model.cfg  # float32 beta = 0.9 is 1 - 1/9.9999981 steps: faithful, not rounded away
     assert (cfg.tau, cfg.synaptic_tau, cfg.readout_tau) == pytest.approx((10.0, 5.0, 10.0), rel=1e-6)
     assert torch.equal(model.synapses[0].kernel()[..., -1], torch.from_numpy(w1))  # gains of exactly 1: weights as given
+
+
+# --- the integer graph in a standard executor (verify backend "nir") --------------------------------
+
+
+def _edge_cases():
+    return [random_network(spec) for spec in SPECS[:6]] + [shd_like_network(sizes=(20, 24, 5), max_delay=12)]
+
+
+def test_executor_reads_the_standard_fields_only():
+    """nirtorch with our node map runs the integer graph with its metadata stripped: every layer's
+    spikes and the readout voltages equal the sim's, step for step (latency carried in the Delays)."""
+    fired = 0
+    for net in _edge_cases():
+        x = random_input(net, batch=3, steps=20, seed=3)
+        want = simulate(net, x)
+        graph = _strip_metadata(enir.load_graph(enir.to_bytes(enir.export_ir(net))))
+        spikes, voltages = execute(graph, x, want.alignment.steps)
+        for a, b in zip(want.spikes, spikes):
+            np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(want.voltages, voltages)
+        fired += sum(int(s.sum()) for s in want.spikes)
+    assert fired > 100
+
+
+def test_run_and_verify_backends(monkeypatch):
+    """``run`` (backend nir) executes the graph and never reads it back into an IR; nir-roundtrip does."""
+    from delaysnn.verify import verify
+    from exporters.nir import graph as nir_graph
+
+    net = shd_like_network(sizes=(16, 20, 4), max_delay=9)
+    x = random_input(net, batch=2, steps=15, seed=4)
+    reports = verify(net, x, ["nir", "nir-roundtrip"])
+    assert [r.backend for r in reports] == ["nir", "nir-roundtrip"] and all(r.ok and r.compared > 0 for r in reports)
+    assert sum(int(s.sum()) for s in simulate(net, x).spikes) > 0
+    monkeypatch.setattr(nir_graph, "_read_ir", lambda graph: pytest.fail("run read the graph back"))
+    got = enir.run(net, x, steps=40)
+    assert got.voltages.shape == (2, 40, 4) and got.spikes[0].dtype == np.uint8
+    np.testing.assert_array_equal(got.voltages, simulate(net, x, steps=40).voltages)
+
+
+def test_verify_nir_catches_a_wrong_graph(monkeypatch):
+    """verify --backends nir is real parity: a graph one step early is reported at layer 0."""
+    from delaysnn.verify import verify
+    from exporters.nir import execute as nir_execute
+
+    def early(net, dt=None):
+        graph = enir.export_ir(net, dt)
+        for i in range(len(net.layers)):
+            node = graph.nodes[f"layer{i}_delay"]
+            node.delay = node.delay - graph.metadata["dt"]
+        return graph
+
+    net = shd_like_network(sizes=(16, 20, 4), max_delay=9)
+    x = random_input(net, batch=2, steps=15, seed=4)
+    monkeypatch.setattr(nir_execute, "export_ir", early)
+    (report,) = verify(net, x, ["nir"])
+    assert not report.ok and report.first is not None and report.first.layer == 0 and report.spike_mismatches[0] > 0
+
+
+def test_latency_is_in_the_delays_and_version_1_files_still_read():
+    net = random_network(NetSpec(sizes=(5, 6, 3), max_delay=6, seed=21))
+    graph = enir.export_ir(net, dt=1e-3)
+    for i in range(2):
+        d = graph.nodes[f"layer{i}_delay"].delay / 1e-3
+        np.testing.assert_allclose(d, enir.decompose(net.layers[i].shape, *_coo(net.layers[i])).steps + 1, rtol=1e-12)
+    # a graph whose Delays hold the synaptic delays only lands one step per layer early
+    x = random_input(net, batch=2, steps=12, seed=5)
+    want = simulate(net, x)
+    early = enir.load_graph(enir.to_bytes(graph))
+    for i in range(2):
+        early.nodes[f"layer{i}_delay"].delay = early.nodes[f"layer{i}_delay"].delay - 1e-3
+    _, v = execute(early, x, want.alignment.steps)
+    assert not np.array_equal(v, want.voltages)
+    # ... which is what format version 1 wrote: still read exactly
+    early.metadata = dict(early.metadata, version=1)
+    assert ir.to_bytes(enir.read_ir(enir.to_bytes(early))) == ir.to_bytes(net)
+
+
+def _coo(layer):
+    post, pre = np.nonzero(layer.weight)
+    return post, pre, layer.delay[post, pre], layer.weight[post, pre]
+
+
+@pytest.mark.parametrize("value", [np.array([1]), np.array([1.5, 1.0]), np.array([-1, 1]), "abc"])
+def test_bad_latency_metadata_is_one_line(value):
+    net = random_network(NetSpec(sizes=(3, 4, 2), seed=22))
+    graph = enir.export_ir(net)
+    graph.metadata["latency_steps"] = value
+    with pytest.raises(UnsupportedError, match="latency_steps") as err:
+        enir.read_ir(enir.to_bytes(graph))
+    assert "\n" not in str(err.value)
+
+
+def test_ring_delay_equals_delay():
+    from exporters.nir.execute import RingDelay
+
+    steps = np.array([0, 3, 1, 5, 5])
+    x = torch.randn(20, 2, 5, dtype=torch.float64)
+    a, b = Delay(steps), RingDelay(steps)
+    sa = sb = None
+    for t in range(20):
+        ya, sa = a(x[t], sa)
+        yb, sb = b(x[t], sb)
+        assert torch.equal(ya, yb)
+
+
+# --- time: float64 delays, --dt, snnTorch's convention ------------------------------------------------
+
+
+@pytest.mark.parametrize("dt", [0.01, 1e-3, 1e-4, 2.5e-4])
+def test_delays_are_float64_whole_steps_for_floor_and_round(dt):
+    from exporters.nir.common import delay_seconds
+
+    k = np.arange(63)
+    tau = delay_seconds(k, dt)
+    assert tau.dtype == np.float64
+    np.testing.assert_array_equal(np.floor(tau / dt), k)
+    np.testing.assert_array_equal(np.rint(tau / dt), k)
+    np.testing.assert_allclose(tau, k * dt, rtol=1e-15)
+    short_in_float32 = int((np.floor(np.float32(k[:25] * dt).astype(np.float64) / dt) < k[:25]).sum())
+    assert short_in_float32 >= 10  # what float32 storage did (10 of 0..24 at dt = 1 ms, 14 at 10 ms)
+    if dt == 1e-3:
+        assert short_in_float32 == 10
+
+
+def test_file_keeps_delay_float64(tmp_path):
+    net = random_network(NetSpec(sizes=(4, 5, 3), max_delay=24, seed=23))
+    graph = enir.load_graph(enir.save(enir.export_ir(net, dt=0.01), tmp_path / "n.nir"))
+    tau = graph.nodes["layer0_delay"].delay
+    assert tau.dtype == np.float64 and np.array_equal(np.floor(tau / 0.01), np.rint(tau / 0.01))
+
+
+@pytest.mark.parametrize("kind", ["integer", "float"])
+def test_dt_1e4_meets_snntorch_importers_checks(kind, tiny_model):
+    """snnTorch's import_nir (dt = 1e-4) builds ``Leaky(beta = 1 - dt / tau)`` after asserting
+    ``v_leak == 0`` and taking ``r * dt / tau`` as the input scale (1: none): with ``--dt 1e-4``
+    our LIF layers pass those checks with the decay we run. (snnTorch is not installed here; its
+    formulas are restated from snntorch/import_nir.py.)"""
+    dt = 1e-4
+    if kind == "integer":
+        net = random_network(NetSpec(sizes=(4, 5, 3), seed=24))
+        net.layers[0].neuron.du = 4095  # no synaptic filter: a plain LIF (snnTorch's Leaky)
+        graph = enir.load_graph(enir.to_bytes(enir.export_ir(net, dt=dt)))
+        decay = 1 - net.layers[0].neuron.dv / 4096
+    else:
+        graph = enir.load_graph(enir.to_bytes(enir.export_float(tiny_model, dt=dt)))
+        decay = 1 - 1 / tiny_model.cfg.tau
+    assert graph.metadata["dt"] == dt
+    lif = graph.nodes["layer0_neuron"]
+    assert isinstance(lif, nir.LIF) and np.allclose(lif.v_leak, 0.0)
+    np.testing.assert_allclose(1 - dt / lif.tau, decay, rtol=1e-6)  # snnTorch's beta
+    np.testing.assert_allclose(lif.r * dt / lif.tau, 1.0, rtol=1e-6)  # its w_scale: no threshold rescaling
+    np.testing.assert_allclose(graph.nodes["layer0_delay"].delay / dt, np.rint(graph.nodes["layer0_delay"].delay / dt))
+    with pytest.raises(UnsupportedError, match="positive"):
+        enir.export_ir(random_network(NetSpec(sizes=(2, 2), seed=1)), dt=0.0)
+
+
+def test_cli_export_dt(tmp_path, capsys):
+    from pathlib import Path
+
+    from tests.conftest import run_cli
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "synthetic.pt"
+    for extra, name in (([], "int.nir"), (["--float"], "float.nir")):
+        code, out, err = run_cli(["export", example, "--target", "nir", "--dt", "1e-4", *extra, "-o", tmp_path / name], capsys)
+        assert code == 0, err
+        graph = enir.load_graph(tmp_path / name)
+        assert graph.metadata["dt"] == 1e-4 and graph.nodes["layer0_neuron"].tau[0] > 0
+        np.testing.assert_allclose(graph.nodes["layer0_neuron"].r * 1e-4 / graph.nodes["layer0_neuron"].tau, 1.0, rtol=1e-6)
+    code, out, err = run_cli(["export", example, "--target", "nir", "-o", tmp_path / "default.nir"], capsys)
+    assert code == 0 and enir.load_graph(tmp_path / "default.nir").metadata["dt"] == pytest.approx(1e-3 * ir_time_step(example))
+    code, out, err = run_cli(["export", example, "--target", "onnx", "--dt", "1e-4", "-o", tmp_path / "m.onnx"], capsys)
+    assert code == 1 and "--dt applies to --target nir" in err and len(err.strip().splitlines()) == 1
+    code, out, err = run_cli(["export", example, "--target", "nir", "--dt", "0", "-o", tmp_path / "z.nir"], capsys)
+    assert code == 2 and "--dt" in err
+
+
+def ir_time_step(checkpoint) -> float:
+    from delaysnn.checkpoint import load_checkpoint
+
+    return load_checkpoint(checkpoint).cfg.time_step_ms
+
+
+def test_float_ir_without_a_model_exports_and_reads_back():
+    """A float IR built by hand carries no model record: its graph is read from the standard
+    fields alone, and the rebuilt model computes the float IR's reference forward."""
+    from delaysnn.folded import FoldedLayer, FoldedNetwork, run
+
+    rng = np.random.default_rng(10)
+    w1, w2 = rng.integers(-4, 9, (6, 4)) / 8, rng.integers(-4, 9, (3, 6)) / 8
+    hidden = FoldedLayer("h", w1, rng.integers(0, 5, (6, 4)), np.full(6, 0.25), tau=2.0, synaptic_tau=None, threshold=1.0)
+    out = FoldedLayer("o", w2, rng.integers(0, 5, (3, 6)), np.zeros(3), tau=2.0, synaptic_tau=None, threshold=None)
+    fnet = FoldedNetwork(input_size=4, time_step_ms=1.0, max_delay=5, layers=[hidden, out], right_padding=2)
+    graph = enir.load_graph(enir.to_bytes(enir.export_float(fnet)))
+    assert "model_config" not in graph.metadata and graph.metadata["input_padding_steps"] == 4
+    model = enir.read_float(graph)
+    x = (torch.rand(3, 10, 4) < 0.4).float()
+    v, (s,) = run(fnet, x)
+    with torch.no_grad():
+        v_model, (s_model,) = model.forward_trace(x)
+    assert float(s.sum()) > 0
+    np.testing.assert_array_equal(s_model.numpy()[:, : s.shape[1]], s)
+    np.testing.assert_allclose(v_model.detach().numpy()[:, : v.shape[1]], v, atol=1e-6)

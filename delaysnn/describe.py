@@ -1,0 +1,83 @@
+"""One-screen summaries of delaysnn's own files: checkpoints (the float model) and ``.dnet``
+integer networks, and the delay histogram every format's ``describe`` prints.
+
+A leaf module (the IR, the checkpoint reader, numpy): backends import :func:`delay_histogram`
+from here, and the backend registry names :func:`describe_ir` as the ``ir`` target's describe,
+without either depending on ``delaysnn.inspect`` (which looks files up in the registry).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def delay_histogram(delays: np.ndarray, max_delay: int, bins: int = 8) -> str:
+    """Compact text histogram of integer delays, e.g. ``0-3:120 4-7:96 ...``."""
+    delays = np.asarray(delays).ravel()
+    width = max(1, -(-(max_delay + 1) // bins))
+    parts = []
+    for lo in range(0, max_delay + 1, width):
+        hi = min(lo + width - 1, max_delay)
+        n = int(((delays >= lo) & (delays <= hi)).sum())
+        parts.append(f"{lo}-{hi}:{n}" if hi > lo else f"{lo}:{n}")
+    return " ".join(parts)
+
+
+def describe_checkpoint(path: Path) -> dict[str, Any]:
+    from .checkpoint import load_checkpoint_and_metadata
+
+    model, meta = load_checkpoint_and_metadata(path)
+    cfg = model.cfg
+    layers = []
+    for i, syn in enumerate(model.synapses):
+        d = syn.delays().numpy()
+        kind = "readout" if i == len(model.synapses) - 1 else "hidden"
+        layers.append(
+            f"{i} {kind}: {syn.in_features}->{syn.out_features}, {syn.weight.numel()} synapses, "
+            f"delays {delay_histogram(d, cfg.max_delay - 1)}"
+        )
+    return {
+        "file": str(path),
+        "kind": "delaysnn checkpoint (float model)",
+        "sizes": "-".join(map(str, cfg.sizes)),
+        "max_delay": cfg.max_delay,
+        "dt_ms": cfg.time_step_ms,
+        "tau_steps": cfg.tau,
+        "synaptic_filter": cfg.synaptic_tau,
+        "batchnorm": cfg.batchnorm,
+        "layers": layers,
+        "metadata": meta,
+    }
+
+
+def describe_ir(path: Path) -> dict[str, Any]:
+    from . import ir
+    from .estimate import memory
+
+    net = ir.load(path)
+    mem = memory(net)
+    layers = []
+    for i, layer in enumerate(net.layers):
+        n = layer.neuron
+        kind = "readout" if not n.spiking else "hidden"
+        wkind = "binary" if layer.binary else f"{layer.weight_bits}-bit"
+        layers.append(
+            f"{i} {kind}: {layer.shape[1]}->{layer.shape[0]}, {int((layer.weight != 0).sum())} synapses, "
+            f"{wkind} weights exp {layer.weight_exp}, du {n.du} dv {n.dv} vth {n.vth}, "
+            f"delays {delay_histogram(layer.delay, layer.max_delay)}"
+        )
+    return {
+        "file": str(path),
+        "kind": "delaysnn integer network (IR)",
+        "sizes": "-".join(map(str, net.sizes)),
+        "input_bits": net.input_bits,
+        "dt_ms": net.time_step_ms,
+        "max_delay": max(layer.max_delay for layer in net.layers),
+        "layers": layers,
+        "memory": mem.lines(),  # as Loihi 2 stores it (delaysnn.estimate.storage)
+        "memory_bits": mem.totals(),
+        "provenance": net.provenance,
+    }

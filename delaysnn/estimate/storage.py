@@ -1,0 +1,376 @@
+"""Memory counted as the hardware stores it, and the one core-count rule (issue 13 item 4).
+
+Per layer, in bits (and kB: **1 kB = 1000 bytes**, SI, as Sun et al. 2025 report memory), five
+named terms:
+
+- ``weights``: every stored synapse's weight at its code width: ``weight_bits`` (fixed point);
+  binary, 1 bit (the sign); ternary ({-1, 0, +1}; also binary with zeros, i.e. pruned), 2 bits
+  when dense, 1 sign bit when sparse (a stored synapse is non-zero, its index says so).
+- ``delays``: every stored synapse's delay code ``delay // delay_step`` at the layer's
+  ``delay_bits`` when set, else at the bits of the largest code among its non-zero synapses.
+  Decision: **0 bits when every delay is 0**: such a layer is a plain Dense (Lava's ``Dense``
+  stores no delay field), and its delay line is one slot.
+- ``connectivity``: dense storage keeps all ``out x in`` synapses in place and needs no index;
+  sparse (CSR-like) keeps the non-zero synapses only, each with a column index of
+  ``ceil(log2(in))`` bits, plus one row pointer of ``bit_length(nnz)`` bits per output row (its
+  end offset; the first start is 0). Each layer takes whichever holds weights + delays +
+  connectivity in fewer bits (ties: dense) and reports which (``storage``).
+- ``delay_buffers``: the dendritic delay line, ``out x (max delay + 1)`` accumulators, the max
+  over non-zero synapses, each of the profile's ``limits.accumulator_bits`` (Loihi 2: 16 bits,
+  cited there; approximate: no Intel document states the width), else of the 24-bit ``u``
+  register the accumulated input feeds.
+- ``neuron_state``: ``out x (U_BITS + V_BITS)``, the 24-bit ``u`` and ``v`` of Lava's
+  bit-accurate LIF (DESIGN section 4).
+
+Synaptic memory = weights + delays + connectivity. The float reference counts every one of the
+float model's ``out x in`` synapses at a 32-bit weight and a 32-bit delay (``float_synaptic_bits
+= out x in x 64``); issue 13's "15 % of the float memory" is ``synaptic / float_synaptic``.
+
+This module imports no profile loader (``hardware`` calls it for the core count): functions
+take a loaded ``hardware.Profile``; ``delaysnn.estimate.memory(net, "loihi2")`` loads by name.
+
+Cores, one rule for ``hardware.Profile.cores_needed`` and the estimate: per layer
+``max(1, ceil(neurons / neurons_per_core), ceil(synaptic bits / synaptic memory bits per core))``
+with the synaptic bits above, so pruning (sparse storage) and per-layer delay bits lower it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..constants import REGISTER_BITS
+from ..ir import DelayLayer, DelayNetwork
+
+CORE_PROFILE = "loihi2"  # the profile whose per-core limits and accumulator width the estimate uses
+KB_BITS = 8 * 1000  # 1 kB = 1000 bytes
+FLOAT_WEIGHT_BITS = 32
+FLOAT_DELAY_BITS = 32
+U_BITS = REGISTER_BITS  # the current register u
+V_BITS = REGISTER_BITS  # the voltage register v
+STATE_SOURCE = (
+    "u and v registers, 24 bits each: lava-nc 0.10 lava/proc/lif/models.py AbstractPyLifModelFixed "
+    "(u, v: precision=24); DESIGN section 4 (u wraps, v saturates at 2**23)"
+)
+TERMS = ("weights", "delays", "connectivity", "delay_buffers", "neuron_state")
+SYNAPTIC_TERMS = ("weights", "delays", "connectivity")
+
+
+# --- code widths: small pure functions ----------------------------------------------------
+
+
+def live_max_delay(layer: DelayLayer) -> int:
+    """The largest delay among non-zero synapses (a zero weight carries nothing, whatever its delay)."""
+    live = layer.delay[layer.weight != 0]
+    return int(live.max()) if live.size else 0
+
+
+def delay_bit_width(max_delay: int) -> int:
+    """Bits to store a delay code in ``0..max_delay`` (0 when every code is 0)."""
+    return int(max_delay).bit_length()
+
+
+def delay_code_bits(layer: DelayLayer) -> int:
+    """Bits per stored delay: ``delay_bits`` if the layer declares it, else the bits of its largest
+    code ``delay // delay_step`` among non-zero synapses (0 when all are 0)."""
+    if layer.delay_bits is not None:
+        return int(layer.delay_bits)
+    return delay_bit_width(live_max_delay(layer) // max(int(layer.delay_step), 1))
+
+
+def weight_code_bits(layer: DelayLayer) -> tuple[int, int]:
+    """``(dense, sparse)`` bits per stored weight (see the module docstring)."""
+    zeros = bool(layer.weight.size) and int(np.count_nonzero(layer.weight)) < layer.weight.size
+    if layer.ternary or (layer.binary and zeros):
+        return 2, 1  # dense needs a code for 0; sparse stores non-zero weights, a sign bit each
+    if layer.binary:
+        return 1, 1
+    return int(layer.weight_bits), int(layer.weight_bits)
+
+
+def index_code_bits(fan_in: int) -> int:
+    """``ceil(log2(fan_in))``: bits of a column index (0 for a single input)."""
+    return (int(fan_in) - 1).bit_length()
+
+
+@dataclass(frozen=True)
+class SynapseLayout:
+    """How a layer's synapses are stored: the smaller of dense and sparse (CSR-like)."""
+
+    storage: str  # "dense" | "sparse"
+    stored: int  # synapses held: out x in (dense) or the non-zero ones (sparse)
+    weight_code: int
+    delay_code: int
+    index_code: int  # per stored synapse (sparse), else 0
+    pointer_code: int  # per output row (sparse), else 0
+    weights: int
+    delays: int
+    connectivity: int
+    dense_bits: int  # both candidates, to show the choice
+    sparse_bits: int
+
+    @property
+    def bits(self) -> int:
+        return self.weights + self.delays + self.connectivity
+
+
+def synapse_layout(layer: DelayLayer) -> SynapseLayout:
+    out, fan_in = layer.shape
+    nnz = int(np.count_nonzero(layer.weight))
+    w_dense, w_sparse = weight_code_bits(layer)
+    d = delay_code_bits(layer)
+    idx, ptr = index_code_bits(fan_in), nnz.bit_length()
+    dense = out * fan_in * (w_dense + d)
+    sparse = nnz * (w_sparse + d + idx) + out * ptr
+    if sparse < dense:
+        return SynapseLayout("sparse", nnz, w_sparse, d, idx, ptr, nnz * w_sparse, nnz * d, nnz * idx + out * ptr, dense, sparse)
+    return SynapseLayout("dense", out * fan_in, w_dense, d, 0, 0, out * fan_in * w_dense, out * fan_in * d, 0, dense, sparse)
+
+
+# --- results -------------------------------------------------------------------------------
+
+
+def kilobytes(bits: float) -> float:
+    return bits / KB_BITS
+
+
+@dataclass
+class LayerMemory:
+    """One layer's memory, term by term, in bits (see the module docstring)."""
+
+    index: int
+    neurons: int
+    fan_in: int
+    synapses: int  # out x in
+    stored_synapses: int
+    storage: str  # "dense" | "sparse"
+    weight_code_bits: int  # per stored synapse
+    delay_code_bits: int
+    index_code_bits: int
+    pointer_code_bits: int  # per output row
+    buffer_slots: int  # max delay + 1
+    accumulator_bits: int
+    state_bits_per_neuron: int
+    weights: int
+    delays: int
+    connectivity: int
+    delay_buffers: int
+    neuron_state: int
+    dense_synaptic_bits: int
+    sparse_synaptic_bits: int
+    float_synaptic_bits: int
+
+    @property
+    def synaptic(self) -> int:
+        return self.weights + self.delays + self.connectivity
+
+    @property
+    def total(self) -> int:
+        return sum(self.terms().values())
+
+    @property
+    def synaptic_vs_float(self) -> float:
+        return self.synaptic / self.float_synaptic_bits if self.float_synaptic_bits else 0.0
+
+    def terms(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in TERMS}
+
+    def to_dict(self) -> dict[str, Any]:
+        bits = {**self.terms(), "synaptic": self.synaptic, "total": self.total}
+        return {
+            "index": self.index,
+            "neurons": self.neurons,
+            "fan_in": self.fan_in,
+            "synapses": self.synapses,
+            "stored_synapses": self.stored_synapses,
+            "storage": self.storage,
+            "code_bits": {
+                "weight": self.weight_code_bits,
+                "delay": self.delay_code_bits,
+                "index": self.index_code_bits,
+                "row_pointer": self.pointer_code_bits,
+                "accumulator": self.accumulator_bits,
+                "neuron_state": self.state_bits_per_neuron,
+            },
+            "buffer_slots": self.buffer_slots,
+            "bits": bits,
+            "kB": {k: kilobytes(v) for k, v in bits.items()},
+            "dense_synaptic_bits": self.dense_synaptic_bits,
+            "sparse_synaptic_bits": self.sparse_synaptic_bits,
+            "float_synaptic_bits": self.float_synaptic_bits,
+            "synaptic_vs_float": self.synaptic_vs_float,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LayerMemory:
+        code, bits = data["code_bits"], data["bits"]
+        return cls(
+            **{k: data[k] for k in ("index", "neurons", "fan_in", "synapses", "stored_synapses", "storage", "buffer_slots")},
+            weight_code_bits=code["weight"],
+            delay_code_bits=code["delay"],
+            index_code_bits=code["index"],
+            pointer_code_bits=code["row_pointer"],
+            accumulator_bits=code["accumulator"],
+            state_bits_per_neuron=code["neuron_state"],
+            **{name: bits[name] for name in TERMS},
+            **{k: data[k] for k in ("dense_synaptic_bits", "sparse_synaptic_bits", "float_synaptic_bits")},
+        )
+
+
+@dataclass
+class NetworkMemory:
+    """Per-layer :class:`LayerMemory` and totals, with where the register widths come from."""
+
+    layers: list[LayerMemory]
+    profile: str  # whose accumulator width the delay lines use
+    accumulator_label: str  # one line: width, where it is stated, approximate or not
+    accumulator_source: str  # the profile's citation
+    state_source: str = STATE_SOURCE
+
+    def totals(self) -> dict[str, int]:
+        out = {name: sum(getattr(m, name) for m in self.layers) for name in TERMS}
+        out["synaptic"] = sum(out[name] for name in SYNAPTIC_TERMS)
+        out["total"] = sum(out[name] for name in TERMS)
+        return out
+
+    @property
+    def total_bits(self) -> int:
+        return self.totals()["total"]
+
+    @property
+    def float_synaptic_bits(self) -> int:
+        return sum(m.float_synaptic_bits for m in self.layers)
+
+    @property
+    def synaptic_vs_float(self) -> float:
+        ref = self.float_synaptic_bits
+        return self.totals()["synaptic"] / ref if ref else 0.0
+
+    def to_dict(self, layers: bool = True) -> dict[str, Any]:
+        bits = self.totals()
+        out: dict[str, Any] = {
+            "kB_means": "1000 bytes",
+            "bits": bits,
+            "kB": {k: kilobytes(v) for k, v in bits.items()},
+            "float_synaptic_bits": self.float_synaptic_bits,
+            "float_reference": f"every out x in synapse of the float model at {FLOAT_WEIGHT_BITS}-bit weight + {FLOAT_DELAY_BITS}-bit delay",
+            "synaptic_vs_float": self.synaptic_vs_float,
+            "profile": self.profile,
+            "accumulator": self.accumulator_label,
+            "sources": {"accumulator_bits": self.accumulator_source, "neuron_state": self.state_source},
+        }
+        if layers:
+            out["layers"] = [m.to_dict() for m in self.layers]
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], layers: list[Mapping[str, Any]] | None = None) -> NetworkMemory:
+        """Read :meth:`to_dict` back; ``layers``: the per-layer dicts when they were written apart."""
+        rows = data["layers"] if layers is None else layers
+        src = data["sources"]
+        return cls([LayerMemory.from_dict(r) for r in rows], data["profile"], data["accumulator"], src["accumulator_bits"], src["neuron_state"])
+
+    def lines(self) -> list[str]:
+        """A few lines of text: each layer's terms, the total, the float ratio and the sources."""
+        out = []
+        for m in self.layers:
+            terms = ", ".join(f"{name.replace('_', ' ')} {m.terms()[name]}" for name in TERMS)
+            out.append(f"layer {m.index} ({m.storage}, {m.stored_synapses}/{m.synapses} synapses stored): {terms} bits = {kilobytes(m.total):.4g} kB")
+        t = self.totals()
+        out.append(
+            f"total {t['total']} bits = {kilobytes(t['total']):.4g} kB (1 kB = 1000 bytes); synaptic (weights + delays + "
+            f"connectivity) {kilobytes(t['synaptic']):.4g} kB = {self.synaptic_vs_float:.2%} of the float model's "
+            f"{kilobytes(self.float_synaptic_bits):.4g} kB (32-bit weights + 32-bit delays)"
+        )
+        out.append(f"delay-line accumulators: {self.accumulator_label}")
+        out.append(f"neuron state: {self.state_source}")
+        return out
+
+
+def accumulator_width(profile: Any) -> tuple[int, str, str]:
+    """``(bits, label, source)`` of one delay-line slot under ``profile`` (a ``hardware.Profile``)."""
+    quantity = getattr(profile.limits, "accumulator_bits", None)
+    if quantity is None:
+        label = f"{U_BITS} bits: profile {profile.name} states no accumulator width; taken as the {U_BITS}-bit u register the input feeds"
+        return U_BITS, label, STATE_SOURCE
+    label = f"{quantity.value} bits [profile {profile.name}: limits.accumulator_bits]"
+    if quantity.approximate:
+        label += ", approximate: no firm published figure (see the profile's source and note)"
+    source = f"{quantity.source} ({quantity.note})" if quantity.note else quantity.source
+    return int(quantity.value), label, source
+
+
+def layer_memory(layer: DelayLayer, index: int = 0, accumulator_bits: int = U_BITS) -> LayerMemory:
+    """:class:`LayerMemory` of one layer, delay-line slots ``accumulator_bits`` wide."""
+    out, fan_in = layer.shape
+    lay = synapse_layout(layer)
+    slots = live_max_delay(layer) + 1
+    state = U_BITS + V_BITS
+    return LayerMemory(
+        index=index,
+        neurons=out,
+        fan_in=fan_in,
+        synapses=out * fan_in,
+        stored_synapses=lay.stored,
+        storage=lay.storage,
+        weight_code_bits=lay.weight_code,
+        delay_code_bits=lay.delay_code,
+        index_code_bits=lay.index_code,
+        pointer_code_bits=lay.pointer_code,
+        buffer_slots=slots,
+        accumulator_bits=int(accumulator_bits),
+        state_bits_per_neuron=state,
+        weights=lay.weights,
+        delays=lay.delays,
+        connectivity=lay.connectivity,
+        delay_buffers=out * slots * int(accumulator_bits),
+        neuron_state=out * state,
+        dense_synaptic_bits=lay.dense_bits,
+        sparse_synaptic_bits=lay.sparse_bits,
+        float_synaptic_bits=out * fan_in * (FLOAT_WEIGHT_BITS + FLOAT_DELAY_BITS),
+    )
+
+
+def network_memory(net: DelayNetwork, profile: Any) -> NetworkMemory:
+    """Memory of ``net`` as ``profile`` (a loaded ``hardware.Profile``) stores it; by name: ``estimate.memory``."""
+    bits, label, source = accumulator_width(profile)
+    return NetworkMemory([layer_memory(layer, i, bits) for i, layer in enumerate(net.layers)], profile.name, label, source)
+
+
+# --- cores: the one rule -------------------------------------------------------------------
+
+
+def layer_cores(neurons: int, synaptic_bits: int, neurons_per_core: int | None, synaptic_memory_bits: int | None) -> int:
+    """``max(1, ceil(neurons / neurons_per_core), ceil(synaptic_bits / synaptic_memory_bits))``; None: no limit."""
+    cores = 1
+    if neurons_per_core:
+        cores = max(cores, math.ceil(neurons / neurons_per_core))
+    if synaptic_memory_bits:
+        cores = max(cores, math.ceil(synaptic_bits / synaptic_memory_bits))
+    return cores
+
+
+def cores_needed(layer: DelayLayer, limits: Mapping[str, Any]) -> int:
+    """Cores for one layer under ``limits`` (keys of :func:`core_limits_of`), its synapses stored as :func:`synapse_layout`."""
+    return layer_cores(layer.shape[0], synapse_layout(layer).bits, limits.get("neurons_per_core"), limits.get("synaptic_memory_bits"))
+
+
+def network_cores(net: DelayNetwork, limits: Mapping[str, Any]) -> int:
+    """Cores for the whole network: the sum over layers (the input is fed from off-core and takes none)."""
+    return sum(cores_needed(layer, limits) for layer in net.layers)
+
+
+def core_limits_of(profile: Any) -> dict[str, Any]:
+    """The per-core limits of a ``hardware.Profile`` (None where it states none), with their sources."""
+    lim = profile.limits
+    picks = {"neurons_per_core": (lim.neurons_per_core, 1), "synaptic_memory_bits": (lim.synaptic_memory_bytes_per_core, 8)}
+    out: dict[str, Any] = {"profile": profile.name, "sources": {}}
+    for key, (quantity, scale) in picks.items():
+        out[key] = None if quantity is None else int(quantity.value) * scale
+        if quantity is not None:
+            out["sources"][key] = quantity.source
+    return out

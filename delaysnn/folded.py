@@ -1,0 +1,406 @@
+"""The float IR: the trained model folded once, read by every float exporter and by the quantizer.
+
+:func:`fold` turns a ``DelaySNN`` into a :class:`FoldedNetwork`: per layer a weight and an
+integer delay per synapse (DCLS positions rounded as the model evaluates them, BatchNorm's eval
+gain folded into the weight rows), a bias (BatchNorm's shift), ``tau``, the threshold (None for
+the readout) and the synaptic filter. :func:`run` states the float semantics once, in numpy
+(float64), per layer and step::
+
+    a[t] = sum_d W_d x[t - d]                   # x[t] = 0 outside the layer's input
+    i    = i - i / synaptic_tau + a[t]          # with a synaptic filter (else i = a[t])
+    v    = v - v / tau + i + bias               # the bias acts at every step, padding included
+    s    = v >= threshold;  v[s] = 0            # hidden layers; the readout's v is the output
+
+Time axis (``padding``): ``"once"`` (our models) appends ``len(layers) * right_padding`` zero
+steps to the input and runs every layer over that whole window, as hardware does; ``"per_layer"``
+(imported SNN-delays models, ``truncate_layers``) gives each layer's output ``right_padding``
+more steps than its input, so a layer's spikes after that cut never reach the next layer. The
+readout of a ``T``-step input has ``T + len(layers) * right_padding`` steps either way.
+
+Only this module reads the torch model (weights, positions, BatchNorm buffers, QAT settings);
+ONNX ``--float``, NIR ``--float`` and the nirtorch modules read a :class:`FoldedNetwork`.
+``FoldedNetwork.source`` carries the model's own parameters so that a float NIR file can be
+read back into a bit-identical model; no exporter computes with it. Importing this module
+loads numpy only (the functions that read a model import torch).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .errors import CheckpointError, DataError, IRValidationError, UnsupportedError
+
+PADDING_MODES = ("once", "per_layer")
+
+
+@dataclass
+class FoldedLayer:
+    """A layer of the float model with BatchNorm folded (float64; delays in steps).
+
+    ``weight``/``delay`` hold one tap per synapse; ``taps`` the further ``(weight, delay)``
+    planes of synapses whose DCLS taps sit on different delays (``kernel_count > 1``): every
+    plane adds to the layer's delayed sum. The integer IR holds one delay per synapse, so the
+    quantizer refuses a layer with ``taps`` (:func:`fold_model`)."""
+
+    name: str
+    weight: np.ndarray  # float64 [out, in]: BN gain x the kernel value the model convolves with (taps on one delay summed)
+    delay: np.ndarray  # int64 [out, in], steps (0 where the weight is 0)
+    bias: np.ndarray  # float64 [out]: BN shift, added to v every step
+    tau: float  # membrane time constant, steps
+    synaptic_tau: float | None  # first-order current filter, steps (None: none)
+    threshold: float | None  # fires on v >= threshold; None: the readout
+    taps: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return int(self.weight.shape[0]), int(self.weight.shape[1])
+
+    def planes(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Every ``(weight, delay)`` plane, the one-tap plane first."""
+        return [(self.weight, self.delay), *self.taps]
+
+    def dense(self) -> dict[int, np.ndarray]:
+        """``{d: W_d [out, in]}``: the weights arriving with delay ``d`` (every plane summed)."""
+        out: dict[int, np.ndarray] = {}
+        for w, d in self.planes():
+            for e in np.unique(d[w != 0]):
+                acc = out.setdefault(int(e), np.zeros(self.shape))
+                acc += np.where(d == e, w, 0.0)
+        return dict(sorted(out.items()))
+
+    def synapses(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """COO ``(post, pre, delay, weight)`` of every non-zero tap (at most one per (post, pre, delay))."""
+        parts = [(*np.nonzero(w), d[w != 0], w[w != 0]) for w, d in self.planes()]
+        return tuple(np.concatenate(p) for p in zip(*parts))  # type: ignore[return-value]
+
+
+@dataclass
+class ModelRecord:
+    """The torch model's own parameters, for a bit-identical rebuild (float NIR metadata)."""
+
+    config: dict[str, Any]  # ModelConfig.to_dict()
+    kernel_weight: list[np.ndarray]  # per synapse layer, float32 [out, in, kernel_count]: the weights the kernel uses
+    kernel_delay: list[np.ndarray]  # per synapse layer, int64 [out, in, kernel_count]: their delays
+    batchnorm: list[dict[str, Any] | None]  # per hidden layer: bn_weight, bn_bias, bn_mean, bn_var, bn_eps
+
+
+@dataclass
+class FoldedNetwork:
+    """The float IR (see the module docstring). ``max_delay`` is the DCLS kernel size:
+    delays lie in ``0 .. max_delay - 1``."""
+
+    input_size: int
+    time_step_ms: float
+    max_delay: int
+    layers: list[FoldedLayer]
+    padding: str = "once"  # "once" | "per_layer"
+    right_padding: int = 0  # steps each layer adds to the window ((max_delay - 1) // 2 in SNN-delays)
+    source: ModelRecord | None = None
+
+    @property
+    def sizes(self) -> list[int]:
+        return [self.input_size] + [lay.shape[0] for lay in self.layers]
+
+    @property
+    def readout_tau(self) -> float:
+        return self.layers[-1].tau
+
+    @property
+    def tail_steps(self) -> int:
+        """Steps the readout runs past the input: ``len(layers) * right_padding``."""
+        return len(self.layers) * self.right_padding
+
+    def output_steps(self, input_steps: int) -> int:
+        return int(input_steps) + self.tail_steps
+
+    def check(self) -> None:
+        """Raise :class:`IRValidationError` naming every inconsistency (shapes, ranges, values)."""
+        problems = [] if self.padding in PADDING_MODES else [f"padding {self.padding!r}: expected one of {PADDING_MODES}"]
+        if not self.layers:
+            problems.append("no layers")
+        if self.right_padding < 0 or self.max_delay < 1 or not self.time_step_ms > 0:
+            problems.append(f"right_padding {self.right_padding}, max_delay {self.max_delay}, time_step_ms {self.time_step_ms}: out of range")
+        fan_in = self.input_size
+        for index, lay in enumerate(self.layers):
+            problems += _layer_problems(lay, fan_in, self.max_delay, index == len(self.layers) - 1)
+            fan_in = lay.shape[0]
+        if problems:
+            raise IRValidationError("float IR: " + "; ".join(problems))
+
+
+def _layer_problems(lay: FoldedLayer, fan_in: int, max_delay: int, readout: bool) -> list[str]:
+    out = lay.shape[0]
+    problems = []
+    for w, d in lay.planes():
+        if w.shape != (out, fan_in) or d.shape != (out, fan_in):
+            problems.append(f"{lay.name}: weight {w.shape} / delay {d.shape}, expected ({out}, {fan_in})")
+        elif d.size and (int(d.min()) < 0 or int(d.max()) > max_delay - 1):
+            problems.append(f"{lay.name}: delays outside 0..{max_delay - 1}")
+        if not np.all(np.isfinite(w)):
+            problems.append(f"{lay.name}: non-finite weights")
+    if lay.bias.shape != (out,) or not np.all(np.isfinite(lay.bias)):
+        problems.append(f"{lay.name}: bias must be {out} finite values")
+    taus = [lay.tau] + ([lay.synaptic_tau] if lay.synaptic_tau is not None else [])
+    if not all(math.isfinite(t) and t >= 1.0 for t in taus):
+        problems.append(f"{lay.name}: time constants {taus} must be finite and >= 1 step")
+    if (lay.threshold is None) != readout or (lay.threshold is not None and not math.isfinite(lay.threshold)):
+        problems.append(f"{lay.name}: threshold {lay.threshold}: hidden layers need a finite threshold, the readout none")
+    return problems
+
+
+# --- folding the torch model ----------------------------------------------------------------------
+
+
+def bn_fold(layer: Any, where: str = "layer") -> tuple[Any, Any]:
+    """``(gain, shift)`` float64 ``[out]`` tensors of a hidden layer's BatchNorm in eval mode (1, 0
+    without), on the layer's device. ``gain`` is the ``row_gain`` for ``grids.fake_quantize`` in QAT."""
+    import torch
+
+    n = layer.synapse.out_features
+    bn = layer.bn
+    if bn is None:
+        return torch.ones(n, dtype=torch.float64), torch.zeros(n, dtype=torch.float64)
+    if bn.running_mean is None or bn.running_var is None:
+        raise UnsupportedError(f"{where}: BatchNorm without running statistics (track_running_stats=False) cannot be folded")
+    var, mean = bn.running_var.detach().double(), bn.running_mean.detach().double()
+    gamma = bn.weight.detach().double() if bn.weight is not None else torch.ones_like(mean)
+    beta = bn.bias.detach().double() if bn.bias is not None else torch.zeros_like(mean)
+    gain = gamma / torch.sqrt(var + bn.eps)
+    return gain, beta - gain * mean
+
+
+def _transformed(syn: Any) -> bool:
+    """Whether the synapse's forward differs from its raw weights and rounded positions (QAT)."""
+    return any(getattr(syn, name, None) is not None for name in ("qat", "delay_qat", "prune_mask"))
+
+
+def _eval_kernel(syn: Any, hidden: Any, transforms: bool) -> tuple[Any, Any]:
+    """The dense kernel ``[out, in, K]`` the synapse convolves with in eval mode (as float64), and
+    the DCLS weights ``[out, in, kc]`` it is built from. ``transforms``: as configured (the
+    model's own code: QAT weight grid, prune mask, delay grid); otherwise the raw weights at
+    the rounded positions (what the quantizer grids itself)."""
+    import torch
+
+    from .dcls import build_kernel, rounded_positions
+
+    if transforms and _transformed(syn):
+        gain = hidden.qat_row_gain() if hidden is not None else None
+        was = syn.training
+        syn.train(False)
+        try:
+            with torch.no_grad():
+                return syn.kernel(gain).detach().cpu().double(), syn.effective_weight(gain).detach().cpu()
+        finally:
+            syn.train(was)
+    w = syn.weight.detach().cpu()
+    pos = rounded_positions(syn.pos.detach().cpu(), syn.max_delay)
+    with torch.no_grad():  # in the weights' own dtype: the values the model convolves with, exactly
+        kernel = build_kernel(w, pos.to(w.dtype), torch.zeros_like(pos, dtype=w.dtype), syn.max_delay, "max")
+    return kernel.double(), w
+
+
+def _planes(kernel: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``kernel [out, in, K]`` (tap ``k`` = delay ``K - 1 - k``) as ``(weight, delay)`` planes:
+    plane ``r`` holds each synapse's ``r``-th non-zero tap by increasing delay."""
+    by_delay = kernel[..., ::-1]  # [..., d]
+    nonzero = by_delay != 0
+    rank = np.cumsum(nonzero, axis=-1) - 1
+    count = int(nonzero.sum(-1).max(initial=0))
+    planes = []
+    for r in range(max(count, 1)):
+        hit = nonzero & (rank == r)
+        delay = np.where(hit.any(-1), hit.argmax(-1), 0).astype(np.int64)
+        weight = np.where(hit, by_delay, 0.0).sum(-1)
+        planes.append((weight, delay))
+    return planes
+
+
+def _check_finite(model: Any) -> None:
+    import torch
+
+    for key, value in model.state_dict().items():
+        if value.is_floating_point() and not torch.isfinite(value).all():
+            bad = int((~torch.isfinite(value)).sum())
+            raise CheckpointError(
+                f"model tensor {key!r} has {bad} NaN/infinite values; training diverged or the checkpoint is corrupt: retrain"
+            )
+    cfg = model.cfg
+    for name in ("tau", "readout_tau", "threshold", "synaptic_tau"):
+        value = getattr(cfg, name)
+        if value is not None and not math.isfinite(value):
+            raise CheckpointError(f"model config {name}={value} is not finite; fix the checkpoint's config")
+
+
+def _bn_record(layer: Any) -> dict[str, Any] | None:
+    bn = layer.bn
+    if bn is None:
+        return None
+    out: dict[str, Any] = {
+        f"bn_{key}": getattr(bn, attr).detach().cpu().numpy().astype(np.float32)
+        for key, attr in (("weight", "weight"), ("bias", "bias"), ("mean", "running_mean"), ("var", "running_var"))
+    }
+    out["bn_eps"] = float(bn.eps)
+    return out
+
+
+def fold(model: Any, *, transforms: bool = True) -> FoldedNetwork:
+    """The float IR of a ``DelaySNN``: its eval-mode semantics (BatchNorm running statistics,
+    rounded delays), computed without changing the model.
+
+    ``transforms`` (default): fold the forward as the model is configured, quantization-aware
+    training included (its weight grid, prune masks, delay grid); False: the raw float
+    weights at the rounded positions, which is what the quantizer grids itself."""
+    _check_finite(model)
+    cfg = model.cfg
+    layers: list[FoldedLayer] = []
+    weights, delays = [], []
+    deployed = getattr(model, "deployed_delays", None) if transforms else None
+    tap_delays = deployed() if callable(deployed) else [syn.delays() for syn in model.synapses]
+    for index, syn in enumerate(model.synapses):
+        hidden = model.hidden[index] if index < len(model.hidden) else None
+        where = f"layer {index}" if hidden is not None else f"layer {index} (readout)"
+        kernel, raw = _eval_kernel(syn, hidden, transforms)
+        gain, shift = (t.cpu().numpy() for t in bn_fold(hidden, where)) if hidden is not None else (None, None)
+        planes = [(w if gain is None else w * gain[:, None], d) for w, d in _planes(kernel.numpy())]
+        (weight, delay), *taps = planes
+        layers.append(
+            FoldedLayer(
+                name=where,
+                weight=weight,
+                delay=delay,
+                bias=np.zeros(syn.out_features) if shift is None else shift,
+                tau=float(cfg.tau if hidden is not None else cfg.readout_tau),
+                synaptic_tau=cfg.synaptic_tau if hidden is not None else None,
+                threshold=float(cfg.threshold) if hidden is not None else None,
+                taps=taps,
+            )
+        )
+        weights.append(raw.numpy().astype(np.float32))
+        delays.append(tap_delays[index].detach().cpu().numpy().astype(np.int64))
+    fnet = FoldedNetwork(
+        input_size=cfg.input_size,
+        time_step_ms=float(cfg.time_step_ms),
+        max_delay=cfg.max_delay,
+        layers=layers,
+        padding="per_layer" if cfg.truncate_layers else "once",
+        right_padding=cfg.right_padding,
+        source=ModelRecord(
+            config=cfg.to_dict(), kernel_weight=weights, kernel_delay=delays, batchnorm=[_bn_record(h) for h in model.hidden]
+        ),
+    )
+    fnet.check()
+    return fnet
+
+
+def as_folded(model: Any) -> FoldedNetwork:
+    """``model`` if it already is a :class:`FoldedNetwork`, else :func:`fold` of it (a ``DelaySNN``)."""
+    if isinstance(model, FoldedNetwork):
+        return model
+    if not hasattr(model, "synapses") or not hasattr(model, "cfg"):
+        raise UnsupportedError(f"cannot fold a {type(model).__name__}; expected a DelaySNN or a FoldedNetwork")
+    return fold(model)
+
+
+def fold_model(model: Any) -> list[FoldedLayer]:
+    """The quantizer's input: the raw folded layers (``fold(model, transforms=False)``), each
+    with one delay per synapse; a synapse whose taps sit on different delays is refused."""
+    layers = fold(model, transforms=False).layers
+    syns = model.synapses
+    for lay, syn in zip(layers, syns):
+        if lay.taps:
+            split = int(sum((w != 0) for w, _ in lay.taps).astype(bool).sum())
+            raise UnsupportedError(
+                f"{lay.name}: {split} synapses have taps on different delays (kernel_count={syn.kernel_count}); "
+                "the IR holds one delay per synapse: retrain with kernel_count=1"
+            )
+    return layers
+
+
+# --- the reference forward ----------------------------------------------------------------------
+
+
+def as_float_input(fnet: FoldedNetwork, x: Any) -> np.ndarray:
+    """``x`` (numpy or torch ``[batch, time, input_size]``, finite) as float64."""
+    if hasattr(x, "detach"):  # torch tensor
+        x = x.detach().cpu().numpy()
+    x = np.asarray(x)
+    if x.ndim != 3 or x.shape[2] != fnet.input_size or x.shape[0] < 1 or x.shape[1] < 1:
+        raise DataError(f"input has shape {tuple(x.shape)}; expected [batch >= 1, time >= 1, {fnet.input_size}] (the network's input_size)")
+    if not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_) or not np.all(np.isfinite(x)):
+        raise DataError("input must be finite numbers (spike counts)")
+    return x.astype(np.float64)
+
+
+def delayed_sum(lay: FoldedLayer, x: np.ndarray, steps: int) -> np.ndarray:
+    """``a[b, t, o] = sum_d (x[b, t - d] @ W_d.T)`` for ``t < steps``, ``x`` zero outside its steps."""
+    a = np.zeros((x.shape[0], steps, lay.shape[0]))
+    for d, w in lay.dense().items():
+        n = min(steps - d, x.shape[1])
+        if n > 0:
+            a[:, d : d + n] += x[:, :n] @ w.T
+    return a
+
+
+def leaky(x: np.ndarray, tau: float) -> np.ndarray:
+    """``v = v - v / tau + x[t]`` over time (the readout, and the synaptic current)."""
+    v = np.zeros_like(x[:, 0])
+    out = np.empty_like(x)
+    for t in range(x.shape[1]):
+        v = v - v / tau + x[:, t]
+        out[:, t] = v
+    return out
+
+
+def lif(x: np.ndarray, tau: float, threshold: float) -> np.ndarray:
+    """``v = v - v / tau + x[t]; s = v >= threshold; v[s] = 0``; returns the spikes (0/1)."""
+    v = np.zeros_like(x[:, 0])
+    out = np.empty_like(x)
+    for t in range(x.shape[1]):
+        v = v - v / tau + x[:, t]
+        s = v >= threshold
+        out[:, t] = s
+        v = np.where(s, 0.0, v)
+    return out
+
+
+def run(fnet: FoldedNetwork, x: Any) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The float semantics (module docstring), float64: ``(readout voltages [batch, T', out],
+    spikes of every hidden layer)`` with ``T' = fnet.output_steps(T)``, as ``DelaySNN.forward_trace``."""
+    fnet.check()
+    h = as_float_input(fnet, x)
+    grow = fnet.right_padding
+    if fnet.padding == "once":
+        h = np.concatenate([h, np.zeros((h.shape[0], fnet.tail_steps, h.shape[2]))], axis=1)
+        grow = 0
+    spikes: list[np.ndarray] = []
+    for lay in fnet.layers:
+        a = delayed_sum(lay, h, h.shape[1] + grow)
+        if lay.synaptic_tau is not None:
+            a = leaky(a, lay.synaptic_tau)
+        a = a + lay.bias
+        if lay.threshold is None:
+            return leaky(a, lay.tau), spikes
+        h = lif(a, lay.tau, lay.threshold)
+        spikes.append(h)
+    raise IRValidationError("float IR: the last layer must be the readout (threshold None)")  # check() rules it out
+
+
+__all__ = [
+    "FoldedLayer",
+    "FoldedNetwork",
+    "ModelRecord",
+    "PADDING_MODES",
+    "as_float_input",
+    "as_folded",
+    "bn_fold",
+    "delayed_sum",
+    "fold",
+    "fold_model",
+    "leaky",
+    "lif",
+    "run",
+]

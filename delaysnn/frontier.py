@@ -1,0 +1,291 @@
+"""The accuracy-memory frontier: which (weight bits, delay bits, pruning) deployment is smallest
+for the accuracy it keeps (``delaysnn search-deployment``, ``bench/frontier.py``).
+
+The search is two-stage, so that a sweep costs minutes on a CPU rather than hours:
+
+1. every candidate of the grid is quantized after training (PTQ) and scored on the
+   validation split with the integer simulator: seconds per candidate;
+2. the PTQ Pareto front (within the memory budget), plus the candidates whose PTQ accuracy
+   dropped the most below the float model's where QAT can recover it (up to ``max_qat`` in
+   all), is fine-tuned with short QAT through the same grids, quantized and scored again.
+
+Points are selected on the validation split and reported on the test split, so the test
+split never chooses a deployment. Memory is the hardware's synaptic storage (weights and
+delays at their bit widths, plus indices where a layer is stored sparse:
+:func:`delaysnn.estimate.network_memory`), the quantity Sun et al. 2025 call parameter memory;
+the total (delay-line buffers and neuron state included) is reported beside it.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from .datasets import SpikeDataset
+from .errors import DelaysnnError
+from .ir import DelayNetwork
+
+__all__ = ["Candidate", "Point", "SearchResult", "SUN_2025", "candidate_grid", "pareto_front", "search"]
+
+# Sun et al. 2025 (arXiv 2510.27434, "Exploiting heterogeneous delays for efficient computation
+# in low-bit neural networks"), SHD (real recorded speech, axonal delays: one per neuron, not per
+# synapse). Point "I" as stated by the authors (D. Goodman, neural-reckoning.org, 2025-11-13):
+# ternary (1.58-bit) weights and 3-bit delays, 90 % in about 22 kB of parameter memory. Their
+# 4-bit weight / 5-bit delay point (94 %) is stated as "4 % of the memory footprint", not in kB,
+# so it is not drawn.
+SUN_2025 = [{"label": "Sun et al. 2025 (SHD): ternary w, 3-bit d", "kB": 22.0, "accuracy": 0.90}]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One deployment: a weight grid (``weight_bits``, or ternary/binary), delay bits, pruning."""
+
+    weight_bits: int | None = 8
+    ternary: bool = False
+    binary: bool = False
+    delay_bits: int | None = None  # None: the delays the profile allows
+    prune: float = 0.0
+
+    @property
+    def label(self) -> str:
+        w = "ternary" if self.ternary else "binary" if self.binary else f"{self.weight_bits}-bit w"
+        d = "full d" if self.delay_bits is None else f"{self.delay_bits}-bit d"
+        p = f", {round(100 * self.prune)}% pruned" if self.prune else ""
+        return f"{w}, {d}{p}"
+
+    def quantize_options(self, delay_grid: str, prune_scope: str) -> dict[str, Any]:
+        out: dict[str, Any] = {"weight_bits": self.weight_bits or 8, "binary": self.binary, "ternary": self.ternary}
+        if self.delay_bits is not None:
+            out.update(delay_bits=self.delay_bits, delay_grid=delay_grid)
+        if self.prune:
+            out.update(prune=self.prune, prune_scope=prune_scope)
+        return out
+
+    def train_options(self, delay_grid: str, prune_scope: str) -> dict[str, Any]:
+        """:class:`delaysnn.train.TrainOptions` fields that train through this candidate's grids."""
+        out: dict[str, Any] = {
+            "qat_bits": None if (self.ternary or self.binary) else self.weight_bits,
+            "qat_binary": self.binary,
+            "qat_ternary": self.ternary,
+            "learn_delays": self.delay_bits is not None,  # positions learn through the delay grid
+        }
+        if self.delay_bits is not None:
+            out.update(delay_bits=self.delay_bits, delay_grid=delay_grid)
+        if self.prune:
+            out.update(prune=self.prune, prune_scope=prune_scope)
+        return out
+
+
+@dataclass
+class Point:
+    """A scored candidate: after PTQ (``stage="ptq"``) or after short QAT (``"qat"``)."""
+
+    candidate: Candidate
+    stage: str
+    synaptic_kB: float
+    total_kB: float
+    synaptic_vs_float: float
+    cores: int
+    val_acc: float
+    test_acc: float | None = None
+    parity: dict[str, int] = field(default_factory=dict)  # backend -> mismatching values (0: exact)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"label": self.candidate.label, **asdict(self.candidate), **{k: v for k, v in asdict(self).items() if k != "candidate"}}
+
+
+@dataclass
+class SearchResult:
+    float_val_acc: float
+    float_test_acc: float
+    float_synaptic_kB: float
+    budget_kB: float | None
+    points: list[Point]
+    front: list[Point]
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "float": {"val_acc": self.float_val_acc, "test_acc": self.float_test_acc, "synaptic_kB_32bit": self.float_synaptic_kB},
+            "budget_kB": self.budget_kB,
+            "points": [p.to_dict() for p in self.points],
+            "front": [p.to_dict() for p in self.front],
+            "reference": SUN_2025,
+            "notes": self.notes,
+        }
+
+
+def candidate_grid(
+    weight_bits: Sequence[int] = (8, 4, 2),
+    ternary: bool = True,
+    delay_bits: Sequence[int | None] = (None, 5, 4, 3),
+    prune: Sequence[float] = (0.0, 0.5, 0.8),
+) -> list[Candidate]:
+    """Every combination of the given weight grids x delay bits x pruning fractions."""
+    weights = [Candidate(weight_bits=b) for b in weight_bits] + ([Candidate(weight_bits=None, ternary=True)] if ternary else [])
+    return [replace(w, delay_bits=d, prune=float(p)) for w in weights for d in delay_bits for p in prune]
+
+
+def pareto_front(points: Iterable[Point], accuracy: Callable[[Point], float] = lambda p: p.val_acc) -> list[Point]:
+    """The points no other point beats on both memory (smaller) and ``accuracy`` (larger), by
+    increasing memory. Ties in memory keep the more accurate; equal points keep the first."""
+    ordered = sorted(points, key=lambda p: (p.synaptic_kB, -accuracy(p)))
+    front: list[Point] = []
+    best = -math.inf
+    for p in ordered:
+        if accuracy(p) > best:
+            front.append(p)
+            best = accuracy(p)
+    return front
+
+
+def accuracy(net: DelayNetwork, data: SpikeDataset, batch: int = 256) -> float:
+    """Integer accuracy of ``net`` on ``data`` with the reference simulator (streamed)."""
+    from .sim import simulate
+
+    if not len(data):
+        return float("nan")
+    right = 0
+    for start in range(0, len(data), batch):
+        x = data.x[start : start + batch].numpy()
+        right += int((simulate(net, x, record=False).predict() == data.y[start : start + batch].numpy()).sum())
+    return right / len(data)
+
+
+def score(net: DelayNetwork, candidate: Candidate, stage: str, profile: Any, val: SpikeDataset, test: SpikeDataset | None) -> Point:
+    from .estimate import network_memory
+
+    mem = network_memory(net, profile)
+    totals = mem.totals()
+    return Point(
+        candidate=candidate,
+        stage=stage,
+        synaptic_kB=totals["synaptic"] / 8000,
+        total_kB=totals["total"] / 8000,
+        synaptic_vs_float=mem.synaptic_vs_float,
+        cores=profile.cores_needed(net),
+        val_acc=accuracy(net, val),
+        test_acc=None if test is None else accuracy(net, test),
+    )
+
+
+def search(
+    model: Any,
+    train_set: SpikeDataset,
+    val_set: SpikeDataset,
+    test_set: SpikeDataset,
+    *,
+    profile: Any,
+    candidates: Sequence[Candidate] | None = None,
+    budget_kB: float | None = None,
+    qat_epochs: int = 2,
+    max_qat: int = 6,
+    delay_grid: str = "step",
+    prune_scope: str = "layer",
+    input_bits: int = 1,
+    train_defaults: dict[str, Any] | None = None,
+    echo: Callable[[str], None] = lambda line: None,
+    fine_tune: Callable[[Any, Candidate], Any] | None = None,
+) -> SearchResult:
+    """Sweep ``candidates`` (default :func:`candidate_grid`) on ``model`` as the module docstring
+    says. ``fine_tune(model_copy, candidate) -> model`` replaces the built-in short QAT (tests,
+    cached benches); ``train_defaults``: extra :class:`~delaysnn.train.TrainOptions` fields."""
+    from .estimate import network_memory
+    from .quantize import quantize_model
+    from .train import TrainOptions, evaluate, train
+
+    candidates = list(candidates) if candidates is not None else candidate_grid()
+    base = {"input_bits": input_bits, "profile": profile, "clip_delays": True}
+    result = SearchResult(evaluate(model, val_set), evaluate(model, test_set), 0.0, budget_kB, [], [])
+    nets: dict[int, DelayNetwork] = {}  # id(point) -> its network, to score the front on test at the end
+
+    def deploy(m: Any, cand: Candidate, stage: str) -> Point:
+        net = quantize_model(m, **base, **cand.quantize_options(delay_grid, prune_scope))
+        point = score(net, cand, stage, profile, val_set, None)
+        nets[id(point)] = net
+        result.points.append(point)
+        if not result.float_synaptic_kB:
+            result.float_synaptic_kB = network_memory(net, profile).float_synaptic_bits / 8000
+        return point
+
+    def in_budget(points: Iterable[Point]) -> list[Point]:
+        return [p for p in points if budget_kB is None or p.synaptic_kB <= budget_kB]
+
+    for i, cand in enumerate(candidates):
+        try:
+            point = deploy(model, cand, "ptq")
+        except DelaysnnError as err:  # a candidate the profile cannot hold is a result, not a failure
+            result.notes.append(f"{cand.label}: not deployable ({err})")
+            continue
+        echo(f"[{i + 1}/{len(candidates)}] PTQ {cand.label}: {point.synaptic_kB:.2f} kB, val {100 * point.val_acc:.1f}%")
+    front = pareto_front(in_budget(result.points))
+    # beside the front, QAT goes where PTQ lost the most (it has the most to recover there)
+    losers = sorted((p for p in in_budget(result.points) if p not in front), key=lambda p: p.val_acc)
+    chosen = (front + losers)[:max_qat]
+
+    def default_fine_tune(m: Any, cand: Candidate) -> Any:
+        fields = {**(train_defaults or {}), **cand.train_options(delay_grid, prune_scope)}
+        if fields["learn_delays"] and fields.get("lr_pos") is None:
+            # as `train --init`: positions at the default 100 x lr undo a trained model's delays
+            fields["lr_pos"] = 10 * fields.get("lr", TrainOptions.lr)
+        train(m, train_set, None, TrainOptions(epochs=qat_epochs, progress=False, desc=f"QAT {cand.label}", **fields))
+        return m
+
+    tune = fine_tune or default_fine_tune
+    for j, ptq in enumerate(chosen):
+        point = deploy(tune(copy.deepcopy(model), ptq.candidate), ptq.candidate, "qat")
+        echo(f"[QAT {j + 1}/{len(chosen)}] {ptq.candidate.label}: {point.synaptic_kB:.2f} kB, "
+             f"val {100 * point.val_acc:.1f}% (PTQ {100 * ptq.val_acc:.1f}%)")
+    result.front = pareto_front(in_budget(result.points))
+    for p in result.front:  # selected on validation; the test split only reports
+        p.test_acc = accuracy(nets[id(p)], test_set)
+    return result
+
+
+def table(result: SearchResult) -> str:
+    """Markdown: the front (selected on validation, reported on test), then every point."""
+    lines = [
+        f"float model: validation {100 * result.float_val_acc:.1f}%, test {100 * result.float_test_acc:.1f}%, "
+        f"{result.float_synaptic_kB:.1f} kB of synapses at 32-bit weights + 32-bit delays"
+        + (f"; budget {result.budget_kB:g} kB" if result.budget_kB is not None else ""),
+        "",
+        "| front | deployment | stage | synaptic kB | % of float | total kB | cores | val acc | test acc |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for p in sorted(result.points, key=lambda p: (p.synaptic_kB, p.stage)):
+        mark = "**x**" if p in result.front else ""
+        test = "" if p.test_acc is None else f"{100 * p.test_acc:.1f}%"
+        lines.append(
+            f"| {mark} | {p.candidate.label} | {p.stage} | {p.synaptic_kB:.2f} | {100 * p.synaptic_vs_float:.1f} | "
+            f"{p.total_kB:.1f} | {p.cores} | {100 * p.val_acc:.1f}% | {test} |"
+        )
+    lines += [""] + [f"- {n}" for n in result.notes]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def plot(result: SearchResult, path: Any, title: str = "accuracy against synaptic memory", reference: bool = True) -> Any:
+    """Accuracy (validation) against synaptic kB: every point, the front and (``reference``, for
+    SHD-like speech only) Sun et al.'s cited SHD point."""
+    from .plots import pyplot, save_figure
+
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    for stage, marker in (("ptq", "o"), ("qat", "s")):
+        pts = [p for p in result.points if p.stage == stage]
+        ax.scatter([p.synaptic_kB for p in pts], [100 * p.val_acc for p in pts], marker=marker, alpha=0.5, label=f"ours, {stage.upper()}")
+    front = sorted(result.front, key=lambda p: p.synaptic_kB)
+    ax.plot([p.synaptic_kB for p in front], [100 * p.val_acc for p in front], "k-", lw=1, label="our Pareto front")
+    for p in front:
+        ax.annotate(p.candidate.label, (p.synaptic_kB, 100 * p.val_acc), fontsize=6, xytext=(3, -8), textcoords="offset points")
+    ax.axhline(100 * result.float_val_acc, color="grey", ls="--", lw=1, label="our float model")
+    for ref in SUN_2025 if reference else []:
+        ax.scatter([ref["kB"]], [100 * ref["accuracy"]], marker="*", s=120, color="tab:red", label=ref["label"] + " [arXiv 2510.27434]")
+    ax.set_xscale("log")
+    ax.set_xlabel("synaptic memory (kB, 1 kB = 1000 bytes)")
+    ax.set_ylabel("validation accuracy (%)")
+    ax.set_title(title)
+    ax.legend(fontsize=7)
+    return save_figure(fig, path)

@@ -1,0 +1,239 @@
+"""The shape of the code: no import cycles, the IR and the arithmetic import no backend, and
+``import delaysnn`` / ``import exporters`` stay light.
+
+The import graph is read with ``ast`` from every module under ``delaysnn/``, ``exporters/`` and
+``hardware/``: module-level and function-level imports alike (a lazy import still ties two
+modules together), plus the ``"module:function"`` references of the backend registry
+(``exporters.registry``), which are imports by another name.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("delaysnn", "exporters", "hardware")
+# Modules that hold the semantics every backend follows: they must not depend on any backend.
+CORE = ("delaysnn.constants", "delaysnn.ir", "delaysnn.sim", "delaysnn.kernels")
+BACKENDS = ("exporters",)
+
+
+def _modules() -> dict[str, Path]:
+    """Dotted name -> file of every module of our packages (``pkg/__init__.py`` is ``pkg``)."""
+    out = {}
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            parts = list(path.relative_to(ROOT).with_suffix("").parts)
+            if parts[-1] == "__init__":
+                parts = parts[:-1]
+            out[".".join(parts)] = path
+    return out
+
+
+MODULES = _modules()
+
+
+def _is_package(name: str) -> bool:
+    return MODULES.get(name, Path()).name == "__init__.py"
+
+
+def _resolve(target: str) -> str | None:
+    """The module of ours that importing ``target`` names (longest known prefix), or None."""
+    parts = target.split(".")
+    for n in range(len(parts), 0, -1):
+        name = ".".join(parts[:n])
+        if name in MODULES:
+            return name
+    return None
+
+
+def _imports(name: str, path: Path) -> set[str]:
+    """Every module of ours that module ``name`` imports, anywhere in its body."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    package = name if _is_package(name) else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)]
+                module = ".".join(base + ([node.module] if node.module else []))
+            else:
+                module = node.module or ""
+            # `from pkg import sub` imports the submodule pkg.sub when there is one
+            targets = [f"{module}.{alias.name}" if f"{module}.{alias.name}" in MODULES else module for alias in node.names]
+        else:
+            continue
+        for target in targets:
+            resolved = _resolve(target)
+            if resolved is not None and resolved != name:
+                found.add(resolved)
+    return found
+
+
+def _registry_references() -> set[str]:
+    """Modules named by the registry's ``"module:function"`` strings (imported on demand)."""
+    from exporters.registry import TARGETS
+
+    refs = set()
+    for backend in TARGETS.values():
+        for ref in backend.references():
+            resolved = _resolve(ref.partition(":")[0])
+            if resolved is not None:
+                refs.add(resolved)
+    return refs
+
+
+def import_graph() -> dict[str, set[str]]:
+    graph = {name: _imports(name, path) for name, path in MODULES.items()}
+    graph["exporters.registry"] |= _registry_references() - {"exporters.registry"}
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan), each as a sorted list."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    out: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                out.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def _reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    seen, todo = set(), [start]
+    while todo:
+        for w in graph.get(todo.pop(), ()):
+            if w not in seen:
+                seen.add(w)
+                todo.append(w)
+    return seen
+
+
+def test_the_graph_reader_sees_lazy_relative_and_registry_imports():
+    graph = import_graph()
+    assert "delaysnn.kernels" in graph["delaysnn.sim"]  # `from . import kernels` inside a function
+    assert "delaysnn.constants" in graph["delaysnn.ir"]
+    assert "exporters.lava" in graph["exporters.registry"]  # a registry string reference
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_no_import_cycles():
+    cycles = _cycles(import_graph())
+    assert not cycles, "import cycles (module-level or lazy): " + "; ".join(" <-> ".join(c) for c in cycles)
+
+
+@pytest.mark.parametrize("module", CORE)
+def test_the_semantics_import_no_backend(module):
+    reached = _reachable(import_graph(), module)
+    bad = sorted(m for m in reached if m.split(".")[0] in BACKENDS)
+    assert not bad, f"{module} reaches backend modules {bad}"
+
+
+def test_constants_import_nothing():
+    tree = ast.parse(MODULES["delaysnn.constants"].read_text())
+    imported = [n for n in ast.walk(tree) if isinstance(n, ast.Import | ast.ImportFrom)]
+    assert [getattr(n, "module", None) for n in imported] == ["__future__"]
+
+
+def _fresh_import(code: str) -> set[str]:
+    """The top-level packages loaded after running ``code`` in a fresh interpreter."""
+    out = subprocess.run(
+        [sys.executable, "-c", f"import sys; {code}; print(' '.join(sorted({{m.split('.')[0] for m in sys.modules}})))"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    )
+    return set(out.stdout.split())
+
+
+HEAVY = {"torch", "lava", "onnxruntime", "onnx", "nir", "nirtorch", "numba", "h5py", "click"}
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import delaysnn",
+        "import exporters",
+        "import exporters.registry; exporters.registry.TARGETS['onnx'].suffix",
+        "import delaysnn.ir, delaysnn.sim, delaysnn.constants",
+    ],
+)
+def test_light_imports(code):
+    heavy = _fresh_import(code) & HEAVY
+    assert not heavy, f"`{code}` imports {sorted(heavy)}"
+
+
+# --- one place for the arithmetic -------------------------------------------------------------
+
+
+def test_constants_are_the_ones_everyone_uses():
+    from delaysnn import constants as C
+    from delaysnn import ir, kernels, sim
+
+    assert C.U_WRAP == 2**23 and C.U_NO_WRAP_MAX == 2**23 - 1 and C.V_SATURATION == 2**23 - 1
+    assert C.U_MODULUS == 2**C.REGISTER_BITS and C.DECAY_UNITY == 4096 == C.DECAY_MAX + 1
+    assert ir.READOUT_VTH == C.READOUT_VTH == C.VTH_MAX and ir.DECAY_MAX == C.DECAY_MAX
+    # the sim's rules at the edges of the named limits
+    assert sim.wrap_current(np.array([C.U_WRAP, C.U_WRAP + 1, -C.U_WRAP, -C.U_NO_WRAP_MAX])).tolist() == [
+        C.U_WRAP, C.U_WRAP + 1 - C.U_MODULUS, C.U_WRAP, -C.U_NO_WRAP_MAX
+    ]
+    assert sim.voltage_update(np.array([C.V_SATURATION]), np.array([5]), 0, np.zeros(1, np.int64)).tolist() == [C.V_SATURATION]
+    assert kernels.U_WRAP is C.U_WRAP and kernels.LAYER_LATENCY == C.LAYER_LATENCY
+
+
+def test_sim_and_quantize_decays_have_distinct_names():
+    from delaysnn import sim
+    from delaysnn.quantize import decay_for_tau
+
+    assert not hasattr(sys.modules[decay_for_tau.__module__], "decay") and decay_for_tau(2.0, current=True) == 2047
+    assert sim.decay(np.array([4096]), 2048).tolist() == [2048]
+
+
+def test_the_loihi2_profile_agrees_with_the_arithmetic():
+    """The profile is data with sources; where it states a fact of the arithmetic or of netx,
+    it must be the constant's value."""
+    from delaysnn import constants as C
+    from hardware import load_profile
+
+    lim = load_profile("loihi2").limits
+    assert lim.max_delay.value == C.NETX_MAX_DELAY
+    assert lim.weight_bits.value == C.WEIGHT_BITS_MAX == C.LAVA_WEIGHT_BITS
+    assert lim.weight_exp_max.value == C.WEIGHT_EXP_MAX
+    assert lim.decay_bits.value == C.DECAY_SHIFT
+    assert lim.vth_bits.value == C.VTH_BITS
+    assert lim.bias_mant_bits.value == C.BIAS_MANT_BITS
+    assert lim.bias_exp_max.value == C.BIAS_EXP_MAX
+    assert lim.graded_spike_bits.value == C.INPUT_BITS_MAX
+    assert 2**lim.delay_bits.value - 1 == C.DELAYDENSE_MAX_DELAY
