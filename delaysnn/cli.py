@@ -387,7 +387,8 @@ def convert(source: str, fmt: str, output: str, data: str | None, task: str | No
 def quantize_options(f: Any, limits_profile: bool = True) -> Any:
     """Options shared by every command that may quantize a checkpoint on the way."""
     opts = [
-        click.option("--weight-bits", type=click.IntRange(1, 8), default=8, show_default=True, help="Fixed-point weight bits."),
+        click.option("--weight-bits", type=click.IntRange(1, 8),
+                     help="Fixed-point weight bits (default: the grid a QAT checkpoint was trained through, else 8)."),
         click.option("--binary", is_flag=True, help="Binary weights: sign x per-layer scale (BS4NN)."),
         click.option("--input-bits", type=click.IntRange(1, 24), help="Graded input bits (default: from the training data)."),
         click.option("--clip-delays", is_flag=True, help="Clip delays beyond the limit instead of refusing."),
@@ -427,9 +428,9 @@ def _quantize_opts(kw: dict[str, Any]) -> Any:
         clip_delays=kw.pop("clip_delays"),
         ternary=ternary,
         delay_bits=delay_bits,
-        delay_grid=delay_grid or "step",
+        delay_grid=delay_grid,
         prune=prune,
-        prune_scope=prune_scope or "layer",
+        prune_scope=prune_scope,
     )
 
 

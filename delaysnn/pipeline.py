@@ -22,7 +22,11 @@ CHECKPOINT_SUFFIXES = (".pt", ".pth")
 
 @dataclass
 class QuantizeOptions:
-    weight_bits: int = 8
+    """How a checkpoint is quantized. Left unset (None), the weight grid, the delay grid and the
+    pruning are those the checkpoint was fine-tuned through (its metadata, :func:`trained_options`),
+    else 8-bit weights, delays as rounded, nothing pruned."""
+
+    weight_bits: int | None = None
     binary: bool = False
     input_bits: int | None = None  # None: from the checkpoint's training data (1 = binary spikes)
     profile: str | None = None
@@ -30,9 +34,31 @@ class QuantizeOptions:
     for_netx: bool = False  # quantize within what lava-dl netx files can hold (quantize.NETX_OPTIONS)
     ternary: bool = False  # TWN weights {-1, 0, +1} x a per-layer scale
     delay_bits: int | None = None  # each layer's delays take at most 2**delay_bits values
-    delay_grid: str = "step"  # how: "step" (coarser per-layer step) or "cap" (clip to 2**delay_bits - 1)
+    delay_grid: str | None = None  # how: "step" (default: coarser per-layer step) or "cap" (clip to 2**delay_bits - 1)
     prune: float | None = None  # fraction of synapses removed by magnitude
-    prune_scope: str = "layer"  # "layer" or "global"
+    prune_scope: str | None = None  # "layer" (default) or "global"
+
+
+def trained_options(opts: QuantizeOptions, meta: dict[str, Any]) -> QuantizeOptions:
+    """``opts`` completed with the grids the checkpoint records (``train.quantize_defaults``):
+    each group (weight grid; delay bits and grid; pruning and scope) the caller left unset takes
+    the checkpoint's, so a QAT model deploys on the grid it was trained through."""
+    from dataclasses import replace
+
+    from .train import quantize_defaults
+
+    trained = quantize_defaults(meta)
+    out = replace(opts)
+    if opts.weight_bits is None and not opts.binary and not opts.ternary:
+        out.weight_bits = trained.get("weight_bits", 8)
+        out.binary, out.ternary = trained.get("binary", False), trained.get("ternary", False)
+    if opts.delay_bits is None and "delay_bits" in trained:
+        out.delay_bits, out.delay_grid = trained["delay_bits"], opts.delay_grid or trained["delay_grid"]
+    if opts.prune is None and "prune" in trained:
+        out.prune, out.prune_scope = trained["prune"], opts.prune_scope or trained["prune_scope"]
+    out.weight_bits = 8 if out.weight_bits is None else out.weight_bits
+    out.delay_grid, out.prune_scope = out.delay_grid or "step", out.prune_scope or "layer"
+    return out
 
 
 def is_ir_file(path: str | os.PathLike) -> bool:
@@ -62,8 +88,8 @@ def load_network(
     from .checkpoint import load_checkpoint_and_metadata
     from .quantize import NETX_OPTIONS, quantize_with_report
 
-    opts = opts or QuantizeOptions()
     model, meta = load_checkpoint_and_metadata(path)
+    opts = trained_options(opts or QuantizeOptions(), meta)
     input_bits, source = resolve_input_bits(opts.input_bits, meta, data_max_count)
     profile = load_profile(opts.profile) if opts.profile else None
     net, report = quantize_with_report(

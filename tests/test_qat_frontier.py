@@ -224,6 +224,17 @@ def test_cli_fine_tunes_and_records_the_settings(trained, tmp_path, capsys):
     assert pruned - len(model.synapses) <= zeros <= pruned  # a layer pruned away keeps its largest synapse
     net = quantize_model(model, **quantize_defaults(meta))
     assert all(layer.ternary and layer.delay_bits == 4 for layer in net.layers)
+    # quantize/export without options deploy on the recorded grids; an explicit option wins
+    from delaysnn import ir
+
+    code, _, err = run_cli(["quantize", out, "-o", tmp_path / "q.dnet"], capsys)
+    assert code == 0, err
+    deployed = ir.load(tmp_path / "q.dnet")
+    assert all(layer.ternary and layer.delay_bits == 4 for layer in deployed.layers)
+    assert [np.array_equal(a.weight, b.weight) for a, b in zip(deployed.layers, net.layers)] == [True] * len(net.layers)
+    code, _, err = run_cli(["quantize", out, "-o", tmp_path / "q8.dnet", "--weight-bits", "8"], capsys)
+    assert code == 0, err
+    assert all(not layer.ternary and layer.weight_bits == 8 and layer.delay_bits == 4 for layer in ir.load(tmp_path / "q8.dnet").layers)
 
 
 @pytest.mark.parametrize("bits, mode", [(2, "step"), (3, "step"), (2, "cap")])
