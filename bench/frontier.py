@@ -32,9 +32,9 @@ import numpy as np
 import torch
 
 from delaysnn.checkpoint import load_checkpoint, save_checkpoint
-from delaysnn.datasets import SpikeDataset, validation_split
+from delaysnn.data.datasets import SpikeDataset, validation_split
 from delaysnn.frontier import Candidate, accuracy, plot, search, table
-from delaysnn.quantize import input_bits_for, quantize_model
+from delaysnn.quantization import input_bits_for, quantize_model
 from delaysnn.train import TrainOptions, evaluate, train
 from hardware import load_profile
 
@@ -74,7 +74,7 @@ def speech(args: argparse.Namespace) -> tuple[Any, SpikeDataset, SpikeDataset, S
         train(model, work.train_set, work.test_set, TrainOptions(epochs=20, batch_size=64, desc="float speech"))
         path.parent.mkdir(parents=True, exist_ok=True)
         save_checkpoint(model, path, {**work.meta, "note": "bench/frontier.py"})
-    from delaysnn.heidelberg import load_speakers
+    from delaysnn.data.heidelberg import load_speakers
 
     speakers = load_speakers(args.data, "shd", "train")
     _, val, how = validation_split(work.train_set, 0.1, 0, speakers)

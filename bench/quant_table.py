@@ -24,10 +24,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from delaysnn.datasets import SpikeDataset, SyntheticTask, synthetic_splits  # noqa: E402
+from delaysnn.data.datasets import SpikeDataset, SyntheticTask, synthetic_splits  # noqa: E402
 from delaysnn.ir import DelayNetwork  # noqa: E402
 from delaysnn.model import DelaySNN, predict  # noqa: E402
-from delaysnn.quantize import input_bits_for, quantize_with_report  # noqa: E402
+from delaysnn.quantization import input_bits_for, quantize_with_report  # noqa: E402
 from delaysnn.sim import simulate  # noqa: E402
 
 # (row name, quantize_model options; None = the float model itself)

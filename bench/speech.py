@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from delaysnn.checkpoint import load_checkpoint, load_checkpoint_and_metadata, save_checkpoint
-from delaysnn.datasets import SpikeDataset
+from delaysnn.data.datasets import SpikeDataset
 from delaysnn.demo import SPEECH_HIDDEN, speech_config, speech_workload
 from delaysnn.model import DelaySNN, class_scores
 from delaysnn.pipeline import QuantizeOptions, load_network

@@ -23,8 +23,8 @@ def load(path: Any) -> Any:
 
 
 def quantize(model: Any, **options: Any) -> Any:
-    """Quantize a float model to an integer ``DelayNetwork`` (see ``delaysnn.quantize``)."""
-    from .quantize import quantize_model
+    """Quantize a float model to an integer ``DelayNetwork`` (see ``delaysnn.quantization``)."""
+    from .quantization import quantize_model
 
     return quantize_model(model, **options)
 

@@ -3,7 +3,7 @@
 The arithmetic is that of Lava 0.10's bit-accurate ``DelayDense`` + ``LIF`` models
 (``lava/proc/dense/models.py``, ``lava/proc/lif/models.py``, DESIGN section 4); the netx facts
 are lava-dl 0.6's (``lava/lib/dl/netx/hdf5.py``, ``blocks/process.py``, ``utils.py``).
-``delaysnn.ir``, ``delaysnn.sim``, ``delaysnn.kernels``, ``delaysnn.quantize`` and the exporters
+``delaysnn.ir``, ``delaysnn.sim``, ``delaysnn.sim.kernels``, ``delaysnn.quantization`` and the exporters
 import them from here; the sim's functions state the equations they appear in.
 
 These are properties of the arithmetic and of the file formats, not of a hardware profile

@@ -49,10 +49,10 @@ from typing import Any
 import torch
 
 from .checkpoint import FORMAT, load_state, read_payload
-from .dcls import POSITION_TOLERANCE as _POSITION_TOLERANCE
-from .dcls import position_limit, positions_outside
 from .errors import CheckpointError, UnsupportedError
 from .model import DelaySNN, ModelConfig
+from .model.dcls import POSITION_TOLERANCE as _POSITION_TOLERANCE
+from .model.dcls import position_limit, positions_outside
 
 __all__ = ["convert_snn_delays"]
 

@@ -1,4 +1,5 @@
-"""``delaysnn demo``: the whole pipeline on the built-in synthetic delay task."""
+"""``delaysnn demo``: the whole pipeline on the built-in synthetic delay task (or synthesized speech),
+each step one call of ``delaysnn.api``."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ from pathlib import Path
 
 import torch
 
-from .checkpoint import save_checkpoint
-from .datasets import SpikeDataset, SyntheticTask, synthetic_splits
+from . import api
+from .data.datasets import SpikeDataset, SyntheticTask, synthetic_splits
 from .errors import DelaysnnError
-from .model import DelaySNN, ModelConfig
-from .train import TrainOptions, train
+from .model import ModelConfig
+from .train import TrainOptions
 
 
 @dataclass
@@ -89,7 +90,7 @@ def synthetic_workload(epochs: int = 10, samples: int = 2048, seed: int = 0) -> 
 
 def speech_workload(data_dir: Path, epochs: int = 20, samples: int | None = None, seed: int = 0, echo: Callable[[str], None] = print) -> Workload:
     """Synthesized spoken digits in SHD's layout (made with espeak-ng into ``data_dir`` if missing)."""
-    from .heidelberg import load_heidelberg
+    from .data.heidelberg import load_heidelberg
 
     if not (data_dir / "shd_train.h5").exists() or not (data_dir / "shd_test.h5").exists():
         from .data.spoken_digits import make_spoken_digits
@@ -105,6 +106,19 @@ def speech_workload(data_dir: Path, epochs: int = 20, samples: int | None = None
         train_set, test_set, speech_config(train_set), epochs, qat_epochs=max(epochs // 4, 3), min_delay_gain=5.0,
         meta={"task": "shd", "dataset": "spoken-digits", "input_max_count": train_set.max_count},
     )
+
+
+def demo(
+    task: str = "synthetic", data: str | None = None, out_dir: str | Path = "demo-out", *, epochs: int | None = None,
+    samples: int | None = None, seed: int = 0, echo: Callable[[str], None] = print,
+) -> DemoSummary:
+    """``delaysnn demo``: the workload of ``task`` (synthetic, or spoken-digits made in ``data``,
+    default OUT/spoken-digits, on first use), then :func:`run_demo` into ``out_dir``."""
+    workload = None
+    if task == "spoken-digits":
+        data_dir = Path(data) if data else Path(out_dir) / "spoken-digits"
+        workload = speech_workload(data_dir, epochs=epochs or 20, samples=samples, seed=seed, echo=echo)
+    return run_demo(Path(out_dir), epochs=epochs or 10, samples=samples or 2048, seed=seed, echo=echo, workload=workload)
 
 
 def run_demo(
@@ -125,15 +139,12 @@ def run_demo(
     accs = {}
     for name, learn in (("learned delays", True), ("delays fixed at 0", False)):
         torch.manual_seed(seed)
-        model = DelaySNN(work.config)
-        if not learn:
-            model.set_delays(0)
-            model.set_sigma(0.0)
+        model = api.new_model(work.config, learn)
         t0 = time.perf_counter()
-        result = train(model, train_set, test_set, TrainOptions(epochs=work.epochs, learn_delays=learn, seed=seed, desc=name))
-        accs[name] = result.final_test_acc
         path = out_dir / ("model.pt" if learn else "model-nodelay.pt")
-        save_checkpoint(model, path, {**work.meta, "test_acc": result.final_test_acc, "learned_delays": learn})
+        opts = TrainOptions(epochs=work.epochs, learn_delays=learn, seed=seed, desc=name)
+        result = api.fit(model, train_set, test_set, opts, path, {**work.meta, "learned_delays": learn})
+        accs[name] = result.final_test_acc
         summary.add(f"train ({name})", f"{100 * result.final_test_acc:.1f}% test", f"{time.perf_counter() - t0:.0f} s -> {path}")
         echo(f"{name}: test accuracy {100 * result.final_test_acc:.1f}%")
     gain = 100 * (accs["learned delays"] - accs["delays fixed at 0"])
@@ -150,14 +161,11 @@ def run_demo(
 
 def qat_binary(out_dir: Path, work: Workload, summary: DemoSummary, echo: Callable[[str], None], seed: int) -> None:
     """Fine-tune the learned-delay model through the binary quantizer (delays kept)."""
-    from .checkpoint import load_checkpoint
-
-    model = load_checkpoint(out_dir / "model.pt")
+    model = api.load(out_dir / "model.pt")
     t0 = time.perf_counter()
     opts = TrainOptions(epochs=work.qat_epochs, learn_delays=False, qat_binary=True, seed=seed, desc="QAT binary")
-    result = train(model, work.train_set, work.test_set, opts)
     path = out_dir / "model-qat-binary.pt"
-    save_checkpoint(model, path, {**work.meta, "test_acc": result.final_test_acc, "qat": "binary"})
+    result = api.fit(model, work.train_set, work.test_set, opts, path, {**work.meta, "qat": "binary"})
     summary.add("QAT fine-tune (binary)", f"{100 * result.final_test_acc:.1f}% test", f"{time.perf_counter() - t0:.0f} s -> {path.name}")
     echo(f"binary QAT fine-tuning: test accuracy {100 * result.final_test_acc:.1f}%")
 
@@ -168,53 +176,38 @@ def deploy(
     """Quantize (8-bit, binary, binary after QAT), export to every target, verify parity, estimate costs."""
     import numpy as np
 
-    from exporters.registry import backend
-
-    from . import ir, sim
-    from .estimate import estimate, plot
-    from .pipeline import QuantizeOptions, check_profile, load_network
-    from .plots import spike_raster
-    from .verify import verify
-
     x = test_set.x.numpy().astype(np.int32)
     y = test_set.y.numpy()
     nets = {}
     for label, checkpoint, opts in (
-        ("8-bit", "model.pt", QuantizeOptions(weight_bits=8, for_netx=True)),
-        ("binary", "model.pt", QuantizeOptions(binary=True, for_netx=True)),
-        ("binary-qat", "model-qat-binary.pt", QuantizeOptions(binary=True, for_netx=True)),
+        ("8-bit", "model.pt", api.QuantizeOptions(weight_bits=8, for_netx=True)),
+        ("binary", "model.pt", api.QuantizeOptions(binary=True, for_netx=True)),
+        ("binary-qat", "model-qat-binary.pt", api.QuantizeOptions(binary=True, for_netx=True)),
     ):
         t0 = time.perf_counter()
-        net, _ = load_network(out_dir / checkpoint, opts)
         path = out_dir / f"model-{label}.dnet"
-        ir.save(net, path)
-        result = sim.simulate(net, x, record=False)
-        acc = float((result.predict() == y).mean())
+        net, _ = api.quantize(out_dir / checkpoint, path, opts)
+        acc = api.simulate(net, x, labels=y, plot=out_dir / "raster.png" if label == "8-bit" else None).accuracy
         nets[label] = net
         summary.add(f"quantize {label}", f"{100 * acc:.1f}% test", f"integer sim, {time.perf_counter() - t0:.1f} s -> {path.name}")
         echo(f"quantized {label}: integer accuracy {100 * acc:.1f}%")
-        if label == "8-bit":
-            spike_raster(result, out_dir / "raster.png")
 
     net = nets["8-bit"]
-    check_profile(net, "loihi2")
-    for target in ("loihi", "nir", "onnx"):
+    for target in ("loihi", "nir", "onnx"):  # loihi checks the loihi2 profile
         t0 = time.perf_counter()
-        spec = backend(target, "export")
-        path = spec.export(net, out_dir / f"model-8-bit{spec.suffix}")
+        path = api.export(net, target, api.default_output(out_dir / "model-8-bit.dnet", target)).path
         summary.add(f"export {target}", f"{path.stat().st_size / 1024:.0f} KiB", f"{time.perf_counter() - t0:.1f} s -> {path.name}")
 
     xs = x[:verify_samples]
     for label in ("8-bit", "binary-qat"):
         backends = ["lava", "netx", "onnx", "nir"]
         echo(f"verifying the {label} network on {len(xs)} samples against {', '.join(backends)} (Lava is slow) ...")
-        for report in verify(nets[label], xs, backends):
+        for report in api.verify(nets[label], backends, xs).reports:
             summary.add(f"verify {label} {report.backend}", "identical" if report.ok else "MISMATCH", report.summary().split(": ", 1)[1])
             if not report.ok:
                 summary.ok = False
 
-    est = estimate(net, x[:64])
-    plot(est, out_dir / "estimate.png")
+    est, _ = api.estimate(net, x[:64], plot=out_dir / "estimate.png")
     summary.add("estimate", f"{est.totals['synaptic_ops']:.0f} syn ops", "per inference, mean of 64 test samples")
     for energy in est.energy:
         dense = f"; dense ANN equivalent {_format_energy(energy.dense_equivalent_j)}" if energy.dense_equivalent_j else ""

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from .datasets import SpikeDataset
+from .data.datasets import SpikeDataset
 from .errors import DelaysnnError
 from .ir import DelayNetwork
 
@@ -194,7 +194,7 @@ def search(
     says. ``fine_tune(model_copy, candidate) -> model`` replaces the built-in short QAT (tests,
     cached benches); ``train_defaults``: extra :class:`~delaysnn.train.TrainOptions` fields."""
     from .estimate import network_memory
-    from .quantize import quantize_model
+    from .quantization import quantize_model
     from .train import TrainOptions, evaluate, train
 
     candidates = list(candidates) if candidates is not None else candidate_grid()

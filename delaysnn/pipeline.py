@@ -4,6 +4,7 @@ would call."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -86,7 +87,7 @@ def load_network(
     if path.suffix.lower() not in CHECKPOINT_SUFFIXES:
         raise DelaysnnError(f"{path}: expected a checkpoint (.pt) or an IR file (.dnet), got {path.suffix!r}")
     from .checkpoint import load_checkpoint_and_metadata
-    from .quantize import NETX_OPTIONS, quantize_with_report
+    from .quantization import NETX_OPTIONS, quantize_with_report
 
     model, meta = load_checkpoint_and_metadata(path)
     opts = trained_options(opts or QuantizeOptions(), meta)
@@ -119,7 +120,7 @@ def resolve_input_bits(
     data_max_count: Callable[[], tuple[int, str] | None] | None = None,
 ) -> tuple[int, str]:
     """``(bits, where the width came from)``: the option, the checkpoint, the data, or 1 bit."""
-    from .quantize import input_bits_for
+    from .quantization import input_bits_for
 
     if input_bits is not None:
         return int(input_bits), "--input-bits"
@@ -177,11 +178,11 @@ def evaluation_dataset(task: str | None, data: str | None, samples: int | None, 
     if data is not None or task in ("shd", "ssc"):
         if data is None:
             raise DelaysnnError(f"--task {task} needs --data DIR with the {task.upper()} .h5 files (shd_train.h5, shd_test.h5)")
-        from .heidelberg import load_heidelberg
+        from .data.heidelberg import load_heidelberg
 
         return load_heidelberg(data, task if task in ("shd", "ssc") else "shd", "test", max_samples=samples)
     if task == "synthetic":
-        from .datasets import synthetic_splits
+        from .data.datasets import synthetic_splits
 
         return synthetic_splits(n_train=1, n_test=check_generated_samples(samples or RANDOM_SAMPLES, "synthetic"), seed=seed)[1]
     return None
@@ -269,3 +270,127 @@ def evaluation_batches(
         make=lambda a, b: x_all[a:b].numpy().astype(np.int32),
     )
 
+
+# --- what every command does first: its outputs guarded, its network and inputs opened ---
+
+Note = Callable[[str], None]
+
+
+def silent(message: str) -> None:
+    """The default ``note``: notes are for a terminal; a caller that wants them passes its own."""
+
+
+def output_path(path: str | os.PathLike, *inputs: str | os.PathLike | None, data: str | None = None) -> Path:
+    """``check_output_path`` for an output: also refuses one that is one of the job's inputs
+    (the model, --init, profile files, the ``.h5`` files of ``data``)."""
+    from .fileio import check_output_path
+
+    files: list[str | os.PathLike | None] = list(inputs)
+    if data and Path(data).is_dir():
+        files += sorted(Path(data).glob("*.h5*"))
+    return check_output_path(path, files)
+
+
+def train_counts(task: str | None, data: str | None) -> Callable[[], tuple[int, str]] | None:
+    """``data_max_count`` for ``load_network``: the largest count in the training split of ``data``."""
+    if data is None:
+        return None
+
+    def counts() -> tuple[int, str]:
+        from .data.heidelberg import load_heidelberg
+
+        ds = load_heidelberg(data, task if task in ("shd", "ssc") else "shd", "train")
+        return ds.max_count, f"{data} ({ds.name})"
+
+    return counts
+
+
+@contextlib.contextmanager
+def naming(model: str | os.PathLike) -> Iterator[None]:
+    """Refusals of MODEL's network (hardware profile limits, what netx cannot hold) name MODEL,
+    as every error names its file; errors that already start with it pass unchanged."""
+    from .errors import HardwareLimitError, UnsupportedError
+
+    try:
+        yield
+    except (HardwareLimitError, UnsupportedError) as err:
+        if str(err).startswith(str(model)):
+            raise
+        raise type(err)(f"{model}: {err}") from err
+
+
+def note_input_bits(net: DelayNetwork, note: Note) -> None:
+    """Say where the input width came from when the checkpoint did not record it."""
+    source = net.provenance.get("input_bits_from", "")
+    if source.startswith(("the data", "a default")):
+        note(f"note: {net.input_bits}-bit input, from {source}")
+
+
+def open_network(
+    model: str | os.PathLike, options: QuantizeOptions | None = None, *, task: str | None = None, data: str | None = None,
+    note: Note = silent,
+) -> tuple[DelayNetwork, Any]:
+    """MODEL as an integer network ``(net, report)``, refusals naming MODEL; a checkpoint that
+    records no input range takes its width from the training split of ``data``."""
+    with naming(model):
+        net, report = load_network(model, options, data_max_count=train_counts(task, data))
+    note_input_bits(net, note)
+    return net, report
+
+
+def as_inputs(x: Any, labels: Any = None, description: str | None = None) -> EvaluationInputs:
+    """An array ``[batch, steps, inputs]`` (and its labels) as ``EvaluationInputs``."""
+    x = np.asarray(x)
+    return EvaluationInputs(
+        count=int(x.shape[0]), steps=int(x.shape[1]), labels=None if labels is None else np.asarray(labels),
+        description=description or f"{x.shape[0]} given inputs", make=lambda a, b: x[a:b],
+    )
+
+
+def network_and_inputs(
+    model: str | os.PathLike, options: QuantizeOptions | None, task: str | None, data: str | None, samples: int | None,
+    note: Note = silent,
+) -> tuple[DelayNetwork, EvaluationInputs]:
+    """MODEL as an integer network and its evaluation inputs (run a batch at a time).
+
+    A checkpoint that records no input range (a converted one) takes its input width from the
+    training split of ``data``, as :func:`quantize` and :func:`export` do, so all deploy the same network.
+    """
+    loaded: dict[str | None, Any] = {}
+
+    def dataset(name: str | None) -> Any:
+        if name not in loaded:
+            try:
+                loaded[name] = evaluation_dataset(name, data, samples)
+            except DelaysnnError as err:
+                if data is None or task is not None:
+                    raise
+                raise type(err)(f"{err} (--data without --task reads SHD files: pass --task ssc for SSC, --task shd for SHD)") from err
+        return loaded[name]
+
+    net, _ = open_network(model, options, task=task, data=data, note=note)
+    name = task or net.provenance.get("task")
+    ds = dataset(name)
+    if ds is not None and ds.channels != net.input_size:
+        trained = net.provenance.get("task")
+        raise DelaysnnError(
+            f"{model}: the network takes {net.input_size} input channels, {data or name} ({ds.name}) has {ds.channels}; "
+            + (f"it was trained on --task {trained}: evaluate it on that task, or give a model trained on this data"
+               if trained and trained != name else "give a model trained on this data, or pass --task shd|ssc to say which files --data holds")
+        )
+    return net, evaluation_batches(net, name, data, samples, dataset=ds)
+
+
+def source_and_inputs(
+    source: str | os.PathLike | DelayNetwork, inputs: Any, options: QuantizeOptions | None, task: str | None, data: str | None,
+    samples: int | None, note: Note,
+) -> tuple[DelayNetwork, EvaluationInputs]:
+    """``(net, inputs)`` for any ``source`` and ``inputs`` (see the module docstring)."""
+    if isinstance(source, DelayNetwork):
+        if inputs is None:
+            return source, evaluation_batches(source, task, data, samples)
+        return source, inputs if isinstance(inputs, EvaluationInputs) else as_inputs(inputs)
+    if inputs is None:
+        return network_and_inputs(source, options, task, data, samples, note)
+    net, _ = open_network(source, options, task=task, data=data, note=note)
+    return net, inputs if isinstance(inputs, EvaluationInputs) else as_inputs(inputs)

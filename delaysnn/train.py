@@ -7,7 +7,7 @@
 - at the end positions are rounded (the delays become integers) and sigma is set to 0;
 - evaluation always uses hard (rounded) delays.
 
-Quantization-aware training trains through the grids ``quantize`` deploys (:mod:`delaysnn.grids`):
+Quantization-aware training trains through the grids ``quantize`` deploys (:mod:`delaysnn.quantization.grids`):
 ``qat_bits``/``qat_binary``/``qat_ternary`` the weight grid of the BatchNorm-folded weights,
 ``delay_bits``/``delay_grid`` the per-layer delay grid (positions snap to it in the forward pass,
 straight-through gradient). ``prune`` computes magnitude-pruning masks once, on the BN-folded
@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from . import distributed
-from .datasets import SpikeDataset
+from .data.datasets import SpikeDataset
 from .errors import DataError, DelaysnnError, UnsupportedError
 from .model import DelaySNN, class_scores, predict
 
@@ -103,8 +103,8 @@ class TrainOptions:
 
 def check_qat_options(delay_bits: int | None, delay_grid: str = "step", prune: float | None = None, prune_scope: str = "layer") -> None:
     """One-line :class:`DelaysnnError` naming the option for a bad delay grid or prune setting
-    (the ranges are :mod:`delaysnn.grids`', the quantizer's)."""
-    from .grids import check_delay_bits, check_prune
+    (the ranges are :mod:`delaysnn.quantization.grids`', the quantizer's)."""
+    from .quantization.grids import check_delay_bits, check_prune
 
     try:
         if delay_bits is not None:
@@ -176,8 +176,8 @@ def prune_model(model: DelaySNN, fraction: float, scope: str = "layer") -> list[
     where ``global`` scope kept a layer's largest synapse only so that the layer is not empty
     and fine-tuning grew it past the smallest kept synapse of another layer: ``quantize
     --prune`` then drops that one instead (without ``--prune`` quantize keeps all non-zeros)."""
-    from .folded import fold_model
-    from .grids import prune_masks
+    from .quantization.folded import fold_model
+    from .quantization.grids import prune_masks
 
     masks = prune_masks([torch.from_numpy(layer.weight) for layer in fold_model(model)], fraction, scope)
     model.set_prune_masks(masks)

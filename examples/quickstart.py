@@ -12,9 +12,9 @@ import numpy as np
 
 import delaysnn
 from delaysnn import ir
-from delaysnn.datasets import synthetic_splits
+from delaysnn.data.datasets import synthetic_splits
 from delaysnn.estimate import estimate
-from delaysnn.quantize import NETX_OPTIONS
+from delaysnn.quantization import NETX_OPTIONS
 from delaysnn.verify import verify
 
 

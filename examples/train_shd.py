@@ -16,9 +16,9 @@ import numpy as np
 
 import delaysnn
 from delaysnn.checkpoint import save_checkpoint
-from delaysnn.heidelberg import load_heidelberg
+from delaysnn.data.heidelberg import load_heidelberg
 from delaysnn.model import DelaySNN, ModelConfig
-from delaysnn.quantize import input_bits_for
+from delaysnn.quantization import input_bits_for
 from delaysnn.train import TrainOptions, train
 
 

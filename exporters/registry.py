@@ -48,7 +48,7 @@ class Backend:
     A ``*_ref`` of None means the backend cannot do that (:meth:`can` says so).
     ``profile``: the hardware profile an export for this target is checked against (and a
     checkpoint quantized within); ``for_netx``: the network must be one lava-dl netx holds
-    exactly (``quantize.NETX_OPTIONS``); ``parallel``: slow (about 1 s per sample), worth a
+    exactly (``quantization.NETX_OPTIONS``); ``parallel``: slow (about 1 s per sample), worth a
     process per worker in ``verify --workers``.
     """
 
@@ -117,16 +117,16 @@ TARGETS: dict[str, Backend] = {
         Backend("sim", "the bit-accurate reference simulator (delaysnn.sim)", run_ref="delaysnn.sim:run"),
         Backend(
             "lava", "Lava 0.10 process graph (DelayDense -> LIF), bit-accurate CPU simulation",
-            run_ref="exporters.lava:run", needs=("lava",), parallel=True,
+            run_ref="exporters.lava.runtime:run", needs=("lava",), parallel=True,
         ),
         Backend(
-            "netx", _NETX, run_ref="exporters.lava:netx.run", describe_ref="exporters.lava:describe_netx",
+            "netx", _NETX, run_ref="exporters.lava.netx_read:netx.run", describe_ref="exporters.lava.describe:describe_netx",
             suffix=".h5", needs=("lava",), profile="loihi2", for_netx=True, parallel=True,
         ),
         Backend(
             "onnx", "integer ONNX model run by onnxruntime (Scan over time, integer ops)",
-            export_ref="exporters.onnx:export", run_ref="exporters.onnx:run", describe_ref="exporters.onnx:describe",
-            float_ref="exporters.onnx_float:export_float", suffix=".onnx", needs=("onnx",),
+            export_ref="exporters.onnx.integer:export", run_ref="exporters.onnx.runtime:run", describe_ref="exporters.onnx.describe:describe",
+            float_ref="exporters.onnx.floating:export_float", suffix=".onnx", needs=("onnx",),
         ),
         Backend(
             "nir", "NIR graph (Linear -> Delay -> Linear -> LIF per layer), executed by nirtorch with our Delay module",
@@ -138,7 +138,7 @@ TARGETS: dict[str, Backend] = {
             run_ref="exporters.nir:run_roundtrip", needs=("nir",),
         ),
         Backend(
-            "loihi", "Loihi 2: " + _NETX, export_ref="exporters.lava:export", describe_ref="exporters.lava:describe_netx",
+            "loihi", "Loihi 2: " + _NETX, export_ref="exporters.lava.netx_write:export", describe_ref="exporters.lava.describe:describe_netx",
             suffix=".h5", needs=("lava",), profile="loihi2", for_netx=True,
         ),
         Backend(

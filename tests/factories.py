@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from hypothesis import strategies as st
 
-from delaysnn.grids import delay_grid
 from delaysnn.ir import DECAY_MAX, VTH_MAX, DelayLayer, DelayNetwork, NeuronParams
+from delaysnn.quantization.grids import delay_grid
 
 EDGE_DECAYS = (0, 1, 2048, 4094, 4095)
 
@@ -35,7 +35,7 @@ class NetSpec:
     seed: int = 0
     netx: bool = False  # keep to what lava-dl netx represents exactly (bias on a 2**6 grid, small weight_exp)
     ternary: bool = False  # weights in {-1, 0, +1}, weight_bits 2
-    delay_bits: int | None = None  # delays snapped to a delay_bits grid (delaysnn.grids.delay_grid)
+    delay_bits: int | None = None  # delays snapped to a delay_bits grid (delaysnn.quantization.grids.delay_grid)
     delay_grid: str = "step"
     prune: float = 0.0  # fraction of synapses zeroed (plus one all-zero row and column when > 0)
     single_synapse: bool = False  # the first layer keeps exactly one synapse

@@ -250,16 +250,16 @@ def test_late_event_is_refused(t, tmp_path, capsys):
 
 
 def test_late_event_within_max_steps_is_still_refused():
+    from delaysnn.data.heidelberg import bin_events
     from delaysnn.errors import DataError
-    from delaysnn.heidelberg import bin_events
 
     with pytest.raises(DataError, match="MAX_EVENT_SECONDS"):
         bin_events([np.array([1e7])], [np.array([0])], n_steps=10)
 
 
 def test_many_steps_refused():
+    from delaysnn.data.heidelberg import bin_events
     from delaysnn.errors import DataError
-    from delaysnn.heidelberg import bin_events
 
     with pytest.raises(DataError, match="MAX_STEPS"):
         bin_events([np.array([50.0])], [np.array([0])], time_step_ms=0.1)
@@ -275,7 +275,7 @@ def test_zero_samples_refused(split, tmp_path, capsys):
 
 
 def test_train_refuses_an_empty_split(tiny_model):
-    from delaysnn.datasets import SpikeDataset
+    from delaysnn.data.datasets import SpikeDataset
     from delaysnn.errors import DataError
     from delaysnn.train import TrainOptions, train
 

@@ -141,7 +141,7 @@ def test_silence_padding_gives_no_spikes_there() -> None:
 
 @needs_espeak
 def test_encode_audio_cli_writes_shd_file(words: dict[str, Path], tmp_path: Path) -> None:
-    from delaysnn.heidelberg import load_heidelberg
+    from delaysnn.data.heidelberg import load_heidelberg
 
     wavs = tmp_path / "wavs"
     wavs.mkdir()

@@ -1,6 +1,6 @@
 import torch
 
-from delaysnn.datasets import SyntheticTask, synthetic_splits
+from delaysnn.data.datasets import SyntheticTask, synthetic_splits
 
 
 def test_synthetic_is_deterministic_by_seed():

@@ -1,4 +1,4 @@
-"""delaysnn.dcls: our DCLS kernels against ``DCLS.construct.modules.Dcls1d``, and the delay
+"""delaysnn.model.dcls: our DCLS kernels against ``DCLS.construct.modules.Dcls1d``, and the delay
 conventions of SNN-delays (tap = P + K//2, delay = K//2 - round_half_even(P))."""
 
 from __future__ import annotations
@@ -7,14 +7,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from delaysnn.dcls import (
+from delaysnn.model import DelayedDense
+from delaysnn.model.dcls import (
     build_kernel,
     delays_to_positions,
     position_limit,
     positions_to_delays,
     rounded_positions,
 )
-from delaysnn.model import DelayedDense
 
 DCLS = pytest.importorskip("DCLS.construct.modules")
 

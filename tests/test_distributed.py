@@ -9,7 +9,7 @@ import torch
 
 from delaysnn import distributed
 from delaysnn.checkpoint import load_checkpoint
-from delaysnn.datasets import synthetic_splits
+from delaysnn.data.datasets import synthetic_splits
 from delaysnn.errors import DelaysnnError
 from delaysnn.model import DelaySNN, ModelConfig
 from delaysnn.train import TrainOptions, train

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from delaysnn import ir
-from delaysnn.datasets import synthetic_splits
+from delaysnn.data.datasets import synthetic_splits
 from delaysnn.pipeline import QuantizeOptions, load_network
 from delaysnn.verify import verify
 

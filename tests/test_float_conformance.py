@@ -1,4 +1,4 @@
-"""Float conformance: torch (``DelaySNN.forward``), the float IR's reference (``delaysnn.folded.run``),
+"""Float conformance: torch (``DelaySNN.forward``), the float IR's reference (``delaysnn.quantization.folded.run``),
 ONNX ``--float`` (onnxruntime) and the NIR float graph in nirtorch (our Delay module) give the
 same readout on the same inputs, within 1e-5, on cases built to expose how each pads and biases:
 BatchNorm shifted by 0.6 (hidden neurons fire long after the input ends, so every padding step
@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 import torch
 
-from delaysnn.folded import FoldedNetwork, fold, run
 from delaysnn.model import DelaySNN, ModelConfig
+from delaysnn.quantization.folded import FoldedNetwork, fold, run
 
 nir = pytest.importorskip("nir")
 pytest.importorskip("nirtorch")
@@ -24,8 +24,8 @@ pytest.importorskip("onnxruntime")
 
 from exporters import nir as enir  # noqa: E402
 from exporters.nirtorch_delay import run_steps, to_torch  # noqa: E402
-from exporters.onnx import session  # noqa: E402
-from exporters.onnx_float import build_float  # noqa: E402
+from exporters.onnx.floating import build_float  # noqa: E402
+from exporters.onnx.runtime import session  # noqa: E402
 
 STEPS = 12
 TOLERANCE = 1e-5

@@ -1,4 +1,4 @@
-"""delaysnn.folded, the float IR: folding (BatchNorm, rounded delays, DCLS taps), the numpy
+"""delaysnn.quantization.folded, the float IR: folding (BatchNorm, rounded delays, DCLS taps), the numpy
 reference forward against the torch model and against values worked by hand, validation."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from delaysnn.errors import DataError, IRValidationError, UnsupportedError
-from delaysnn.folded import FoldedLayer, FoldedNetwork, as_folded, fold, fold_model, run
 from delaysnn.model import DelaySNN, ModelConfig
+from delaysnn.quantization.folded import FoldedLayer, FoldedNetwork, as_folded, fold, fold_model, run
 
 
 def _model(seed: int = 0, **overrides) -> DelaySNN:
@@ -168,5 +168,5 @@ def test_handmade_network_and_bad_inputs():
 def test_importing_the_float_ir_loads_no_torch():
     import subprocess
 
-    code = "import sys, delaysnn.folded; sys.exit('torch' in sys.modules)"
+    code = "import sys, delaysnn.quantization.folded; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0

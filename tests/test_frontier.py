@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from delaysnn.checkpoint import load_checkpoint
 from delaysnn.cli import cli
-from delaysnn.datasets import synthetic_splits
+from delaysnn.data.datasets import synthetic_splits
 from delaysnn.frontier import Candidate, Point, candidate_grid, pareto_front, search, table
 from hardware import load_profile
 

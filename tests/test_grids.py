@@ -1,4 +1,4 @@
-"""delaysnn.grids: ternary (TWN) weight grid, delay grids, straight-through snapping, pruning masks."""
+"""delaysnn.quantization.grids: ternary (TWN) weight grid, delay grids, straight-through snapping, pruning masks."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from delaysnn.errors import UnsupportedError
-from delaysnn.grids import (
+from delaysnn.quantization.grids import (
     DELAY_BITS_MAX,
     DelayGrid,
     check_delay_bits,

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 import torch
 
+from delaysnn.data.heidelberg import available_splits, bin_events, expected_files, load_heidelberg
 from delaysnn.errors import DataError
-from delaysnn.heidelberg import available_splits, bin_events, expected_files, load_heidelberg
 
 URL = "https://zenkelab.org/datasets/"
 
@@ -133,11 +133,12 @@ def test_decimal_times_on_edges(tmp_path, time_dtype):
 
 def test_small_read_chunks_and_bincount_blocks(shd_dir, monkeypatch):
     # Several HDF5 reads of different lengths, each split into several bincount blocks.
-    import delaysnn.heidelberg as heidelberg
+    import delaysnn.data.binning as binning
+    import delaysnn.data.heidelberg as heidelberg
 
     root, times_ms, units, _ = shd_dir
     monkeypatch.setattr(heidelberg, "_READ_CHUNK", 4)
-    monkeypatch.setattr(heidelberg, "_BINCOUNT_LIMIT", 3000)
+    monkeypatch.setattr(binning, "_BINCOUNT_LIMIT", 3000)
     for kw in ({}, {"max_steps": 20}):
         ds = load(root, **kw)
         np.testing.assert_array_equal(ds.x.numpy(), loop_reference(times_ms, units, 10, 5, steps=kw.get("max_steps")))

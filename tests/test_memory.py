@@ -232,7 +232,7 @@ def test_quantize_reports_the_memory_in_text_and_json(tmp_path, capsys):
 
     from delaysnn.checkpoint import save_checkpoint
     from delaysnn.model import DelaySNN, ModelConfig
-    from delaysnn.quantize import quantize_with_report
+    from delaysnn.quantization import quantize_with_report
 
     torch.manual_seed(0)
     model = DelaySNN(ModelConfig(input_size=4, output_size=2, hidden_size=6, hidden_layers=1, max_delay=5)).eval()
@@ -253,7 +253,7 @@ def test_pruned_ternary_and_delay_bit_networks_take_less_memory_and_fewer_cores(
     import torch
 
     from delaysnn.model import DelaySNN, ModelConfig
-    from delaysnn.quantize import quantize_model
+    from delaysnn.quantization import quantize_model
 
     torch.manual_seed(1)
     model = DelaySNN(ModelConfig(input_size=40, output_size=4, hidden_size=64, hidden_layers=1, max_delay=25)).eval()

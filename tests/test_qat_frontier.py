@@ -13,10 +13,10 @@ import torch
 import torch.nn.functional as F
 
 from delaysnn.checkpoint import load_checkpoint, load_checkpoint_and_metadata, save_checkpoint
-from delaysnn.datasets import synthetic_splits
+from delaysnn.data.datasets import synthetic_splits
 from delaysnn.errors import DelaysnnError
 from delaysnn.model import DelaySNN, ModelConfig, class_scores
-from delaysnn.quantize import bn_fold, fold_model, quantize_model, quantize_with_report
+from delaysnn.quantization import bn_fold, fold_model, quantize_model, quantize_with_report
 from delaysnn.runs import state_paths
 from delaysnn.train import TrainOptions, deployment_settings, quantize_defaults, train
 from tests.conftest import run_cli
@@ -105,7 +105,7 @@ def test_ternary_qat_trains_on_the_deployed_ternary_weights(trained, splits):
 def test_pruned_synapses_stay_exactly_zero_through_training_and_quantization(trained, splits, tmp_path, scope):
     model = copy.deepcopy(trained)
     opts = TrainOptions(epochs=2, progress=False, qat_bits=4, prune=0.8, prune_scope=scope, learn_delays=False)
-    from delaysnn.grids import prune_masks
+    from delaysnn.quantization.grids import prune_masks
 
     masks = prune_masks([torch.from_numpy(lay.weight) for lay in fold_model(trained)], 0.8, scope)
     seen = []

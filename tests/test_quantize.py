@@ -1,4 +1,4 @@
-"""delaysnn.quantize: BN folding, delay extraction, weight grids, neuron mapping, float/int agreement."""
+"""delaysnn.quantization: BN folding, delay extraction, weight grids, neuron mapping, float/int agreement."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import torch
 from delaysnn import ir
 from delaysnn.errors import CheckpointError, HardwareLimitError, UnsupportedError
 from delaysnn.model import DelaySNN, ModelConfig, class_scores, leaky_integrator
-from delaysnn.quantize import (
+from delaysnn.quantization import (
     bn_fold,
     decay_for_tau,
     fake_quantize,
@@ -544,9 +544,12 @@ def test_reference_loop_matches_delaysnn_sim():
     np.testing.assert_array_equal(res.voltages, v)
 
 
-def test_quantize_is_callable_from_the_package_even_after_importing_the_module(tiny_model):
+def test_quantize_is_the_package_function_even_after_importing_the_quantization_package(tiny_model):
     import delaysnn
-    import delaysnn.quantize  # noqa: F401  (rebinds delaysnn.quantize to the module)
+    import delaysnn.quantization
+    import delaysnn.quantization.network  # noqa: F401  (a submodule import binds nothing named quantize)
 
+    assert callable(delaysnn.quantize) and not isinstance(delaysnn.quantize, type(delaysnn))
     net = delaysnn.quantize(tiny_model, weight_bits=4)
-    assert net.layers[0].weight_bits == 4
+    assert isinstance(net, ir.DelayNetwork) and net.layers[0].weight_bits == 4
+    assert delaysnn.quantization.quantize_model is delaysnn.quantization.network.quantize_model

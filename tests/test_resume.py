@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from delaysnn.checkpoint import load_checkpoint_and_metadata, read_payload
-from delaysnn.datasets import synthetic_splits, validation_split
+from delaysnn.data.datasets import synthetic_splits, validation_split
 from delaysnn.model import DelaySNN, ModelConfig
 from delaysnn.runs import METRIC_FIELDS, read_metrics, run_files, state_paths
 from delaysnn.train import TrainOptions, train
@@ -151,7 +151,7 @@ def _speaker_data(root: Path) -> np.ndarray:
 
 
 def test_validation_split_by_speaker_selects_an_epoch(tmp_path, capsys):
-    from delaysnn.heidelberg import load_heidelberg, load_speakers
+    from delaysnn.data.heidelberg import load_heidelberg, load_speakers
 
     data = tmp_path / "shd"
     speakers = _speaker_data(data)
@@ -179,6 +179,6 @@ class SpeakerTagged:
 
     @staticmethod
     def of(ds):
-        from delaysnn.datasets import SpikeDataset
+        from delaysnn.data.datasets import SpikeDataset
 
         return SpikeDataset(ds.x, torch.arange(len(ds)) % 6, ds.n_classes, ds.name, ds.time_step_ms)

@@ -8,9 +8,9 @@ import pytest
 
 from delaysnn.cli import load_task_data, main
 from delaysnn.data import espeak
+from delaysnn.data.heidelberg import load_heidelberg
 from delaysnn.data.spoken_digits import KEYS, make_spoken_digits, speaker_split
 from delaysnn.errors import DataError, MissingDependencyError
-from delaysnn.heidelberg import load_heidelberg
 from tests.conftest import needs_espeak, run_cli
 
 SEED = 3

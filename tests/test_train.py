@@ -1,6 +1,6 @@
 import torch
 
-from delaysnn.datasets import synthetic_splits
+from delaysnn.data.datasets import synthetic_splits
 from delaysnn.model import DelaySNN, ModelConfig
 from delaysnn.train import TrainOptions, evaluate, train
 

@@ -1,6 +1,6 @@
 """Writing spike trains in the Heidelberg (SHD) HDF5 layout.
 
-The layout is the official one (Cramer et al. 2020), so ``delaysnn.heidelberg.load_heidelberg``
+The layout is the official one (Cramer et al. 2020), so ``delaysnn.data.heidelberg.load_heidelberg``
 and third-party SHD loaders read our files unchanged::
 
     /spikes/times   vlen float32, seconds, one array per sample (sorted)

@@ -28,7 +28,7 @@ Conventions of the standard fields (what peers read)
 * **Bias**: in the ``Affine`` bias when the neuron has no synaptic filter (``LIF``/``LI``:
   snnTorch rejects ``v_leak != 0``), in ``v_leak = bias * tau / dt`` for ``CubaLIF``/``CubaLI``
   (an ``Affine`` bias would pass through the current filter there).
-* **Float model** (:func:`export_float`, from the float IR ``delaysnn.folded.FoldedNetwork``):
+* **Float model** (:func:`export_float`, from the float IR ``delaysnn.quantization.folded.FoldedNetwork``):
   BatchNorm's gain in the ``W'`` rows, its shift as the bias above; ``W'`` holds the weights
   the model really convolves with (DCLS normalises each one-hot tap by ``1 + 1e-7``). The
   model fires on ``v >= theta``; ``v_threshold`` is the float32 predecessor of ``theta``, so
@@ -87,7 +87,7 @@ def export(model: Any, path: str | os.PathLike, dt: float | None = None) -> Path
     """``exporters.nir.export(net, path)``: an integer network, or a float model (a ``DelaySNN`` or
     its float IR ``FoldedNetwork``), to a ``.nir`` file; ``dt`` seconds per step (default: the
     network's time step)."""
-    from delaysnn.folded import FoldedNetwork
+    from delaysnn.quantization.folded import FoldedNetwork
 
     if isinstance(model, DelayNetwork):
         graph = export_ir(model, dt)

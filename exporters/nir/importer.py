@@ -73,7 +73,7 @@ def _float_exact(graph: Any, meta: dict[str, Any]) -> DelaySNN:
 
 
 def _set_synapse(syn: Any, weight: torch.Tensor, delay: torch.Tensor, where: str) -> None:
-    from delaysnn.dcls import delays_to_positions
+    from delaysnn.model.dcls import delays_to_positions
 
     if tuple(weight.shape) != tuple(syn.weight.shape) or tuple(delay.shape) != tuple(syn.weight.shape):
         raise UnsupportedError(f"{where}: weights {tuple(weight.shape)} / delays {tuple(delay.shape)} do not fit {tuple(syn.weight.shape)}")

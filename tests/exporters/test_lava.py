@@ -1,5 +1,6 @@
-"""Lava backend: spike-exact parity of sim, Lava and netx-loaded Lava on random networks and edge
-probes; refusal of networks that break the Loihi 2 profile or that netx cannot represent.
+"""Lava backend: spike-exact parity of sim, Lava and netx-loaded Lava on random networks (the
+hand-built edge probes are conformance cases: tests/conformance.py, run by tests/test_conformance.py
+on every backend); refusal of networks that break the Loihi 2 profile or that netx cannot represent.
 
 Lava runs are slow (about a second per network): networks are small and steps few, but every
 edge of the arithmetic is probed. The whole file should take well under three minutes.
@@ -21,84 +22,15 @@ from hypothesis import strategies as st
 
 from delaysnn import sim
 from delaysnn.errors import HardwareLimitError, UnsupportedError
-from delaysnn.ir import READOUT_VTH, DelayLayer, DelayNetwork, NeuronParams
+from delaysnn.ir import READOUT_VTH
 from delaysnn.verify import compare, verify
+from tests.conformance import case
 from tests.factories import FRONTIER_SPECS, NetSpec, networks, random_input, random_network
 
 pytest.importorskip("lava.proc.lif.models")
 from exporters import lava as elava  # noqa: E402
 
 LAVA_SETTINGS = settings(max_examples=14, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
-
-
-def layer(w, d, *, du=4095, dv=4095, vth=None, bias=0, bias_exp=0, weight_exp=0, bits=8) -> DelayLayer:
-    w, d = np.atleast_2d(np.asarray(w)), np.atleast_2d(np.asarray(d))
-    neuron = NeuronParams(du=du, dv=dv, vth=vth, bias_mant=np.full(w.shape[0], bias, np.int32), bias_exp=bias_exp)
-    return DelayLayer(weight=w.astype(np.int32), delay=d.astype(np.int32), neuron=neuron, weight_bits=bits, weight_exp=weight_exp)
-
-
-def pulses(n_in: int, steps: int, events: list[tuple[int, int, int]], batch: int = 1) -> np.ndarray:
-    x = np.zeros((batch, steps, n_in), dtype=np.int64)
-    for t, i, p in events:
-        x[:, t, i] = p
-    return x
-
-
-def probes() -> dict[str, tuple[DelayNetwork, np.ndarray, bool]]:
-    """Hand-built edge probes: (network, input, netx can represent it)."""
-    return {
-        # u = +2**23 stays, u = -2**23 becomes +2**23 (a = 64 * 2048 = 2**17, << 6 = 2**23)
-        "u_wrap_boundary": (
-            DelayNetwork(2, [layer([[64, 0], [0, -64]], [[0, 0], [0, 0]], vth=READOUT_VTH), layer([[1, 1]], [[0, 3]])], input_bits=12),
-            pulses(2, 4, [(0, 0, 2048), (1, 1, 2048)]),
-            True,
-        ),
-        # v == vth << 6 does not spike; one more unit does
-        "strict_threshold": (
-            DelayNetwork(1, [layer([[100]], [[0]], vth=100), layer([[5]], [[1]])]),
-            pulses(1, 4, [(0, 0, 1), (1, 0, 1)]),
-            True,
-        ),
-        # v saturates both ways; the readout resets at saturation (2**23 - 1 > READOUT_VTH << 6)
-        "saturation_and_readout_reset": (
-            DelayNetwork(
-                2,
-                [
-                    layer([[127, 0], [0, -128]], [[0, 0], [0, 0]], du=0, dv=0, vth=READOUT_VTH, bias=-4096, bias_exp=6),
-                    layer([[0, 127]], [[0, 62]], dv=0, bias=4095, bias_exp=6),
-                ],
-                input_bits=8,
-            ),
-            pulses(2, 40, [(t, i, 255) for t in range(0, 40, 2) for i in (0, 1)]),
-            True,
-        ),
-        # int32 registers of Lava wrap: 16 inputs x 255 x 127 << 7, << 6 overflows int32
-        "int32_registers": (
-            DelayNetwork(16, [layer(np.full((2, 16), 127), np.zeros((2, 16)), du=0, dv=0, vth=5000, weight_exp=7), layer([[100, -100]], [[0, 3]], du=0, dv=0)], input_bits=8),
-            np.full((1, 6, 16), 255),
-            False,
-        ),
-        # a matrix without positive weights: Lava's sign-mode inference would turn -128 into -127.5
-        "all_negative_with_-128": (
-            DelayNetwork(3, [layer([[-128, -1, -64]], [[0, 5, 62]], vth=0, bias=4095, bias_exp=7), layer([[-128]], [[0]], du=0, dv=0)]),
-            np.ones((2, 12, 3), dtype=np.int64),
-            False,
-        ),
-        # delay 0 and the largest delay, decay extremes, negative bias
-        "delays_and_decays": (
-            DelayNetwork(
-                3,
-                [
-                    layer([[90, -40, 70], [-3, 127, -128]], [[0, 62, 31], [62, 0, 1]], du=0, dv=4095, vth=40, bias=-64, bias_exp=6),
-                    layer([[120, -100], [50, 60]], [[62, 0], [7, 0]], du=4095, dv=0, vth=3, bias=-4032, bias_exp=0),
-                    layer([[30, -30]], [[1, 62]], du=2047, dv=1, bias=64, bias_exp=7),
-                ],
-                input_bits=2,
-            ),
-            pulses(3, 70, [(t, t % 3, 1 + t % 3) for t in range(0, 70, 3)], batch=2),
-            True,
-        ),
-    }
 
 
 def assert_parity(reference: sim.SimResult, other: sim.SimResult, backend: str) -> None:
@@ -115,46 +47,16 @@ def test_importing_the_exporter_does_not_import_lava():
 
 
 def test_lava_selects_the_bit_accurate_models_and_aligns_like_the_sim():
-    delays = [0, 1, 5, 62]
-    net = DelayNetwork(4, [layer([[3, 5, 7, 11]], [delays])])  # du = dv = 4095: v shows each step's input only
-    x = pulses(4, 3, [(2, i, 1) for i in range(4)])
-    ref = sim.simulate(net, x, steps=70)
-    res = elava.run(net, x, steps=70)
+    """The arrival steps themselves (t + 1 + d) are the hand-computed voltages of this conformance case."""
+    c = case("delay_0_arrives_next_step")
+    ref = sim.simulate(c.net, c.x, steps=c.steps)
+    res = elava.run(c.net, c.x, steps=c.steps)
     assert res.extra["models"] == {"LIF": "PyLifModelBitAcc", "DelayDense": "PyDelayDenseModelBitAcc"}
     assert res.alignment == ref.alignment
-    v = res.voltages[0, :, 0]
-    assert np.flatnonzero(v).tolist() == [2 + 1 + d for d in delays]  # t + 1 + d: the RingBuffer adds nothing
-    assert v[3].tolist() == 3 << 6
-    assert_parity(ref, res, "lava")
+    assert_parity(c.expected, res, "lava")
 
 
 # --- parity ----------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("name", list(probes()))
-def test_edge_probes_parity(name):
-    net, x, netx_ok = probes()[name]
-    ref = sim.simulate(net, x)
-    assert_parity(ref, elava.run(net, x), "lava")
-    if netx_ok:
-        assert_parity(ref, elava.netx.run(net, x), "netx")
-    else:
-        with pytest.raises(UnsupportedError, match="netx cannot represent"):
-            elava.netx.run(net, x)
-
-
-def test_probes_reach_their_edges():
-    nets = probes()
-    u = sim.simulate(*nets["u_wrap_boundary"][:2]).u[0][0]
-    assert u[1, 0] == 2**23 and u[2, 1] == 2**23  # +2**23 stays, -2**23 became +2**23
-    res = sim.simulate(*nets["strict_threshold"][:2])
-    assert res.v[0][0, 1, 0] == 100 << 6 and res.spikes[0][0, :, 0].tolist() == [0, 0, 1, 0, 0, 0]
-    res = sim.simulate(*nets["saturation_and_readout_reset"][:2])
-    assert res.v[0].min() == -(2**23 - 1)  # negative saturation
-    assert res.spikes[0][0, :, 0].any()  # positive side: 2**23 - 1 > READOUT_VTH << 6 spikes and resets
-    assert (np.diff(res.voltages[0, :, 0]) < 0).any()  # the readout reset after saturating
-    res = sim.simulate(*nets["int32_registers"][:2])
-    assert np.abs(res.u[0]).max() > 2**24
 
 
 @LAVA_SETTINGS
@@ -205,7 +107,7 @@ def test_sparse_layers_are_chosen_per_layer():
 def test_pruned_ternary_network_through_netx_dense_and_sparse(tmp_path):
     """A quantized network, 80 % pruned, ternary, 3-bit delays: the netx file holds no delay for
     an absent synapse, and netx's sparse loader keeps exactly the live synapses, spike-identical."""
-    from delaysnn.quantize import NETX_OPTIONS, quantize_model
+    from delaysnn.quantization import NETX_OPTIONS, quantize_model
     from tests.test_quantize import make_model
     from tests.test_quantize import random_input as spike_input
 
@@ -227,7 +129,8 @@ def test_pruned_ternary_network_through_netx_dense_and_sparse(tmp_path):
 
 
 def test_verify_runs_every_backend_against_the_sim():
-    net, x, _ = probes()["delays_and_decays"]
+    c = case("delays_and_decays")
+    net, x = c.net, c.x
     reports = verify(net, x[:, :20], ["sim", "lava", "netx"])
     assert [r.backend for r in reports] == ["sim", "lava", "netx"]
     assert all(r.ok for r in reports), [r.summary() for r in reports]
@@ -290,7 +193,8 @@ def test_save_netx_refuses_what_netx_cannot_represent(tmp_path, edit, message):
 
 
 def test_save_netx_layout(tmp_path):
-    net, x, _ = probes()["delays_and_decays"]
+    c = case("delays_and_decays")
+    net, x = c.net, c.x
     path = elava.save_netx(net, tmp_path / "net.h5")
     with h5py.File(path, "r") as f:
         assert f.attrs["input_bits"] == 2

@@ -663,7 +663,7 @@ def ir_time_step(checkpoint) -> float:
 def test_float_ir_without_a_model_exports_and_reads_back():
     """A float IR built by hand carries no model record: its graph is read from the standard
     fields alone, and the rebuilt model computes the float IR's reference forward."""
-    from delaysnn.folded import FoldedLayer, FoldedNetwork, run
+    from delaysnn.quantization.folded import FoldedLayer, FoldedNetwork, run
 
     rng = np.random.default_rng(10)
     w1, w2 = rng.integers(-4, 9, (6, 4)) / 8, rng.integers(-4, 9, (3, 6)) / 8

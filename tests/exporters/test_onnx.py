@@ -19,7 +19,9 @@ onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
 from exporters import onnx as eonnx  # noqa: E402
-from exporters.onnx_float import export_float  # noqa: E402
+from exporters.onnx.describe import _node_counts  # noqa: E402
+from exporters.onnx.floating import export_float  # noqa: E402
+from exporters.onnx.integer import _max_payload, _uses_uint8  # noqa: E402
 
 
 def assert_same(got, ref) -> None:
@@ -76,8 +78,8 @@ def test_edge_specs_reach_every_lowering() -> None:
     for spec in EDGE_SPECS:
         net = random_network(spec)
         for i, layer in enumerate(net.layers):
-            payload = eonnx._max_payload(net, i)
-            lowerings.add(eonnx._uses_uint8(layer, payload))
+            payload = _max_payload(net, i)
+            lowerings.add(_uses_uint8(layer, payload))
             wraps += activation_bound(layer.weight, payload) << (layer.weight_exp + 6) >= 2**31
     assert lowerings == {True, False} and wraps > 0
 
@@ -115,7 +117,7 @@ def test_checker_full_check_and_opset(saved) -> None:
     model = onnx.load(str(path))
     onnx.checker.check_model(model, full_check=True)
     assert {imp.domain: imp.version for imp in model.opset_import} == {"": eonnx.OPSET}
-    ops = set(eonnx._node_counts(model.graph))
+    ops = set(_node_counts(model.graph))
     assert {"Scan", "MatMulInteger", "Div"} <= ops
     assert all(i.type.tensor_type.elem_type in (onnx.TensorProto.INT32, onnx.TensorProto.UINT8) for i in list(model.graph.input) + list(model.graph.output))
 

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import CheckpointError, DataError, IRValidationError, UnsupportedError
+from ..errors import CheckpointError, DataError, IRValidationError, UnsupportedError
 
 PADDING_MODES = ("once", "per_layer")
 
@@ -185,7 +185,7 @@ def _eval_kernel(syn: Any, hidden: Any, transforms: bool) -> tuple[Any, Any]:
     the rounded positions (what the quantizer grids itself)."""
     import torch
 
-    from .dcls import build_kernel, rounded_positions
+    from ..model.dcls import build_kernel, rounded_positions
 
     if transforms and _transformed(syn):
         gain = hidden.qat_row_gain() if hidden is not None else None

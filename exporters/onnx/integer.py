@@ -34,14 +34,13 @@ layout; batch and time are dynamic. :func:`run` pads or truncates for an explici
 (the network is causal, so a longer run truncated equals a shorter run). Opset 17 (onnxruntime
 1.20 runs up to 21).
 
-The float model (``export --float``) is :mod:`exporters.onnx_float`, built from the float IR.
+The float model (``export --float``) is :mod:`exporters.onnx.floating`, built from the float IR.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections import Counter
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -59,28 +58,28 @@ from delaysnn.constants import (
     U_WRAP,
     V_SATURATION,
 )
-from delaysnn.errors import DataError, UnsupportedError
 from delaysnn.ir import DelayLayer, DelayNetwork
+
+from .common import (
+    FORMAT,
+    INPUT,
+    VERSION,
+    VOLTAGES,
+    _Graph,
+    _onnx_type,
+    _require,
+    _zero_state,
+    model_proto,
+    spikes_name,
+    step_graph,
+)
 
 if TYPE_CHECKING:  # heavy, optional: imported inside the functions that need them
     import onnx
 
-    from delaysnn.sim import SimResult
-
-OPSET = 17
-FORMAT = "delaysnn-onnx"
-VERSION = 1
-INPUT = "x"
-VOLTAGES = "voltages"
-FLOAT_FORMAT = "delaysnn-onnx-float"
 
 _UINT8_MAX = 255  # MatMulInteger's activations are uint8
 _PRODUCT_DEPTH = 2048  # inner dimension to aim for when batching delays into one product
-
-
-def spikes_name(layer: int) -> str:
-    """Graph output name of hidden layer ``layer``'s spikes."""
-    return f"spikes{layer}"
 
 
 def extra_steps(net: DelayNetwork) -> int:
@@ -88,40 +87,6 @@ def extra_steps(net: DelayNetwork) -> int:
     from delaysnn.sim import alignment
 
     return alignment(net, 0).steps
-
-
-# --- graph construction --------------------------------------------------------------------
-
-
-class _Graph:
-    """Collects nodes and initializers with unique names; one per (sub)graph being built."""
-
-    def __init__(self, prefix: str) -> None:
-        self.prefix = prefix
-        self.nodes: list[Any] = []
-        self.initializers: list[Any] = []
-        self._count = 0
-
-    def fresh(self, hint: str) -> str:
-        self._count += 1
-        return f"{self.prefix}{hint}_{self._count}"
-
-    def const(self, hint: str, value: np.ndarray | int, dtype: Any = np.int64) -> str:
-        from onnx import numpy_helper
-
-        name = self.fresh(hint)
-        self.initializers.append(numpy_helper.from_array(np.asarray(value, dtype=dtype), name))
-        return name
-
-    def op(
-        self, op_type: str, inputs: list[str], hint: str | None = None, outputs: int = 1, name: str | None = None, **attrs: Any
-    ) -> Any:
-        """Append a node; return its output name (``name`` if given), or names when ``outputs > 1``."""
-        from onnx import helper
-
-        names = [name] if name else [self.fresh(hint or op_type.lower()) for _ in range(outputs)]
-        self.nodes.append(helper.make_node(op_type, inputs, names, name=self.fresh(op_type), **attrs))
-        return names[0] if outputs == 1 else names
 
 
 def _max_payload(net: DelayNetwork, index: int) -> int:
@@ -226,12 +191,6 @@ def _neuron_plan(layer: DelayLayer, act_max: int) -> _NeuronPlan:
     return _NeuronPlan(int32=not int32_safe, u_wrap=u_wrap, v_clip=v_clip)
 
 
-def _onnx_type(dtype: Any) -> int:
-    from onnx import helper
-
-    return helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
-
-
 def _neuron_body(layer: DelayLayer, index: int, plan: _NeuronPlan) -> Any:
     """Scan body: ``sim.neuron_step`` for one layer's neurons, in int64.
 
@@ -281,31 +240,6 @@ def _neuron_body(layer: DelayLayer, index: int, plan: _NeuronPlan) -> Any:
     i64 = TensorProto.INT64
     results = [(u, i64), (v, i64), (spike, TensorProto.BOOL) if spiking else (v, i64)]
     return step_graph(g, f"layer{index}_step", [u_in, v_in, act], i64, results, layer.shape[0])
-
-
-def step_graph(g: _Graph, name: str, inputs: list[str], input_type: int, results: list[tuple[str, int]], size: int) -> Any:
-    """A ``Scan`` body from the nodes of ``g``: ``inputs`` (states, then the scan input) of
-    ``input_type``, ``results`` ``(tensor, type)`` (new states, then the scan output), all
-    ``[batch, size]``; each result leaves through an ``Identity`` named ``<prefix><k>_out``."""
-    from onnx import helper
-
-    state = ["batch", size]
-    outs = []
-    for k, (src, elem) in enumerate(results):
-        outs.append(helper.make_tensor_value_info(f"{g.prefix}{k}_out", elem, state))
-        g.nodes.append(helper.make_node("Identity", [src], [outs[-1].name], name=g.fresh("out")))
-    ins = [helper.make_tensor_value_info(n, input_type, state) for n in inputs]
-    return helper.make_graph(g.nodes, name, ins, outs, initializer=g.initializers)
-
-
-def _zero_state(g: _Graph, x_tm: str, size: int) -> str:
-    """int64 zeros ``[batch, size]`` whose batch is the dynamic batch of time-major ``x_tm``."""
-    from onnx import helper
-
-    batch = g.op("Shape", [x_tm], "batch", start=1, end=2)
-    shape = g.op("Concat", [batch, g.const("size", [size])], "state_shape", axis=0)
-    zero = helper.make_tensor("zero", _onnx_type(np.int64), [1], [0])
-    return g.op("ConstantOfShape", [shape], "zeros", value=zero)
 
 
 def _layer(g: _Graph, net: DelayNetwork, index: int, x_tm: str) -> str:
@@ -361,21 +295,6 @@ def build(net: DelayNetwork, record_spikes: bool = True) -> onnx.ModelProto:
     return model_proto(g, "delaysnn_integer", TensorProto.INT32, net.input_size, outputs, doc, _metadata(net, pad, record_spikes))
 
 
-def model_proto(g: _Graph, name: str, input_type: int, input_size: int, outputs: list[Any], doc: str, meta: dict[str, str]) -> onnx.ModelProto:
-    """The model of graph ``g`` (the integer and the float one alike): input ``x [batch, time,
-    input_size]`` of ``input_type``, ``outputs`` (value infos), opset 17, ``meta`` as metadata_props."""
-    from onnx import helper
-
-    graph = helper.make_graph(
-        g.nodes, name, [helper.make_tensor_value_info(INPUT, input_type, ["batch", "time", input_size])], outputs, initializer=g.initializers
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="delaysnn")
-    model.ir_version = 8  # onnx 1.10+ / onnxruntime 1.10+ read it; the newest onnx writes 10
-    model.doc_string = doc
-    helper.set_model_props(model, meta)
-    return model
-
-
 def _metadata(net: DelayNetwork, pad: int, record_spikes: bool) -> dict[str, str]:
     """String metadata_props: enough for ``run`` and ``describe`` without the IR."""
     from delaysnn.sim import alignment
@@ -399,9 +318,6 @@ def _metadata(net: DelayNetwork, pad: int, record_spikes: bool) -> dict[str, str
     }
 
 
-# --- files and running ---------------------------------------------------------------------
-
-
 def save(net: DelayNetwork, path: str | os.PathLike, record_spikes: bool = True) -> Path:
     """Build, check (``full_check``) and write the integer model to ``path`` atomically."""
     onnx = _require("onnx")
@@ -416,166 +332,3 @@ def export(net: DelayNetwork, path: str | os.PathLike) -> Path:
     """The registry's export (``delaysnn export --target onnx``): :func:`save` with every hidden
     layer's spikes as outputs, so the file can be verified layer by layer."""
     return save(net, path)
-
-
-def session(model: onnx.ModelProto | str | os.PathLike, threads: int = 0) -> Any:
-    """An onnxruntime CPU session (``threads=0``: onnxruntime's default)."""
-    ort = _require("onnxruntime")
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.log_severity_level = 3  # unused final Scan states are reported as warnings otherwise
-    source = model.SerializeToString() if hasattr(model, "SerializeToString") else str(model)
-    return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
-
-
-def run(net_or_path: DelayNetwork | str | os.PathLike, x: Any, *, steps: int | None = None, threads: int = 0) -> SimResult:
-    """Run the integer model in onnxruntime; the result has exactly ``delaysnn.sim.simulate``'s
-    shapes, dtypes and alignment (``steps`` as the sim's: default ``T + extra_steps``)."""
-    if isinstance(net_or_path, DelayNetwork):
-        sess = session(build(net_or_path), threads)
-    else:
-        from delaysnn.fileio import check_input_path
-
-        sess = session(check_input_path(net_or_path, "ONNX model"), threads)
-    return run_session(sess, x, steps=steps)
-
-
-def run_session(sess: Any, x: Any, *, steps: int | None = None) -> SimResult:
-    """Run an existing session (benchmarks reuse one) and wrap the outputs as a ``SimResult``."""
-    from delaysnn.sim import Alignment, SimResult, check_payloads
-
-    meta = sess.get_modelmeta().custom_metadata_map
-    if meta.get("delaysnn.format") != FORMAT:
-        raise UnsupportedError(
-            f"ONNX model has metadata delaysnn.format={meta.get('delaysnn.format')!r}, expected {FORMAT!r}; "
-            "export the integer network with `delaysnn export MODEL --target onnx`"
-        )
-    # the graph casts payloads unchecked (an 8-bit Cast wraps): validate as the sim does
-    x = check_payloads(x, int(meta["delaysnn.sizes"].split("-")[0]), int(meta["delaysnn.input_bits"])).astype(np.int32)
-    pad, t_in = int(meta["delaysnn.extra_steps"]), x.shape[1]
-    n_steps = t_in + pad if steps is None else int(steps)
-    if n_steps < 1:
-        raise DataError(f"steps={n_steps}: a run needs at least one step")
-    if n_steps > t_in + pad:  # more steps: feed zeros (what the sim's padding does)
-        x = np.concatenate([x, np.zeros((x.shape[0], n_steps - t_in - pad, x.shape[2]), x.dtype)], axis=1)
-    names = [VOLTAGES] + json.loads(meta["delaysnn.spike_outputs"])
-    got = dict(zip(names, sess.run(names, {INPUT: x})))
-    cut = slice(None, n_steps)  # fewer steps: causal, so the first n_steps are the shorter run
-    latency = tuple(json.loads(meta["delaysnn.latency"]))
-    return SimResult(
-        spikes=[np.ascontiguousarray(got[name][:, cut]) for name in names[1:]],
-        voltages=np.ascontiguousarray(got[VOLTAGES][:, cut]),
-        alignment=Alignment(input_steps=t_in, steps=n_steps, latency=latency),
-        readout_scale=float(meta.get("delaysnn.readout_scale", 1.0)),
-    )
-
-
-def describe(path: str | os.PathLike) -> dict[str, Any]:
-    """Summary for ``delaysnn inspect model.onnx``: opset, I/O, node counts, size, our metadata."""
-    _require("onnx")
-    from delaysnn.fileio import check_input_path
-
-    path = check_input_path(path, "ONNX model")
-    model = read_model(path)
-    meta = {p.key: p.value for p in model.metadata_props}
-    kind = {FORMAT: "delaysnn integer network (ONNX)", FLOAT_FORMAT: "delaysnn float model (ONNX)"}
-    counts = _node_counts(model.graph)
-    return {
-        "file": str(path),
-        "kind": kind.get(meta.get("delaysnn.format", ""), "ONNX model"),
-        "file_size": path.stat().st_size,
-        "ir_version": model.ir_version,
-        "opset": {imp.domain or "ai.onnx": imp.version for imp in model.opset_import},
-        "producer": f"{model.producer_name} {model.producer_version}".strip(),
-        "inputs": [_value_info(v) for v in model.graph.input],
-        "outputs": [_value_info(v) for v in model.graph.output],
-        "nodes": sum(counts.values()),
-        "node_counts": dict(sorted(counts.items())),
-        "initializers": len(model.graph.initializer),
-        "metadata": meta,
-    }
-
-
-def read_model(path: str | os.PathLike) -> onnx.ModelProto:
-    """An ONNX file's ``ModelProto``, checked for what every reader here relies on; one line otherwise.
-
-    Refused: an empty, truncated or corrupt protobuf, a file that parses but holds no model
-    (a 0-byte or foreign file parses as an empty message), tensors stored as external data
-    (delaysnn writes self-contained files; the data file is not read) and a model that fails
-    ``onnx.checker``.
-    """
-    onnx = _require("onnx")
-    from google.protobuf.message import DecodeError
-
-    from delaysnn.errors import DelaysnnError
-
-    raw = Path(path).read_bytes()
-    if not raw:
-        raise DelaysnnError(f"{path}: empty file (0 bytes), not an ONNX model; re-export it with delaysnn export --target onnx")
-    try:
-        model = onnx.load_model_from_string(raw)
-    except (DecodeError, ValueError, RuntimeError) as err:
-        raise DelaysnnError(f"{path}: not a readable ONNX model (protobuf {type(err).__name__}); the file is truncated or corrupt: re-export it") from err
-    if model.ir_version <= 0 or not model.graph.node or not model.opset_import:
-        raise DelaysnnError(
-            f"{path}: parses as protobuf but holds no ONNX model (ir_version {model.ir_version}, "
-            f"{len(model.graph.node)} nodes, {len(model.opset_import)} opsets); not an .onnx file?"
-        )
-    external = [t.name for t in _tensors(model.graph) if t.data_location == onnx.TensorProto.EXTERNAL]
-    if external:
-        raise DelaysnnError(
-            f"{path}: tensor {external[0]!r} (and {len(external) - 1} more) is stored as external data, which delaysnn "
-            "does not read; save the model self-contained (onnx.save(model, path, save_as_external_data=False))"
-        )
-    try:
-        onnx.checker.check_model(model)
-    except Exception as err:  # onnx raises ValidationError and, for some damage, C++ errors of other types
-        text = " ".join(str(err).split())[:160]
-        raise DelaysnnError(f"{path}: not a valid ONNX model (onnx.checker: {text}); the file is damaged or was edited: re-export it") from err
-    return model
-
-
-def _tensors(graph: Any) -> Any:
-    """Every initializer and constant tensor, subgraphs (Scan/Loop bodies) included."""
-    yield from graph.initializer
-    for node in graph.node:
-        for attr in node.attribute:
-            if attr.HasField("t"):
-                yield attr.t
-            yield from attr.tensors
-            if attr.HasField("g"):
-                yield from _tensors(attr.g)
-            for sub in attr.graphs:
-                yield from _tensors(sub)
-
-
-def _value_info(v: Any) -> str:
-    """``name: dtype[dim, ...]`` with symbolic dims by name."""
-    from onnx import helper
-
-    t = v.type.tensor_type
-    dims = [d.dim_param or str(d.dim_value) for d in t.shape.dim]
-    try:
-        dtype = helper.tensor_dtype_to_np_dtype(t.elem_type).name
-    except (KeyError, ValueError):  # not a tensor (sequence, map) or an unknown element type
-        dtype = f"type {v.type.WhichOneof('value')}"
-    return f"{v.name}: {dtype}[{', '.join(dims)}]"
-
-
-def _node_counts(graph: Any) -> Counter:
-    """Node count per op type, subgraphs (Scan/Loop bodies) included."""
-    counts: Counter = Counter()
-    for node in graph.node:
-        counts[node.op_type] += 1
-        for attr in node.attribute:
-            if attr.g.node:
-                counts += _node_counts(attr.g)
-            for sub in attr.graphs:
-                counts += _node_counts(sub)
-    return counts
-
-
-def _require(module: str) -> Any:
-    from ._deps import require
-
-    return require(module, extra="onnx")

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .errors import DataError
-from .limits import MAX_GENERATED_SAMPLES
+from ..errors import DataError
+from ..limits import MAX_GENERATED_SAMPLES
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Quantization grids shared by the quantizer and quantization-aware training (QAT).
 
-Pure functions of tensors: this module imports neither ``delaysnn.model`` nor
-``delaysnn.quantize`` (both import it), so the float model can train on exactly the grids the
+Pure functions of tensors: this module imports neither ``delaysnn.model`` nor the
+rest of ``delaysnn.quantization`` (both import it), so the float model can train on exactly the grids the
 quantizer deploys.
 
 - **Weights** (:func:`weight_grid`), per layer, ``w ~= mantissa * step``:
@@ -25,8 +25,8 @@ from typing import Any, Literal, TypeVar
 import numpy as np
 import torch
 
-from .errors import UnsupportedError
-from .ir import DELAY_BITS_MAX
+from ..errors import UnsupportedError
+from ..ir import DELAY_BITS_MAX
 
 __all__ = [
     "CLIP_FRACTIONS",

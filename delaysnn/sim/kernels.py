@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .constants import DECAY_SHIFT, INT32_MODULUS, LAYER_LATENCY, U_MODULUS, U_WRAP, V_SATURATION
+from ..constants import DECAY_SHIFT, INT32_MODULUS, LAYER_LATENCY, U_MODULUS, U_WRAP, V_SATURATION
 
 # numba freezes module globals into the compiled code as constants.
 _I32_HALF = INT32_MODULUS >> 1

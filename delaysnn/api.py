@@ -1,0 +1,590 @@
+"""The Python API of every command: one function per job of the CLI, which only parses, calls one
+of these and prints. A notebook, the demo (``delaysnn.demo``) and the CLI call the same functions.
+
+- :func:`load`, :func:`load_network`: a checkpoint as a float model; a file as an integer network;
+- :func:`train_model` (a :class:`TrainRequest`), :func:`new_model`, :func:`fit`: training;
+- :func:`quantize`, :func:`export`, :func:`convert`, :func:`inspect`: files in, files out;
+- :func:`simulate`, :func:`verify`, :func:`verify_merge`, :func:`estimate`: running a network;
+- :func:`search_deployment` (a :class:`SearchRequest`), :func:`plot_training`.
+
+A ``source`` is a model file (``.pt`` checkpoint, quantized with ``options``; ``.dnet`` IR file)
+or a ``DelayNetwork``; ``inputs`` an array ``[batch, steps, inputs]``, an ``EvaluationInputs``,
+or None (then ``task`` / ``data`` / ``samples`` choose them, as the CLI's options do). ``note``
+receives the notes the CLI prints to stderr. Errors are ``DelaysnnError``s; nothing here prints.
+
+About 590 lines: one short function per command, kept together so the whole API reads in one
+place; the shared steps (opening a network, its inputs, guarded outputs) live in ``pipeline``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import DelaysnnError, Terminated
+from .ir import DelayNetwork
+from .pipeline import (
+    EvaluationInputs,
+    Note,
+    QuantizeOptions,
+    as_inputs,
+    default_output,
+    is_ir_file,
+    load_network,
+    naming,
+    note_input_bits,
+    open_network,
+    output_path,
+    silent,
+    source_and_inputs,
+    train_counts,
+)
+
+__all__ = [
+    "TASK_DEFAULTS", "EvaluationInputs", "QuantizeOptions", "TrainRequest", "TrainOutcome", "SearchRequest",
+    "as_inputs", "convert", "default_output", "estimate", "export", "fit", "inspect", "load", "load_network", "load_task_data",
+    "new_model", "plot_training", "quantize", "search_deployment", "simulate", "train_model", "verify", "verify_merge",
+]
+
+TASK_DEFAULTS = {
+    # hidden, layers, max_delay, epochs, dropout
+    "synthetic": dict(hidden=32, layers=2, max_delay=25, epochs=10, dropout=0.1),
+    "shd": dict(hidden=256, layers=2, max_delay=25, epochs=50, dropout=0.4),
+    "ssc": dict(hidden=256, layers=2, max_delay=25, epochs=50, dropout=0.4),
+}
+
+
+def load(path: str | os.PathLike) -> Any:
+    """A delaysnn checkpoint (``.pt``) as a float ``DelaySNN`` in eval mode."""
+    from .checkpoint import load_checkpoint
+
+    return load_checkpoint(path)
+
+
+def load_task_data(task: str, data: str | None, samples: int | None, seed: int) -> tuple[Any, Any]:
+    """(train, test) SpikeDatasets for a task name."""
+    if task == "synthetic":
+        from .data.datasets import synthetic_splits
+
+        n_train = samples or 2048
+        return synthetic_splits(n_train=n_train, n_test=max(n_train // 4, 64), seed=seed)
+    if data is None:
+        raise DelaysnnError(f"--task {task} needs --data DIR (the directory with the official {task.upper()} .h5 files)")
+    from .data.heidelberg import load_heidelberg
+
+    train_set = load_heidelberg(data, task, "train", max_samples=samples)
+    test_set = load_heidelberg(data, task, "test", max_samples=samples, max_steps=train_set.steps)
+    return train_set, test_set
+
+
+def task_speakers(task: str, data: str | None, samples: int | None) -> Any:
+    """The training split's speakers (for a validation split by speaker), None for synthetic data."""
+    if task == "synthetic":
+        return None
+    from .data.heidelberg import load_speakers
+
+    return load_speakers(data, task, "train", max_samples=samples)
+
+
+# --- training -----------------------------------------------------------------------------------
+
+
+@dataclass
+class TrainRequest:
+    """What ``delaysnn train`` is asked for (its options; None: the task's default)."""
+
+    output: str
+    task: str = "synthetic"
+    data: str | None = None
+    epochs: int | None = None
+    layers: int | None = None
+    hidden: int | None = None
+    max_delay: int | None = None
+    batch_size: int = 64
+    lr: float = 1e-3
+    dropout: float | None = None
+    no_delays: bool = False
+    qat_bits: int | None = None
+    qat_binary: bool = False
+    qat_ternary: bool = False
+    delay_bits: int | None = None
+    delay_grid: str | None = None
+    prune: float | None = None
+    prune_scope: str | None = None
+    freeze_bn_stats: bool = False
+    lr_pos: float | None = None
+    samples: int | None = None
+    device: str = "cpu"
+    amp: str | None = None
+    seed: int = 0
+    init_from: str | None = None
+    resume: bool = False
+    keep: int = 2
+    val_fraction: float | None = None
+
+
+@dataclass
+class TrainOutcome:
+    """A finished run: the model, its checkpoint metadata, the training result, and the files
+    (``output`` is None on a rank other than 0 under torchrun: only rank 0 writes)."""
+
+    model: Any
+    meta: dict[str, Any]
+    result: Any
+    output: Path | None
+    metrics: Path
+    state_dir: Path
+
+
+def new_model(config: Any, learn_delays: bool = True) -> Any:
+    """A fresh ``DelaySNN``; without learned delays every delay is fixed at 0 (no spread)."""
+    from .model import DelaySNN
+
+    model = DelaySNN(config)
+    if not learn_delays:
+        model.set_delays(0)
+        model.set_sigma(0.0)
+    return model
+
+
+def fit(model: Any, train_set: Any, test_set: Any, options: Any, output: str | os.PathLike | None = None,
+        meta: dict[str, Any] | None = None) -> Any:
+    """Train ``model`` in place (``train.train`` with ``TrainOptions``); with ``output``, write it as
+    a checkpoint whose metadata is ``meta`` plus the final test accuracy. Returns the result."""
+    from .checkpoint import save_checkpoint
+    from .train import train
+
+    result = train(model, train_set, test_set, options)
+    if output is not None:
+        save_checkpoint(model, output, {**(meta or {}), "test_acc": result.final_test_acc})
+    return result
+
+
+def train_model(request: TrainRequest, note: Note = silent) -> TrainOutcome:
+    """Train as ``delaysnn train`` does: the task's data (a validation split by speaker with
+    ``val_fraction``), a model from the task's defaults or ``init_from``, resumable epoch states
+    beside ``output``, and a checkpoint whose metadata records the run and its deployment grids."""
+    from . import distributed
+
+    world = distributed.init_from_env(request.device)
+    try:
+        return _train(request, world, note)
+    finally:
+        distributed.cleanup()
+
+
+def _train(r: TrainRequest, world: Any, note: Note) -> TrainOutcome:
+    from . import distributed
+    from .checkpoint import load_checkpoint, save_checkpoint
+    from .model import ModelConfig
+    from .runs import run_files, state_paths
+    from .train import TrainOptions, deployment_settings, seed_everything
+    from .train import train as run_training
+
+    distributed.per_rank_batch(r.batch_size, world.size)
+    out = output_path(r.output, r.init_from, data=r.data)
+    files = run_files(out)
+    output_path(str(files.metrics), r.init_from, data=r.data)
+    defaults = TASK_DEFAULTS[r.task]
+    train_set, test_set = load_task_data(r.task, r.data, r.samples, r.seed)
+    input_max_count = train_set.max_count  # of the whole training split, validation part included
+    val_set, val_how = None, None
+    if r.val_fraction:
+        from .data.datasets import validation_split
+
+        train_set, val_set, val_how = validation_split(train_set, r.val_fraction, r.seed, task_speakers(r.task, r.data, r.samples))
+        note(f"validation: {val_how} of {train_set.name} held out")
+    max_delay = r.max_delay or defaults["max_delay"]
+    max_delay += 1 - max_delay % 2  # odd kernel, as SNN-delays forces
+    seed_everything(r.seed)
+    if r.init_from:
+        model = load_checkpoint(r.init_from)
+        # fine-tuning keeps the learned integer delays, unless it learns them through a delay grid
+        learn = r.delay_bits is not None and not r.no_delays
+    else:
+        cfg = ModelConfig(
+            input_size=train_set.channels,
+            output_size=train_set.n_classes,
+            hidden_size=r.hidden or defaults["hidden"],
+            hidden_layers=defaults["layers"] if r.layers is None else r.layers,
+            max_delay=max_delay,
+            dropout=defaults["dropout"] if r.dropout is None else r.dropout,
+            time_step_ms=train_set.time_step_ms if r.task != "synthetic" else 1.0,
+        )
+        learn = not r.no_delays
+        model = new_model(cfg, learn)
+    opts = TrainOptions(
+        epochs=r.epochs or defaults["epochs"],
+        batch_size=r.batch_size,
+        lr=r.lr,
+        # positions moving at 100 x lr undo a fine-tuned model's delays (step grid, measured)
+        lr_pos=r.lr_pos or (10 * r.lr if r.init_from and learn else None),
+        learn_delays=learn,
+        seed=r.seed,
+        device=r.device,
+        qat_bits=r.qat_bits,
+        qat_binary=r.qat_binary,
+        qat_ternary=r.qat_ternary,
+        delay_bits=r.delay_bits,
+        delay_grid=r.delay_grid or "step",
+        prune=r.prune,
+        prune_scope=r.prune_scope or "layer",
+        freeze_bn_stats=r.freeze_bn_stats,
+        amp=r.amp,
+        desc=f"train {r.task}",
+        state_dir=files.state_dir,
+        keep=r.keep,
+        resume=r.resume,
+        metrics_path=files.metrics,
+        run_info={"task": r.task, "samples": r.samples, "val_fraction": r.val_fraction},
+    )
+    try:
+        result = run_training(model, train_set, test_set, opts, val_set=val_set)
+    except (KeyboardInterrupt, Terminated):
+        done = state_paths(files.state_dir)
+        if done:
+            note(f"note: {done[-1]} holds the last finished epoch; continue with the same command and --resume")
+        raise
+    if r.resume and result.resumed_from is None:
+        note(f"note: no state in {files.state_dir} to resume; trained from the start")
+    meta: dict[str, Any] = {
+        "task": r.task,
+        "epochs": opts.epochs,
+        "test_acc": result.final_test_acc,
+        "seed": r.seed,
+        "input_max_count": input_max_count,  # sets the graded input's bit width when quantizing
+    }
+    meta.update(deployment_settings(opts))  # qat, delay_bits/delay_grid, prune/prune_scope
+    if result.selected_epoch is not None:
+        meta.update(selected_by="val_acc", selected_epoch=result.selected_epoch, val_split=val_how,
+                    val_acc=result.val_acc[result.selected_epoch - 1], last_epoch_test_acc=result.test_acc[-1])
+    meta.update(result.setup)  # how it was trained: world_size, global_batch, per_rank_batch, device, backend, amp
+    if world.main:
+        save_checkpoint(model, out, meta)
+    return TrainOutcome(model, meta, result, out if world.main else None, files.metrics, files.state_dir)
+
+
+def plot_training(metrics: str | os.PathLike, output: str | os.PathLike) -> list[dict[str, Any]]:
+    """Draw a training run's per-epoch metrics (the ``.jsonl`` beside a checkpoint) to ``output``;
+    returns the rows drawn."""
+    from .plots import training_curves
+    from .runs import read_metrics
+
+    output_path(output, metrics)
+    rows = read_metrics(metrics)
+    training_curves(rows, output, title=f"{metrics} ({len(rows)} epochs)")
+    return rows
+
+
+@dataclass
+class Converted:
+    model: Any
+    meta: dict[str, Any]
+    counts_from: str | None  # where the recorded input range was read (None: none recorded)
+
+
+def convert(source: str | os.PathLike, fmt: str, output: str | os.PathLike, data: str | None = None, task: str | None = None,
+            **options: Any) -> Converted:
+    """Import another tool's checkpoint (``fmt``: snn-delays) as a delaysnn checkpoint at ``output``;
+    with ``data`` its training split's largest count is recorded (the graded input width)."""
+    from .checkpoint import save_checkpoint
+    from .convert import convert_snn_delays
+
+    output_path(output, source, data=data)
+    model = convert_snn_delays(source, **options)
+    meta: dict[str, Any] = {"converted_from": fmt, "source": str(source)}
+    counts, where = train_counts(task, data), None
+    if counts is not None:
+        meta["input_max_count"], where = counts()
+        meta["task"] = task or "shd"
+    save_checkpoint(model, output, meta)
+    return Converted(model, meta, where)
+
+
+# --- deployment ---------------------------------------------------------------------------------
+
+
+def quantize(
+    model: str | os.PathLike, output: str | os.PathLike, options: QuantizeOptions | None = None, *, task: str | None = None,
+    data: str | None = None, note: Note = silent,
+) -> tuple[DelayNetwork, Any]:
+    """Quantize checkpoint ``model`` to an IR file ``output``; returns ``(net, per-layer report)``."""
+    from . import ir
+
+    output_path(output, model, data=data)
+    if is_ir_file(model):
+        raise DelaysnnError(f"{model}: already an integer network; quantize takes a checkpoint (.pt)")
+    net, report = open_network(model, options, task=task, data=data, note=note)
+    ir.save(net, output)
+    return net, report
+
+
+@dataclass
+class Exported:
+    path: Path
+    net: DelayNetwork | None  # None for a float export
+
+
+def export(
+    source: str | os.PathLike | DelayNetwork, target: str, output: str | os.PathLike | None = None,
+    options: QuantizeOptions | None = None, *, float_model: bool = False, task: str | None = None, data: str | None = None,
+    dt: float | None = None, note: Note = silent,
+) -> Exported:
+    """Write ``source`` for ``target`` (a backend of ``exporters.TARGETS``), by default beside a
+    model file with the target's suffix. A target with a hardware profile (loihi) checks it, and
+    quantizes a checkpoint within what its files hold (netx). ``float_model``: the float model
+    (targets whose format holds one); ``dt``: nir's seconds per step."""
+    from exporters.registry import backend, names
+
+    from .pipeline import check_profile, default_output, export_float
+    from .pipeline import export as run_export
+
+    if output is None and isinstance(source, DelayNetwork):
+        raise DelaysnnError(f"export: a network needs an output path for --target {target}")
+    model = None if isinstance(source, DelayNetwork) else source
+    out = output_path(output or default_output(source, target), model, data=data)  # type: ignore[arg-type]
+    qopts = QuantizeOptions() if options is None else replace(options)
+    spec = backend(target, "export")
+    if dt is not None and target != "nir":
+        raise DelaysnnError(f"--dt applies to --target nir (the seconds per step its graph records), not {target}")
+    extra = {} if dt is None else {"dt": dt}
+    qopts.profile = qopts.profile or spec.profile  # loihi: checked against loihi2, quantized within netx
+    qopts.for_netx = qopts.for_netx or spec.for_netx
+    if float_model:
+        if not spec.can("float"):
+            raise DelaysnnError(f"--float applies to --target {' or '.join(names('float'))}, not {target}")
+        if model is None:
+            raise DelaysnnError("export: --float takes a checkpoint (.pt), not an integer network")
+        export_float(load(model), target, out, **extra)
+        return Exported(out, None)
+    with naming(model) if model is not None else contextlib.nullcontext():
+        if model is None:
+            net, report = source, None
+        else:
+            net, report = load_network(model, qopts, data_max_count=train_counts(task, data))
+            note_input_bits(net, note)
+        if qopts.profile is not None and report is None:  # a quantized checkpoint was already checked against it
+            check_profile(net, qopts.profile)
+        run_export(net, target, out, **extra)
+    return Exported(out, net)
+
+
+def inspect(path: str | os.PathLike) -> dict[str, Any]:
+    """Describe a checkpoint, an IR file, a NIR graph, an ONNX model or a netx ``.h5``."""
+    from .inspect import describe
+
+    return describe(path)
+
+
+# --- running ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Simulated:
+    """The integer simulator's run: accuracy (None without labels), hidden firing rates, the
+    predictions, the first batch's result (rasters) and what the inputs were."""
+
+    inputs: str
+    firing_rates: list[float]
+    accuracy: float | None
+    predictions: np.ndarray
+    first: Any
+    plot: str | None = None  # as given
+
+    def to_dict(self) -> dict[str, Any]:
+        info: dict[str, Any] = {"inputs": self.inputs, "firing_rates": self.firing_rates}
+        if self.accuracy is not None:
+            info["accuracy"] = self.accuracy
+        if self.plot is not None:
+            info["plot"] = self.plot
+        return info
+
+
+def simulate(
+    source: str | os.PathLike | DelayNetwork, inputs: Any = None, options: QuantizeOptions | None = None, *,
+    labels: Any = None, task: str | None = None, data: str | None = None, samples: int | None = None,
+    plot: str | os.PathLike | None = None, note: Note = silent,
+) -> Simulated:
+    """Run the bit-accurate integer simulator a batch at a time (memory does not grow with the
+    samples) and score it against the labels; ``plot``: a spike raster of the first sample."""
+    from .sim import simulate_batches
+
+    if plot:
+        output_path(plot, None if isinstance(source, DelayNetwork) else source, data=data)
+    if labels is not None:
+        inputs = as_inputs(inputs, labels)
+    net, x = source_and_inputs(source, inputs, options, task, data, samples, note)
+    summary = simulate_batches(net, x.batches())
+    accuracy = None if x.labels is None else float((summary.predictions == x.labels).mean())
+    if plot:
+        from .plots import spike_raster
+
+        spike_raster(summary.first, plot, sample=0)
+    return Simulated(x.description, summary.firing_rates, accuracy, summary.predictions, summary.first,
+                     None if plot is None else str(plot))
+
+
+def verify(
+    source: str | os.PathLike | DelayNetwork, backends: Sequence[str], inputs: Any = None, options: QuantizeOptions | None = None,
+    *, task: str | None = None, data: str | None = None, samples: int | None = None, workers: int = 1,
+    shard: tuple[int, int] | None = None, report_path: str | None = None, junit_path: str | None = None,
+    progress: Callable[[str, str], None] | None = None, note: Note = silent,
+) -> Any:
+    """Spike-exact parity of every backend in ``backends`` with the simulator, on shard
+    ``(index, count)`` of the inputs; writes ``report_path`` (JSON) and ``junit_path`` (JUnit XML).
+    ``progress(backend, what)`` is called as each backend starts. Returns the ``VerifyRun``
+    (mismatches are reported in it, not raised)."""
+    from exporters.registry import TARGETS
+
+    from .verify import VerifyRun, network_id, shard_range, verify_batches
+
+    model = None if isinstance(source, DelayNetwork) else source
+    for path in (report_path, junit_path):
+        if path:
+            output_path(path, model, data=data)
+    if report_path and junit_path:
+        from .fileio import check_output_path
+
+        check_output_path(junit_path, [report_path])
+    qopts = QuantizeOptions() if options is None else replace(options)
+    if any(TARGETS[name].for_netx for name in backends):
+        qopts.for_netx = True  # the network every backend runs must be one netx can hold
+    net, x = source_and_inputs(source, inputs, qopts, task, data, samples, note)
+    index, count = shard or (1, 1)
+    start, stop = shard_range(x.count, index, count)
+    if start == stop:
+        raise DelaysnnError(f"--shard {index}/{count}: {x.count} samples leave this shard empty; use at most {x.count} shards")
+    part = f" (shard {index}/{count}: samples {start}..{stop - 1})" if shard else ""
+
+    def on_backend(name: str) -> None:
+        if progress is not None:
+            progress(name, f"{x.description}{part}")
+
+    reports = verify_batches(net, x.batches(start=start, stop=stop), list(backends), on_backend=on_backend, workers=workers, start=start)
+    run = VerifyRun(network_id(net), x.description, x.count, len(net.layers), start, stop, reports, shard=(index, count))
+    write_verify_outputs(run, report_path, junit_path)
+    return run
+
+
+def write_verify_outputs(run: Any, report_path: str | None, junit_path: str | None) -> None:
+    """Write a ``VerifyRun`` as JSON (``report_path``) and JUnit XML (``junit_path``)."""
+    from .fileio import write_bytes_atomic
+    from .verify import junit_xml
+
+    if report_path:
+        write_bytes_atomic(report_path, run.to_json())
+    if junit_path:
+        write_bytes_atomic(junit_path, junit_xml(run))
+
+
+def verify_merge(reports: Sequence[str], report_path: str | None = None, junit_path: str | None = None) -> Any:
+    """Combine the ``--report`` files of sharded verify runs into one ``VerifyRun`` (checked to be of
+    one network and inputs, covering every sample once) and write it."""
+    from .fileio import check_output_path
+    from .verify import _read_runs, merge_runs
+
+    for path in (report_path, junit_path):
+        if path:
+            check_output_path(path, list(reports))
+    run = merge_runs(_read_runs(reports), list(reports))
+    write_verify_outputs(run, report_path, junit_path)
+    return run
+
+
+def estimate(
+    source: str | os.PathLike | DelayNetwork, inputs: Any = None, profiles: Sequence[str] = (), options: QuantizeOptions | None = None,
+    *, task: str | None = None, data: str | None = None, samples: int | None = None, plot: str | os.PathLike | None = None,
+    note: Note = silent,
+) -> tuple[Any, str]:
+    """Synaptic operations, memory, cores and energy per inference under ``profiles`` (default
+    ``estimate.DEFAULT_PROFILES``), counted by the simulator on the inputs; ``plot``: a PNG.
+    Returns ``(Estimate, description of the inputs)``."""
+    from .estimate import DEFAULT_PROFILES, estimate_batches
+    from .estimate import estimate as estimate_array
+    from .estimate import plot as plot_estimate
+
+    chosen = list(profiles) or list(DEFAULT_PROFILES)
+    if plot:
+        model = None if isinstance(source, DelayNetwork) else source
+        output_path(plot, model, *(p for p in profiles if p.endswith(".toml")), data=data)
+    if isinstance(source, DelayNetwork) and isinstance(inputs, np.ndarray):
+        est, what = estimate_array(source, inputs, profiles=chosen), f"{inputs.shape[0]} given inputs"
+    else:
+        net, x = source_and_inputs(source, inputs, options, task, data, samples, note)
+        est, what = estimate_batches(net, x.batches(), profiles=chosen), x.description
+    if plot:
+        plot_estimate(est, plot)
+    return est, what
+
+
+# --- search -------------------------------------------------------------------------------------
+
+
+@dataclass
+class SearchRequest:
+    """What ``delaysnn search-deployment`` sweeps (``None`` in ``delay_bits``: the profile's range)."""
+
+    model: str
+    output: str
+    task: str | None = None
+    data: str | None = None
+    profile: str = "loihi2"
+    budget_kb: float | None = None
+    weight_bits: list[int] = field(default_factory=lambda: [8, 4, 2])
+    ternary: bool = True
+    delay_bits: list[int | None] = field(default_factory=lambda: [None, 5, 4, 3])
+    prune: list[float] = field(default_factory=lambda: [0.0, 0.5, 0.8])
+    delay_grid: str = "step"
+    prune_scope: str = "layer"
+    qat_epochs: int = 2
+    max_qat: int = 6
+    val_fraction: float = 0.1
+    samples: int | None = None
+    seed: int = 0
+
+
+@dataclass
+class SearchOutcome:
+    result: Any  # frontier.SearchResult
+    table: str
+    paths: tuple[Path, Path, Path]  # the table, the plot, the JSON
+
+
+def search_deployment(request: SearchRequest, echo: Note = silent) -> SearchOutcome:
+    """Quantize every candidate (weight bits x delay bits x pruning), score each on a validation
+    split, give the Pareto front short QAT, and write the table, its plot and every point."""
+    import json
+
+    from .checkpoint import load_checkpoint_and_metadata
+    from .data.datasets import validation_split
+    from .fileio import check_output_path, write_bytes_atomic
+    from .frontier import candidate_grid, plot, search, table
+    from .pipeline import load_profile
+    from .quantization import input_bits_for
+
+    r = request
+    out = output_path(r.output, r.model, data=r.data)
+    grid = candidate_grid(r.weight_bits, r.ternary, r.delay_bits, r.prune)
+    with naming(r.model):
+        fmodel, meta = load_checkpoint_and_metadata(r.model)
+    task = r.task or meta.get("task") or "synthetic"
+    train_set, test_set = load_task_data(task, r.data, r.samples, r.seed)
+    fit_set, val, how = validation_split(train_set, r.val_fraction, r.seed, task_speakers(task, r.data, r.samples))
+    echo(f"validation: {how}; {len(grid)} candidates")
+    result = search(
+        fmodel, fit_set, val, test_set, profile=load_profile(r.profile), candidates=grid, budget_kB=r.budget_kb,
+        qat_epochs=r.qat_epochs, max_qat=r.max_qat if r.qat_epochs else 0, delay_grid=r.delay_grid, prune_scope=r.prune_scope,
+        input_bits=input_bits_for(int(meta.get("input_max_count") or train_set.max_count)),
+        echo=echo,
+    )
+    text = table(result)
+    write_bytes_atomic(out, text.encode())
+    write_bytes_atomic(check_output_path(out.with_suffix(".json"), [r.model]), json.dumps(result.to_dict(), indent=2).encode())
+    plot(result, check_output_path(out.with_suffix(".png"), [r.model]), reference=task == "shd")
+    return SearchOutcome(result, text, (out, out.with_suffix(".png"), out.with_suffix(".json")))

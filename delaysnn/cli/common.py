@@ -1,0 +1,180 @@
+"""What every command shares: the ``delaysnn`` group, the quantization options, printing, and the
+entry point :func:`main`, the only place a ``DelaysnnError`` becomes a one-line message and exit
+code 1 (``--debug`` re-raises) and a signal an exit code; library code never prints errors or exits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import sys
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from .. import __version__
+from ..errors import DelaysnnError, Terminated
+
+if TYPE_CHECKING:
+    from ..pipeline import QuantizeOptions
+
+
+def targets(ability: str) -> list[str]:
+    """Names of the registry's backends that can ``ability`` (export, float, run, describe)."""
+    from exporters.registry import names
+
+    return names(ability)
+
+
+def echo_json(obj: Any) -> None:
+    click.echo(json.dumps(obj, indent=2, sort_keys=True, default=str))
+
+
+def note(message: str) -> None:
+    """A note for the user, on stderr (the api's ``note``)."""
+    click.echo(message, err=True)
+
+
+def parse_qat(value: str | None) -> tuple[int | None, bool, bool]:
+    """``--qat`` as ``(bits, binary, ternary)``."""
+    if value is None:
+        return None, False, False
+    if value.lower() in ("binary", "ternary"):
+        return None, value.lower() == "binary", value.lower() == "ternary"
+    try:
+        bits = int(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is neither a bit width 1..8 nor 'binary' or 'ternary'", param_hint="'--qat'") from None
+    if not 1 <= bits <= 8:
+        raise click.BadParameter(f"{bits} is outside 1..8 (or use 'binary' or 'ternary')", param_hint="'--qat'")
+    return bits, False, False
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="delaysnn")
+@click.option("--debug", is_flag=True, help="Show full tracebacks instead of one-line errors.")
+def cli(debug: bool) -> None:
+    """delaysnn: spiking networks with learned per-synapse delays, from training to hardware.
+
+    \b
+    Example:
+      delaysnn train --task synthetic -o model.pt
+      delaysnn export model.pt --target loihi
+    """
+    # --debug is read by main() from argv, before click parses anything
+
+
+def quantize_options(f: Any, limits_profile: bool = True) -> Any:
+    """Options shared by every command that may quantize a checkpoint on the way."""
+    opts = [
+        click.option("--weight-bits", type=click.IntRange(1, 8),
+                     help="Fixed-point weight bits (default: the grid a QAT checkpoint was trained through, else 8)."),
+        click.option("--binary", is_flag=True, help="Binary weights: sign x per-layer scale (BS4NN)."),
+        click.option("--input-bits", type=click.IntRange(1, 24), help="Graded input bits (default: from the training data)."),
+        click.option("--clip-delays", is_flag=True, help="Clip delays beyond the limit instead of refusing."),
+        click.option("--ternary", is_flag=True, help="Ternary weights {-1, 0, +1} x a per-layer scale (TWN threshold 0.7 mean|W|)."),
+        click.option("--delay-bits", type=click.IntRange(1, 12), help="Each layer's delays take at most 2**B values (see --delay-grid)."),
+        click.option("--delay-grid", type=click.Choice(["step", "cap"]),
+                     help="With --delay-bits: 'step' (default) keeps the range on a per-layer step s (delays s*k), 'cap' clips delays to 2**B - 1."),
+        click.option("--prune", type=click.FloatRange(0, 1, max_open=True), metavar="FRACTION",
+                     help="Remove this fraction of the synapses, smallest folded |weight| first (pruned synapses are absent)."),
+        click.option("--prune-scope", type=click.Choice(["layer", "global"]),
+                     help="With --prune: the fraction of each layer (default) or of the whole network (every layer keeps one synapse)."),
+    ]
+    if limits_profile:
+        opts.insert(3, click.option("--profile", default=None, help="Hardware profile to check (name, e.g. loihi2, or a .toml path)."))
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+
+def quantize_opts(kw: dict[str, Any]) -> QuantizeOptions:
+    """Pop the ``quantize_options`` from ``kw`` as ``QuantizeOptions`` (usage errors: exit 2)."""
+    from ..pipeline import QuantizeOptions
+
+    binary, ternary = kw.pop("binary"), kw.pop("ternary")
+    delay_bits, delay_grid = kw.pop("delay_bits"), kw.pop("delay_grid")
+    prune, prune_scope = kw.pop("prune"), kw.pop("prune_scope")
+    if binary and ternary:
+        raise click.BadOptionUsage("ternary", "--binary and --ternary exclude each other: pick one")
+    if delay_grid is not None and delay_bits is None:
+        raise click.BadOptionUsage("delay_grid", "--delay-grid needs --delay-bits B (the number of delay bits)")
+    if prune_scope is not None and prune is None:
+        raise click.BadOptionUsage("prune_scope", "--prune-scope needs --prune FRACTION")
+    return QuantizeOptions(
+        weight_bits=kw.pop("weight_bits"),
+        binary=binary,
+        input_bits=kw.pop("input_bits"),
+        profile=kw.pop("profile", None),
+        clip_delays=kw.pop("clip_delays"),
+        ternary=ternary,
+        delay_bits=delay_bits,
+        delay_grid=delay_grid,
+        prune=prune,
+        prune_scope=prune_scope,
+    )
+
+
+
+@contextlib.contextmanager
+def stop_signals() -> Iterator[None]:
+    """The signal policy of the command line, for the duration of the block.
+
+    SIGINT keeps Python's KeyboardInterrupt (a second Ctrl-C interrupts the cleanup too).
+    SIGTERM and SIGHUP raise :class:`~delaysnn.errors.Terminated`, so every ``atomic_path``
+    on the way up removes its temporary and worker pools are shut down, exactly as for Ctrl-C;
+    repeats of them are ignored while that unwinds. A signal already ignored (``nohup``) stays
+    ignored; the previous handlers come back on exit. Library code installs no handlers.
+    """
+    names = [signal.SIGTERM, signal.SIGHUP] if hasattr(signal, "SIGHUP") else [signal.SIGTERM]
+
+    def raise_terminated(signum: int, frame: Any) -> None:
+        for s in names:
+            signal.signal(s, signal.SIG_IGN)
+        raise Terminated(signum)
+
+    previous = {}
+    with contextlib.suppress(ValueError):  # not the main thread: leave signals alone
+        for s in names:
+            if signal.getsignal(s) is not signal.SIG_IGN:
+                previous[s] = signal.signal(s, raise_terminated)
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: one-line errors, exit code 1 (``--debug`` shows tracebacks).
+
+    Interrupted (see :func:`stop_signals`): one line, exit code 128 + the signal number (130
+    for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP).
+    """
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    with stop_signals():
+        _run(args, debug)
+
+
+def _run(args: list[str], debug: bool) -> None:
+    try:
+        code = cli.main(args=args, prog_name="delaysnn", standalone_mode=False)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo("interrupted; no partial output was left behind", err=True)
+        sys.exit(130)
+    except Terminated as sig:
+        click.echo(f"{sig}; no partial output was left behind", err=True)
+        sys.exit(128 + sig.signum)
+    except click.ClickException as err:
+        err.show()
+        sys.exit(err.exit_code)
+    except DelaysnnError as err:
+        if debug:
+            raise
+        click.echo(f"error: {err}", err=True)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,123 @@
+"""``delaysnn train``, ``plot-training`` and ``convert``: making checkpoints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from .common import cli, note, parse_qat
+
+
+@cli.command()
+@click.option("--task", type=click.Choice(["synthetic", "shd", "ssc"]), default="synthetic", show_default=True)
+@click.option("--data", type=click.Path(), help="Directory with the SHD/SSC .h5 files.")
+@click.option("--epochs", type=click.IntRange(min=1), help="Default: 10 (synthetic), 50 (shd/ssc).")
+@click.option("--layers", type=click.IntRange(min=0), help="Hidden layers (default 2).")
+@click.option("--hidden", type=click.IntRange(min=1), help="Neurons per hidden layer (default 32 synthetic, 256 shd/ssc).")
+@click.option("--max-delay", type=click.IntRange(min=1), help="DCLS kernel size in steps (made odd, as SNN-delays).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-3, show_default=True)
+@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True))
+@click.option("--no-delays", is_flag=True, help="Baseline: every delay fixed at 0, not learned.")
+@click.option("--qat", metavar="BITS|binary|ternary", help="Quantization-aware training through the weight quantizer.")
+@click.option("--delay-bits", type=click.IntRange(1, 12), help="QAT through the delay grid: at most 2**B delays per layer (as quantize --delay-bits).")
+@click.option("--delay-grid", type=click.Choice(["step", "cap"]), help="With --delay-bits: a per-layer step s, delays s*k (default), or delays capped at 2**B-1.")
+@click.option("--prune", type=click.FloatRange(0, 1, max_open=True), metavar="FRACTION", help="With --init: prune this fraction of synapses by magnitude (BN-folded), fine-tune the rest.")
+@click.option("--prune-scope", type=click.Choice(["layer", "global"]), help="With --prune: the fraction in every layer (default) or over all layers.")
+@click.option("--freeze-bn-stats", is_flag=True,
+              help="BatchNorm uses and keeps its running statistics (what is deployed); long binary/ternary QAT runs need it.")
+@click.option("--lr-pos", type=click.FloatRange(min=0, min_open=True),
+              help="Learning rate of the delay positions (default 100 x --lr; 10 x --lr when --init with --delay-bits).")
+@click.option("--samples", type=click.IntRange(min=1), help="Limit the number of training samples.")
+@click.option("--device", default="cpu", show_default=True, help="cpu or cuda[:N] (under torchrun, cuda means each rank's LOCAL_RANK GPU).")
+@click.option("--amp", type=click.Choice(["bf16"]), help="Mixed precision: forward and loss under torch.autocast(bfloat16), CPU or CUDA.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--init", "init_from", type=click.Path(), help="Start from this checkpoint (fine-tuning, e.g. QAT).")
+@click.option("--resume", is_flag=True, help="Continue the run that -o's OUT.state/ holds (same options; a fresh start if it holds none).")
+@click.option("--keep", type=click.IntRange(min=1), default=2, show_default=True, help="Epoch states kept in OUT.state/ (the newest).")
+@click.option("--val-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              help="Hold out this fraction of the training split (whole speakers where the data name them); -o gets the best validation epoch.")
+@click.option("-o", "--output", type=click.Path(), required=True, help="Checkpoint to write (.pt).")
+def train(**kw: Any) -> None:
+    """Train a DCLS-delay SNN and write a checkpoint.
+
+    Every epoch writes a resumable state to OUT.state/epoch-NNNN.pt and a line of metrics to
+    OUT.jsonl (OUT: -o without its suffix for the .jsonl); --resume continues a killed run.
+
+    \b
+    Example:
+      delaysnn train --task synthetic --epochs 10 -o model.pt
+      delaysnn train --task shd --data ~/data/SHD --device cuda -o shd.pt
+      delaysnn train --task shd --data ~/data/SHD --val-fraction 0.1 -o shd.pt --resume
+      delaysnn train --task synthetic --init model.pt --qat 4 --epochs 5 -o model-q4.pt
+      delaysnn train --task synthetic --init model.pt --qat 4 --delay-bits 5 --epochs 5 -o model-q4d5.pt
+      delaysnn train --task synthetic --init model.pt --prune 0.8 --qat 4 --epochs 5 -o model-p80.pt
+      torchrun --nproc_per_node 2 -m delaysnn train --task synthetic --batch-size 64 -o model.pt
+
+    Under torchrun --batch-size is the global batch (each rank takes batch/ranks); only rank 0
+    writes files. With --init, delays stay where the checkpoint has them, except with
+    --delay-bits: then the positions learn through the delay grid too. The checkpoint records
+    --qat, --delay-bits/--delay-grid and --prune/--prune-scope in its metadata.
+    """
+    from .. import api
+
+    qat_bits, qat_binary, qat_ternary = parse_qat(kw.pop("qat"))
+    if kw["delay_grid"] is not None and kw["delay_bits"] is None:
+        raise click.BadOptionUsage("delay_grid", "--delay-grid needs --delay-bits B (the number of delay bits)")
+    if kw["prune_scope"] is not None and kw["prune"] is None:
+        raise click.BadOptionUsage("prune_scope", "--prune-scope needs --prune FRACTION")
+    if kw["prune"] is not None and not kw["init_from"]:
+        raise click.BadOptionUsage("prune", "--prune needs --init MODEL.pt: it prunes a trained model's smallest synapses, then fine-tunes the rest")
+    done = api.train_model(api.TrainRequest(qat_bits=qat_bits, qat_binary=qat_binary, qat_ternary=qat_ternary, **kw), note=note)
+    if done.output is None:  # not rank 0: only rank 0 writes and reports
+        return
+    meta, result = done.meta, done.result
+    chosen = f" (epoch {result.selected_epoch}, best validation {100 * meta['val_acc']:.1f}%)" if result.selected_epoch else ""
+    click.echo(f"test accuracy {100 * result.final_test_acc:.1f}% (hard delays){chosen}; wrote {done.output}, metrics {done.metrics}")
+
+
+@cli.command("plot-training")
+@click.argument("metrics", type=click.Path())
+@click.option("-o", "--output", type=click.Path(), required=True, help="PNG to write.")
+def plot_training(metrics: str, output: str) -> None:
+    """Draw a training run's per-epoch metrics (the .jsonl delaysnn train writes beside -o).
+
+    \b
+    Example:
+      delaysnn plot-training model.jsonl -o curves.png
+    """
+    from ..api import plot_training as draw
+
+    rows = draw(metrics, output)
+    click.echo(f"wrote {output} ({len(rows)} epochs)")
+
+
+@cli.command()
+@click.argument("source", type=click.Path())
+@click.option("--from", "fmt", type=click.Choice(["snn-delays"]), required=True, help="Format of SOURCE.")
+@click.option("-o", "--output", type=click.Path(), required=True)
+@click.option("--max-delay", type=click.IntRange(min=1), default=25, show_default=True)
+@click.option("--time-step-ms", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True)
+@click.option("--tau-ms", type=click.FloatRange(min=0, min_open=True), default=10.05, show_default=True)
+@click.option("--threshold", type=float, default=1.0, show_default=True)
+@click.option("--data", type=click.Path(), help="The SHD-layout data it was trained on: records the input range (graded input width).")
+@click.option("--task", type=click.Choice(["shd", "ssc"]), help="Which files --data holds (default shd).")
+def convert(source: str, fmt: str, output: str, data: str | None, task: str | None, **options: Any) -> None:
+    """Import a checkpoint of another tool as a delaysnn checkpoint.
+
+    Sizes are inferred from the state_dict; the options default to SNN-delays' SHD values.
+
+    \b
+    Example:
+      delaysnn convert --from snn-delays their_best.pt -o model.pt --max-delay 25
+    """
+    from ..api import convert as run_convert
+
+    done = run_convert(source, fmt, output, data=data, task=task, **options)
+    cfg = done.model.cfg
+    click.echo(f"converted {source} ({'-'.join(map(str, cfg.sizes))}, max delay {cfg.max_delay}) -> {output}")
+    if done.counts_from is None:
+        click.echo("note: no input range recorded; quantize/simulate take it from --data (or pass --input-bits)", err=True)
+    else:
+        click.echo(f"input counts up to {done.meta['input_max_count']} in {done.counts_from}: recorded for quantization")

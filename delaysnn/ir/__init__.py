@@ -1,0 +1,37 @@
+"""The integer IR: the hub every backend reads (DESIGN section 3).
+
+Plain dataclasses of ints and int arrays; standard library and numpy only. Floats stop at
+``delaysnn.quantization``. Saved as one ``.dnet`` file (npz + JSON header, no pickle).
+
+Semantics of the fields are those of Lava's ``DelayDense`` + ``LIF`` (``PyLifModelBitAcc``);
+``delaysnn.sim`` states them normatively.
+
+``network`` holds the dataclasses and :func:`check_network`; ``files`` the ``.dnet`` format.
+Every name callers use is re-exported here: ``from delaysnn.ir import DelayNetwork, load``.
+"""
+
+from __future__ import annotations
+
+# register ranges callers read off the IR (READOUT_VTH: the readout convention)
+from ..constants import DECAY_MAX, READOUT_VTH, VTH_MAX
+from ..errors import IRValidationError
+from .files import FORMAT, VERSION, from_bytes, load, save, to_bytes
+from .network import DELAY_BITS_MAX, DelayLayer, DelayNetwork, NeuronParams, check_network
+
+__all__ = [
+    "DECAY_MAX",
+    "DELAY_BITS_MAX",
+    "FORMAT",
+    "READOUT_VTH",
+    "VERSION",
+    "VTH_MAX",
+    "DelayLayer",
+    "DelayNetwork",
+    "IRValidationError",
+    "NeuronParams",
+    "check_network",
+    "from_bytes",
+    "load",
+    "save",
+    "to_bytes",
+]

@@ -1,0 +1,199 @@
+"""lava-dl netx HDF5 in: :func:`read_netx_layout` (every field checked), loading a file into
+Lava with ``lava.lib.dl.netx.hdf5.Network`` and running it, and the ``netx`` verify backend."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from delaysnn.constants import INPUT_BITS_MAX
+from delaysnn.ir import DelayNetwork
+from delaysnn.limits import MAX_DELAY_STEPS, MAX_NEURONS, MAX_STEPS, MAX_SYNAPSES
+from delaysnn.sim import SimResult, alignment, as_input, check_payloads
+
+from .._deps import import_lava_runtime, require
+from .graph import SPARSE_ZERO_FRACTION, LavaGraph, _attach_recorders, _source_data
+from .netx_write import save_netx
+from .runtime import run_graph
+
+
+def _netx_error(path: Any, where: str, what: str) -> Exception:
+    from delaysnn.errors import DelaysnnError
+
+    return DelaysnnError(f"{path}: {where}: {what}; not a lava-dl netx file delaysnn can read (re-export it with delaysnn export --target loihi)")
+
+
+def _netx_array(path: Any, g: Any, name: str, ndim: tuple[int, ...], kinds: str = "iuf") -> np.ndarray:
+    """Dataset ``g[name]`` as an array of ``ndim`` dimensions and numeric, finite values, or one line why not."""
+    import h5py
+
+    where = f"{g.name}/{name}"
+    ds = g.get(name)
+    if not isinstance(ds, h5py.Dataset):
+        raise _netx_error(path, where, "missing" if ds is None else "is a group, expected a dataset")
+    if ds.dtype.kind not in kinds:
+        raise _netx_error(path, where, f"has dtype {ds.dtype}, expected numbers")
+    if len(ds.shape) not in ndim:
+        raise _netx_error(path, where, f"has shape {list(ds.shape)}, expected {' or '.join(f'{n}-D' for n in ndim)}")
+    if ds.size > MAX_SYNAPSES:
+        raise _netx_error(path, where, f"holds {ds.size} values, beyond the sanity limit of {MAX_SYNAPSES} (delaysnn.limits.MAX_SYNAPSES)")
+    try:
+        a = ds[()]
+    except (OSError, ValueError, TypeError) as err:  # damaged chunks: HDF5 reports them on read
+        raise _netx_error(path, where, f"cannot be read ({type(err).__name__})") from err
+    a = np.asarray(a)
+    if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
+        raise _netx_error(path, where, "contains NaN or infinite values")
+    return a
+
+
+def _netx_text(path: Any, g: Any, name: str) -> str:
+    import h5py
+
+    ds = g.get(name)
+    if not isinstance(ds, h5py.Dataset) or ds.shape != () or ds.dtype.kind not in "SOU":
+        got = "missing" if ds is None else f"{type(ds).__name__} of shape {getattr(ds, 'shape', '?')}, dtype {getattr(ds, 'dtype', '?')}"
+        raise _netx_error(path, f"{g.name}/{name}", f"{got}, expected a string")
+    value = ds[()]
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+
+
+def read_netx_layout(path: str | os.PathLike) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The root attributes and the layers of a netx HDF5, every field checked (one line on the first problem).
+
+    Each layer: ``{"key", "type", "shape"}`` and, for synaptic layers, ``weight [out, in]``,
+    ``delay`` (per synapse ``[out, in]``, per axon ``[in]`` or a scalar; integers >= 0) and the
+    neuron's ``iDecay``, ``vDecay``, ``vThMant`` when present.
+    """
+    import h5py
+
+    from delaysnn.errors import DelaysnnError
+    from delaysnn.fileio import check_hdf5, check_input_path
+
+    path = check_input_path(path, "netx file")
+    check_hdf5(path, "netx HDF5 file")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as err:
+        raise DelaysnnError(f"{path}: not an HDF5 file ({' '.join(str(err).split())[:120]}); expected a lava-dl netx .h5") from err
+    with f:
+        attrs = {}
+        # integer attributes and their ranges: the IR's payload width, the sim's run-length limit
+        ranges = {"input_bits": (1, INPUT_BITS_MAX), "tail_steps": (0, MAX_STEPS)}
+        for key, default in (("input_bits", 1), ("tail_steps", 0), ("readout_scale", 1.0)):
+            value = f.attrs.get(key, default)
+            try:
+                number = float(np.asarray(value).reshape(()))
+            except (TypeError, ValueError) as err:
+                raise _netx_error(path, f"attribute {key!r}", f"is {value!r}, expected a number") from err
+            lo, hi = ranges.get(key, (0, np.inf))
+            if not np.isfinite(number) or not lo <= number <= hi or (key in ranges and number != int(number)):
+                raise _netx_error(path, f"attribute {key!r}", f"is {value!r}, out of range" + (f" (expected an integer in {lo}..{hi})" if key in ranges else ""))
+            attrs[key] = number if key == "readout_scale" else int(number)
+        fmt = f.attrs.get("format")
+        attrs["format"] = fmt.decode(errors="replace") if isinstance(fmt, bytes) else fmt
+        top = f.get("layer")
+        if not isinstance(top, h5py.Group):
+            raise DelaysnnError(f"{path}: no '/layer' group; not a lava-dl netx file")
+        keys = list(top)
+        bad = [k for k in keys if not k.isdigit()]
+        if bad or not keys:
+            raise _netx_error(path, "/layer", f"has groups {bad[:3]}, expected 0, 1, 2, ..." if bad else "is empty")
+        layers = []
+        for key in sorted(keys, key=int):
+            g = top[key]
+            if not isinstance(g, h5py.Group):
+                raise _netx_error(path, g.name, "is a dataset, expected a layer group")
+            shape = _netx_array(path, g, "shape", (1,), "iu")
+            if shape.size == 0 or shape.min() < 1 or shape.max() > MAX_NEURONS:
+                raise _netx_error(path, f"{g.name}/shape", f"is {shape.tolist()}, expected sizes in 1..{MAX_NEURONS} (delaysnn.limits.MAX_NEURONS)")
+            layer: dict[str, Any] = {"key": key, "type": _netx_text(path, g, "type"), "shape": shape.tolist()}
+            if "weight" in g:
+                w = _netx_array(path, g, "weight", (2,))
+                d = _netx_array(path, g, "delay", (0, 1, 2)) if "delay" in g else np.zeros((), np.int64)
+                if d.ndim == 2 and d.shape != w.shape or d.ndim == 1 and d.shape[0] != w.shape[1]:
+                    raise _netx_error(path, f"{g.name}/delay", f"has shape {list(d.shape)}, weight {list(w.shape)}")
+                if d.size and (d.min() < 0 or d.max() > MAX_DELAY_STEPS or np.any(d != np.rint(d))):
+                    raise _netx_error(
+                        path, f"{g.name}/delay", f"holds negative, fractional or huge delays, expected whole steps in 0..{MAX_DELAY_STEPS} (delaysnn.limits.MAX_DELAY_STEPS)"
+                    )
+                layer.update(weight=w, delay=d.astype(np.int64))
+                neuron = g.get("neuron")
+                params = {}
+                if isinstance(neuron, h5py.Group):
+                    for name in ("iDecay", "vDecay", "vThMant"):
+                        if name in neuron:
+                            params[name] = int(_netx_array(path, neuron, name, (0, 1)).reshape(-1)[0])
+                layer["neuron"] = params
+            layers.append(layer)
+        return attrs, layers
+
+
+def build_netx(path: str | os.PathLike, x: Any, *, steps: int | None = None, sparse: bool | None = None) -> LavaGraph:
+    """Load a netx HDF5 with ``lava.lib.dl.netx.hdf5.Network`` and wire input and recorders.
+
+    ``sparse``: netx's ``sparse_fc_layer`` (every layer ``DelaySparse``, zero weights dropped);
+    None: when more than ``SPARSE_ZERO_FRACTION`` of the file's synapses are zero."""
+    import_lava_runtime()
+    require("lava.lib.dl.netx", extra="lava", quiet=True)
+    from lava.lib.dl.netx import hdf5
+    from lava.proc.io.source import RingBuffer
+
+    attrs, layout = read_netx_layout(path)  # every field checked before Lava reads it
+    input_bits, tail, scale = attrs["input_bits"], attrs["tail_steps"], attrs["readout_scale"]
+    first = layout[0]
+    in_size = int(first["shape"][0]) if first["type"] == "input" or "weight" not in first else int(first["weight"].shape[1])
+    xs = check_payloads(x, in_size, input_bits)
+    if sparse is None:  # netx has one switch for all layers: the network's share of zeros decides
+        weights = [lay["weight"] for lay in layout if "weight" in lay]
+        total = sum(w.size for w in weights)
+        sparse = bool(total) and sum(int((w == 0).sum()) for w in weights) / total > SPARSE_ZERO_FRACTION
+    proc = hdf5.Network(net_config=str(path), input_message_bits=input_bits if input_bits > 1 else 0, sparse_fc_layer=sparse)
+    blocks = list(proc.layers)
+    latency = tuple(range(1, len(blocks) + 1))
+    n_steps = steps if steps is not None else xs.shape[1] + latency[-1] + tail
+    source = RingBuffer(data=_source_data(xs, n_steps))
+    source.s_out.connect(proc.inp)
+    neurons = [b.neuron for b in blocks]
+    sinks, probe = _attach_recorders(neurons, xs.shape[0], n_steps)
+    return LavaGraph(
+        source=source,
+        synapses=[b.synapse for b in blocks],
+        neurons=neurons,
+        spike_sinks=sinks,
+        voltage_probe=probe,
+        samples=xs.shape[0],
+        steps=n_steps,
+        input_steps=xs.shape[1],
+        latency=latency,
+        readout_scale=scale,
+    )
+
+
+def run_netx(path: str | os.PathLike, x: Any, *, steps: int | None = None, sparse: bool | None = None) -> SimResult:
+    """Load a netx HDF5 with lava-dl and run it on ``x`` (simulator time axis; ``sparse``: see :func:`build_netx`)."""
+    return run_graph(build_netx(path, x, steps=steps, sparse=sparse))
+
+
+@dataclass(frozen=True)
+class NetxBackend:
+    """``delaysnn.verify``'s ``netx`` backend: write the netx HDF5 to a temporary file, load it
+    with lava-dl's ``hdf5.Network``, run it."""
+
+    profile: str = "loihi2"
+    sparse: bool | None = None  # netx's sparse_fc_layer (None: see build_netx)
+
+    def run(self, net: DelayNetwork, x: Any, *, steps: int | None = None) -> SimResult:
+        xs = as_input(net, x)
+        n_steps = alignment(net, xs.shape[1], steps).steps
+        with tempfile.TemporaryDirectory(prefix="delaysnn-netx-") as tmp:
+            path = save_netx(net, Path(tmp) / "network.net", self.profile)
+            return run_netx(path, xs, steps=n_steps, sparse=self.sparse)
+
+
+netx = NetxBackend()
