@@ -8,7 +8,8 @@ Two parts per task, relative to the task's float model (speech: ``out/speech/mod
 
 1. **Targets**: the deployments issue 13 names, each fine-tuned with ``--qat-epochs`` epochs of
    QAT through its grids (checkpoints cached in ``--work``), scored on the whole test split:
-   4-bit weights + 5-bit delays, ternary weights + 3-bit delays, 80 % pruned + 4-bit weights;
+   4-bit weights + 5-bit delays, ternary weights + 3-bit delays, 80 % pruned + 4-bit weights
+   (``--prune-epochs``, positions learning as well: pruning loses far more than rounding);
    plus the two delay grids (``cap``, ``step``) after PTQ at 5, 4 and 3 bits, to choose the default.
 2. **Search**: :func:`delaysnn.frontier.search` over weight bits x delay bits x pruning (PTQ for
    every candidate, short QAT for the front), selected on a validation split held out by speaker
@@ -34,7 +35,7 @@ import torch
 from delaysnn.checkpoint import load_checkpoint, save_checkpoint
 from delaysnn.data.datasets import SpikeDataset, validation_split
 from delaysnn.frontier import Candidate, accuracy, plot, search, table
-from delaysnn.quantization import input_bits_for, quantize_model
+from delaysnn.quantization import NETX_OPTIONS, input_bits_for, quantize_model
 from delaysnn.train import TrainOptions, evaluate, train
 from hardware import load_profile
 
@@ -98,16 +99,19 @@ def synthetic(args: argparse.Namespace) -> tuple[Any, SpikeDataset, SpikeDataset
     return model, fit, val, work.test_set, {"val_split": how, "input_bits": 1, "batch_size": 64}
 
 
-def fine_tuned(args: argparse.Namespace, name: str, model: Any, cand: Candidate, train_set: SpikeDataset, epochs: int, batch_size: int) -> Any:
-    """QAT of ``model`` through ``cand``'s grids, cached as a checkpoint in ``--work``."""
+def fine_tuned(args: argparse.Namespace, name: str, model: Any, cand: Candidate, train_set: SpikeDataset, epochs: int, batch_size: int,
+               learn: bool = False) -> Any:
+    """QAT of ``model`` through ``cand``'s grids, cached as a checkpoint in ``--work``
+    (``learn``: positions learn too, at 10 x lr, even without a delay grid)."""
     import copy
 
     tag = cand.label.replace(", ", "_").replace(" ", "").replace("%", "pct")
-    path = args.work / f"{name}-{tag}-e{epochs}.pt"
+    path = args.work / f"{name}-{tag}-e{epochs}{'-learn' if learn else ''}.pt"
     if path.exists():
         return load_checkpoint(path)
     m = copy.deepcopy(model)
     fields = cand.train_options("step", "layer")
+    fields["learn_delays"] = fields["learn_delays"] or learn
     opts = TrainOptions(epochs=epochs, batch_size=batch_size, desc=f"QAT {cand.label}", **fields)
     if opts.learn_delays:
         opts.lr_pos = 10 * opts.lr
@@ -121,7 +125,8 @@ def run_task(name: str, args: argparse.Namespace) -> dict[str, Any]:
     profile = load_profile("loihi2")
     x_test = test.x.numpy().astype(np.int32)
     float_test = evaluate(model, test)
-    base = {"input_bits": info["input_bits"], "profile": profile, "clip_delays": True}
+    # as `export --target loihi`: within what a netx file holds, so netx can check every point
+    base = {"input_bits": info["input_bits"], "profile": profile, "clip_delays": True, **NETX_OPTIONS}
     out: dict[str, Any] = {"task": name, "float_test_acc": float_test, **info, "targets": [], "grids": []}
 
     from delaysnn.estimate import network_memory
@@ -136,7 +141,8 @@ def run_task(name: str, args: argparse.Namespace) -> dict[str, Any]:
     unpruned_cores = profile.cores_needed(quantize_model(model, **base, weight_bits=4))
     for label, cand, allowed, check in TARGETS:
         t0 = time.perf_counter()
-        tuned = fine_tuned(args, name, model, cand, train_set, args.qat_epochs, info["batch_size"])
+        pruned = cand.prune > 0  # pruning loses more than rounding: a longer fine-tune, delays learning too
+        tuned = fine_tuned(args, name, model, cand, train_set, args.prune_epochs if pruned else args.qat_epochs, info["batch_size"], learn=pruned)
         net = quantize_model(tuned, **base, **cand.quantize_options("step", "layer"))
         mem = network_memory(net, profile)
         acc = accuracy(net, test)
@@ -160,7 +166,8 @@ def run_task(name: str, args: argparse.Namespace) -> dict[str, Any]:
 
     t0 = time.perf_counter()
     result = search(model, train_set, val, test, profile=profile, input_bits=info["input_bits"],
-                    qat_epochs=args.search_qat_epochs, max_qat=args.max_qat, fine_tune=tune, echo=print)
+                    qat_epochs=args.search_qat_epochs, max_qat=args.max_qat, fine_tune=tune, echo=print,
+                    deploy_options=NETX_OPTIONS)
     out["search_s"] = time.perf_counter() - t0
     for p in result.front:
         net = quantize_model(model if p.stage == "ptq" else tune(model, p.candidate), **base, **p.candidate.quantize_options("step", "layer"))
@@ -197,6 +204,7 @@ def main() -> int:
     ap.add_argument("--data", type=Path, default=common.ROOT / "data" / "spoken-digits")
     ap.add_argument("--work", type=Path, default=common.ROOT / "out" / "frontier")
     ap.add_argument("--qat-epochs", type=int, default=5)
+    ap.add_argument("--prune-epochs", type=int, default=10, help="QAT epochs of the pruned target (positions learn too).")
     ap.add_argument("--search-qat-epochs", type=int, default=1)
     ap.add_argument("--max-qat", type=int, default=4)
     ap.add_argument("--lava-samples", type=int, default=8)

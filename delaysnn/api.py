@@ -566,7 +566,7 @@ def search_deployment(request: SearchRequest, echo: Note = silent) -> SearchOutc
     from .fileio import check_output_path, write_bytes_atomic
     from .frontier import candidate_grid, plot, search, table
     from .pipeline import load_profile
-    from .quantization import input_bits_for
+    from .quantization import NETX_OPTIONS, input_bits_for
 
     r = request
     out = output_path(r.output, r.model, data=r.data)
@@ -581,6 +581,8 @@ def search_deployment(request: SearchRequest, echo: Note = silent) -> SearchOutc
         fmodel, fit_set, val, test_set, profile=load_profile(r.profile), candidates=grid, budget_kB=r.budget_kb,
         qat_epochs=r.qat_epochs, max_qat=r.max_qat if r.qat_epochs else 0, delay_grid=r.delay_grid, prune_scope=r.prune_scope,
         input_bits=input_bits_for(int(meta.get("input_max_count") or train_set.max_count)),
+        # on Loihi 2 a deployment is a netx file: search within what netx holds (as export --target loihi)
+        deploy_options=NETX_OPTIONS if r.profile == "loihi2" else None,
         echo=echo,
     )
     text = table(result)

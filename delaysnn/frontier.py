@@ -186,19 +186,21 @@ def search(
     delay_grid: str = "step",
     prune_scope: str = "layer",
     input_bits: int = 1,
+    deploy_options: dict[str, Any] | None = None,
     train_defaults: dict[str, Any] | None = None,
     echo: Callable[[str], None] = lambda line: None,
     fine_tune: Callable[[Any, Candidate], Any] | None = None,
 ) -> SearchResult:
     """Sweep ``candidates`` (default :func:`candidate_grid`) on ``model`` as the module docstring
     says. ``fine_tune(model_copy, candidate) -> model`` replaces the built-in short QAT (tests,
-    cached benches); ``train_defaults``: extra :class:`~delaysnn.train.TrainOptions` fields."""
+    cached benches); ``deploy_options``: further quantizer options for every candidate (e.g.
+    ``NETX_OPTIONS``, within what a netx file holds, as ``export --target loihi``); ``train_defaults``: extra :class:`~delaysnn.train.TrainOptions` fields."""
     from .estimate import network_memory
     from .quantization import quantize_model
     from .train import TrainOptions, evaluate, train
 
     candidates = list(candidates) if candidates is not None else candidate_grid()
-    base = {"input_bits": input_bits, "profile": profile, "clip_delays": True}
+    base = {"input_bits": input_bits, "profile": profile, "clip_delays": True, **(deploy_options or {})}
     result = SearchResult(evaluate(model, val_set), evaluate(model, test_set), 0.0, budget_kB, [], [])
     nets: dict[int, DelayNetwork] = {}  # id(point) -> its network, to score the front on test at the end
 
