@@ -146,13 +146,12 @@ def random_input(
 
 
 def as_batch(x: Any, net: DelayNetwork) -> np.ndarray:
-    """``x`` (array or tensor, ``[batch, steps, in]`` or ``[steps, in]``) as a 3-D numpy array."""
+    """``x`` (array or tensor, ``[batch, steps, in]`` or ``[steps, in]``) as checked 3-D payloads
+    (the one input validator, :func:`delaysnn.sim.check_payloads`)."""
+    from ..sim import check_payloads
+
     arr = np.asarray(x.detach().cpu().numpy() if hasattr(x, "detach") else x)
-    if arr.ndim == 2:
-        arr = arr[None]
-    if arr.ndim != 3 or arr.shape[2] != net.input_size:
-        raise DataError(f"estimate input: shape {arr.shape}, expected [batch, steps, {net.input_size}] (or [steps, {net.input_size}])")
-    return arr
+    return check_payloads(arr[None] if arr.ndim == 2 else arr, net.input_size, net.input_bits)
 
 
 @dataclass
