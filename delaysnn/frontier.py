@@ -144,31 +144,27 @@ def pareto_front(points: Iterable[Point], accuracy: Callable[[Point], float] = l
 
 def accuracy(net: DelayNetwork, data: SpikeDataset, batch: int = 256) -> float:
     """Integer accuracy of ``net`` on ``data`` with the reference simulator (streamed)."""
-    from .sim import simulate
+    from .sim import simulate_batches
 
     if not len(data):
         return float("nan")
-    right = 0
-    for start in range(0, len(data), batch):
-        x = data.x[start : start + batch].numpy()
-        right += int((simulate(net, x, record=False).predict() == data.y[start : start + batch].numpy()).sum())
-    return right / len(data)
+    summary = simulate_batches(net, (data.x[i : i + batch].numpy() for i in range(0, len(data), batch)))
+    return float((summary.predictions == data.y.numpy()).mean())
 
 
-def score(net: DelayNetwork, candidate: Candidate, stage: str, profile: Any, val: SpikeDataset, test: SpikeDataset | None) -> Point:
-    from .estimate import network_memory
+def score(net: DelayNetwork, memory: Any, candidate: Candidate, stage: str, profile: Any, val: SpikeDataset) -> Point:
+    """``net`` (whose ``estimate.network_memory`` is ``memory``) scored on the validation split."""
+    from .estimate import kilobytes
 
-    mem = network_memory(net, profile)
-    totals = mem.totals()
+    totals = memory.totals()
     return Point(
         candidate=candidate,
         stage=stage,
-        synaptic_kB=totals["synaptic"] / 8000,
-        total_kB=totals["total"] / 8000,
-        synaptic_vs_float=mem.synaptic_vs_float,
+        synaptic_kB=kilobytes(totals["synaptic"]),
+        total_kB=kilobytes(totals["total"]),
+        synaptic_vs_float=memory.synaptic_vs_float,
         cores=profile.cores_needed(net),
         val_acc=accuracy(net, val),
-        test_acc=None if test is None else accuracy(net, test),
     )
 
 
@@ -195,7 +191,7 @@ def search(
     says. ``fine_tune(model_copy, candidate) -> model`` replaces the built-in short QAT (tests,
     cached benches); ``deploy_options``: further quantizer options for every candidate (e.g.
     ``NETX_OPTIONS``, within what a netx file holds, as ``export --target loihi``); ``train_defaults``: extra :class:`~delaysnn.train.TrainOptions` fields."""
-    from .estimate import network_memory
+    from .estimate import kilobytes, network_memory
     from .quantization import quantize_model
     from .train import TrainOptions, evaluate, train
 
@@ -206,11 +202,11 @@ def search(
 
     def deploy(m: Any, cand: Candidate, stage: str) -> Point:
         net = quantize_model(m, **base, **cand.quantize_options(delay_grid, prune_scope))
-        point = score(net, cand, stage, profile, val_set, None)
+        memory = network_memory(net, profile)
+        point = score(net, memory, cand, stage, profile, val_set)
         nets[id(point)] = net
         result.points.append(point)
-        if not result.float_synaptic_kB:
-            result.float_synaptic_kB = network_memory(net, profile).float_synaptic_bits / 8000
+        result.float_synaptic_kB = kilobytes(memory.float_synaptic_bits)  # the same for every candidate
         return point
 
     def in_budget(points: Iterable[Point]) -> list[Point]:
