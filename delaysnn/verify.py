@@ -275,14 +275,10 @@ def _run_backend(name: str, net: DelayNetwork, x: np.ndarray) -> SimResult:
 
 def _run_chunks(pool: Any, name: str, net: DelayNetwork, x: np.ndarray) -> SimResult:
     """Backend ``name`` on ``x`` split into one chunk per worker, the results concatenated."""
+    from .sim import concatenate
+
     chunks = [c for c in np.array_split(x, min(pool._max_workers, x.shape[0])) if c.shape[0]]
-    results = [f.result() for f in [pool.submit(_run_backend, name, net, c) for c in chunks]]
-    first = results[0]
-    return replace(
-        first,
-        spikes=[np.concatenate([r.spikes[i] for r in results]) for i in range(len(first.spikes))],
-        voltages=np.concatenate([r.voltages for r in results]),
-    )
+    return concatenate([f.result() for f in [pool.submit(_run_backend, name, net, c) for c in chunks]])
 
 
 # --- reports of whole test sets, shards, JUnit ---

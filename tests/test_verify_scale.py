@@ -155,8 +155,10 @@ def test_a_lava_graph_of_network_copies_is_spike_exact(sparse):
     net = random_network(NetSpec(sizes=(5, 7, 6, 3), input_bits=3, seed=3))
     x = random_input(net, 5, 12, rate=0.5, seed=3)  # 5 samples on 2 copies: the last run half empty
     ref = sim.simulate(net, x, record=True)
-    got = lava.run(net, x, copies=2, sparse=sparse)
-    assert got.extra["models"]["DelaySparse" if sparse else "DelayDense"].endswith("BitAcc")
-    for a, b in zip(ref.spikes, got.spikes):
-        np.testing.assert_array_equal(a, b)
-    np.testing.assert_array_equal(ref.voltages, got.voltages)
+    assert all(s.any() for s in ref.spikes)
+    # graphs of 2 copies, each run once (lava.run), and one graph run 3 times with resets in between
+    for got in (lava.run(net, x, copies=2, sparse=sparse), lava.run_graph(lava.build(net, x=x, copies=2, sparse=sparse))):
+        assert got.extra["models"]["DelaySparse" if sparse else "DelayDense"].endswith("BitAcc")
+        for a, b in zip(ref.spikes, got.spikes):
+            np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(ref.voltages, got.voltages)

@@ -3,8 +3,8 @@ results (:class:`SimResult`, :func:`class_scores`, :func:`predict`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -104,6 +104,19 @@ def class_scores(result: SimResult, readout_scale: float | None = None) -> np.nd
 def predict(result: SimResult, readout_scale: float | None = None) -> np.ndarray:
     """Class index per sample: argmax of :func:`class_scores`."""
     return class_scores(result, readout_scale).argmax(axis=-1)
+
+
+def concatenate(results: Sequence[SimResult]) -> SimResult:
+    """Results of consecutive sample slices, one time axis -> one result over all their samples
+    (the first's alignment, scale and extras; recorded u/v traces are dropped)."""
+    first = results[0]
+    return replace(
+        first,
+        spikes=[np.concatenate([r.spikes[i] for r in results]) for i in range(len(first.spikes))],
+        voltages=np.concatenate([r.voltages for r in results]),
+        u=None,
+        v=None,
+    )
 
 
 # --- the neuron recurrence ---

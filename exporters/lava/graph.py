@@ -5,6 +5,7 @@ docstring). Builds processes; runs nothing."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,14 +22,27 @@ SPARSE_ZERO_FRACTION = 0.5
 
 
 @dataclass
+class Recording:
+    """The recorder processes of a graph and the files they fill (deleted with ``tmp``)."""
+
+    spikes: list[Any]  # recorders.StepFile per hidden layer
+    voltage: Any  # recorders.VarFile on the readout's v
+    spike_paths: list[Path]
+    voltage_path: Path
+    tmp: Any  # tempfile.TemporaryDirectory holding the files
+
+    def processes(self) -> list[Any]:
+        return [*self.spikes, self.voltage]
+
+
+@dataclass
 class LavaGraph:
     """The processes of one built network, plus what a run needs to read them back."""
 
     source: Any  # lava.proc.io.source.RingBuffer holding every sample back to back
     synapses: list[Any]  # DelayDense per layer
     neurons: list[Any]  # LIF per layer (last = readout)
-    spike_sinks: list[Any]  # sink RingBuffer per hidden layer
-    voltage_probe: Any  # sink.Read of the readout's v
+    recording: Recording  # hidden spikes and readout v, written to files every step
     samples: int
     steps: int
     input_steps: int
@@ -55,19 +69,22 @@ def _source_data(x: np.ndarray, steps: int, copies: int = 1) -> np.ndarray:
     return np.ascontiguousarray(data.reshape(copies * channels, runs * steps))
 
 
-def _attach_recorders(neurons: list[Any], runs: int, steps: int) -> tuple[list[Any], Any]:
-    from lava.proc.io.sink import Read
-    from lava.proc.io.sink import RingBuffer as Sink
+def _attach_recorders(neurons: list[Any], runs: int, steps: int) -> Recording:
+    """File recorders (:mod:`.recorders`) on every hidden layer's spikes and the readout's ``v``."""
+    import tempfile
+
+    from .recorders import StepFile, VarFile, new_record
 
     total = runs * steps
+    tmp = tempfile.TemporaryDirectory(prefix="delaysnn-lava-")
+    paths = [new_record(Path(tmp.name) / f"spikes{i}.npy", total, lif.s_out.shape[0], np.uint8) for i, lif in enumerate(neurons[:-1])]
     sinks = []
-    for lif in neurons[:-1]:
-        sink = Sink(shape=lif.s_out.shape, buffer=total)
+    for lif, path in zip(neurons[:-1], paths):
+        sink = StepFile(shape=lif.s_out.shape, path=path)
         lif.s_out.connect(sink.a_in)
         sinks.append(sink)
-    probe = Read(buffer=total)
-    probe.connect_var(neurons[-1].v)
-    return sinks, probe
+    v_path = new_record(Path(tmp.name) / "voltage.npy", total, neurons[-1].v.shape[0], np.int32)
+    return Recording(spikes=sinks, voltage=VarFile(var=neurons[-1].v, path=v_path), spike_paths=paths, voltage_path=v_path, tmp=tmp)
 
 
 def _blocks(a: np.ndarray, copies: int, sparse: bool) -> Any:
@@ -113,7 +130,9 @@ def build(
     prev, synapses, neurons = source.s_out, [], []
     for li, layer in enumerate(net.layers):
         graded = li == 0 and net.input_bits > 1
-        sparse_layer = zero_fraction(layer.weight) > SPARSE_ZERO_FRACTION if sparse is None else sparse
+        # the rule on the matrix Lava gets: B > 1 block-diagonal copies are mostly zeros
+        zeros = 1 - (1 - zero_fraction(layer.weight)) / copies
+        sparse_layer = zeros > SPARSE_ZERO_FRACTION if sparse is None else sparse
         synapse = DelaySparse if sparse_layer else DelayDense
         syn = synapse(
             weights=_blocks(2 * layer.weight.astype(np.int64), copies, sparse_layer),  # exact: see the package docstring
@@ -138,13 +157,12 @@ def build(
         prev = lif.s_out
         synapses.append(syn)
         neurons.append(lif)
-    sinks, probe = _attach_recorders(neurons, -(-xs.shape[0] // copies), align.steps)
+    recording = _attach_recorders(neurons, -(-xs.shape[0] // copies), align.steps)
     return LavaGraph(
         source=source,
         synapses=synapses,
         neurons=neurons,
-        spike_sinks=sinks,
-        voltage_probe=probe,
+        recording=recording,
         samples=xs.shape[0],
         steps=align.steps,
         input_steps=align.input_steps,

@@ -160,13 +160,12 @@ def build_netx(path: str | os.PathLike, x: Any, *, steps: int | None = None, spa
     source = RingBuffer(data=_source_data(xs, n_steps))
     source.s_out.connect(proc.inp)
     neurons = [b.neuron for b in blocks]
-    sinks, probe = _attach_recorders(neurons, xs.shape[0], n_steps)
+    recording = _attach_recorders(neurons, xs.shape[0], n_steps)
     return LavaGraph(
         source=source,
         synapses=[b.synapse for b in blocks],
         neurons=neurons,
-        spike_sinks=sinks,
-        voltage_probe=probe,
+        recording=recording,
         samples=xs.shape[0],
         steps=n_steps,
         input_steps=xs.shape[1],

@@ -13,7 +13,7 @@ import numpy as np
 
 from delaysnn.errors import UnsupportedError
 from delaysnn.ir import DelayNetwork
-from delaysnn.sim import SimResult
+from delaysnn.sim import SimResult, as_input
 
 from .graph import LavaGraph, build
 
@@ -22,39 +22,47 @@ _DENSE_MODEL = "PyDelayDenseModelBitAcc"
 _SPARSE_MODEL = "PyDelaySparseModelBitAcc"
 
 
-def run_graph(graph: LavaGraph) -> SimResult:
+def run_graph(graph: LavaGraph, *, memoize: bool = True) -> SimResult:
     """Run every sample of ``graph`` (``graph.copies`` at a time, resetting state in between),
     stop the runtime and return the hidden spikes and readout voltages on the simulator's time axis.
 
-    ``result.extra["timing"]`` holds wall seconds: ``first`` (compile + first run), ``runs``
-    (each later run), ``resets`` (between runs) and ``readback`` (reading the recorders).
+    ``memoize``: Lava's synapse models build their delay-expanded weights once, not every step
+    (:mod:`.speedups`; same arithmetic). ``result.extra["timing"]`` holds wall seconds: ``first``
+    (compile + first run), ``runs`` (each later run), ``resets`` (between runs) and ``readback``
+    (loading the recorders' files).
     """
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
 
     from delaysnn.sim import Alignment
 
-    cfg = Loihi2SimCfg(select_tag="fixed_pt")
+    from .recorders import MODELS, read_record
+    from .speedups import memoized_delay_weights
+
+    recorders = graph.recording.processes()
+    cfg = Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map={p: MODELS[type(p)] for p in recorders})
     anchor = graph.neurons[0]
     timing: dict[str, Any] = {"first": 0.0, "runs": [], "resets": [], "readback": 0.0}
     _quiet_workers(True)
     try:
-        for k in range(graph.runs):
-            if k:
+        with memoized_delay_weights() if memoize else contextlib.nullcontext():
+            for k in range(graph.runs):
+                if k:
+                    t0 = time.perf_counter()
+                    _reset(graph)
+                    timing["resets"].append(time.perf_counter() - t0)
                 t0 = time.perf_counter()
-                _reset(graph)
-                timing["resets"].append(time.perf_counter() - t0)
-            t0 = time.perf_counter()
-            anchor.run(condition=RunSteps(num_steps=graph.steps), run_cfg=cfg)
-            elapsed = time.perf_counter() - t0
-            if k == 0:
-                timing["first"] = elapsed
-                graph.models = _check_models(graph)
-            else:
-                timing["runs"].append(elapsed)
+                anchor.run(condition=RunSteps(num_steps=graph.steps), run_cfg=cfg)
+                elapsed = time.perf_counter() - t0
+                if k == 0:
+                    timing["first"] = elapsed
+                    graph.models = _check_models(graph)
+                else:
+                    timing["runs"].append(elapsed)
         t0 = time.perf_counter()
-        spikes = [_unstack(sink.data.get(), graph).astype(np.uint8) for sink in graph.spike_sinks]
-        voltages = _unstack(graph.voltage_probe.data.get(), graph).astype(np.int32)
+        rec = graph.recording
+        spikes = [_unstack(read_record(path), graph).astype(np.uint8) for path in rec.spike_paths]
+        voltages = _unstack(read_record(rec.voltage_path), graph).astype(np.int32)
         timing["readback"] = time.perf_counter() - t0
     except Exception:
         with contextlib.suppress(Exception):  # keep the original error
@@ -66,6 +74,7 @@ def run_graph(graph: LavaGraph) -> SimResult:
     finally:
         _quiet_workers(False)
     anchor.stop()
+    graph.recording.tmp.cleanup()
     return SimResult(
         spikes=spikes,
         voltages=voltages,
@@ -110,11 +119,11 @@ def _stop_workers() -> None:
     stop_processes(multiprocessing.active_children())
 
 
-def _unstack(data: np.ndarray, graph: LavaGraph) -> np.ndarray:
-    """A recorder's ``[copies * neurons, runs * steps]`` buffer -> ``[samples, steps, neurons]``
+def _unstack(rows: np.ndarray, graph: LavaGraph) -> np.ndarray:
+    """A recorder's ``[runs * steps, copies * neurons]`` rows -> ``[samples, steps, neurons]``
     (the inverse of :func:`_source_data`)."""
     c, g, t = graph.copies, graph.runs, graph.steps
-    data = np.asarray(data).astype(np.int64).reshape(c, -1, g, t).transpose(2, 0, 3, 1)
+    data = np.asarray(rows).T.astype(np.int64).reshape(c, -1, g, t).transpose(2, 0, 3, 1)
     return np.ascontiguousarray(data.reshape(g * c, t, -1)[: graph.samples])
 
 
@@ -141,7 +150,33 @@ def _check_models(graph: LavaGraph) -> dict[str, str]:
     return models
 
 
-def run(net: DelayNetwork, x: Any, *, steps: int | None = None, profile: Any = "loihi2", copies: int = 1, sparse: bool | None = None) -> SimResult:
-    """Run ``net`` on ``x`` in Lava's bit-accurate CPU simulation; same time axis as ``delaysnn.sim``
-    (``copies``, ``sparse``: see :func:`build`)."""
-    return run_graph(build(net, profile, x=x, steps=steps, copies=copies, sparse=sparse))
+# Samples per graph in :func:`run` (bench/verify_lava.py, speech model, 2 cores: per-sample runs
+# 0.8 samples/s, 16 copies 10/s, 64 copies 20/s), capped so a graph holds at most
+# COPY_SYNAPSES synapses (a 700-256-256-20 network: 16 copies, ~0.4 GB of sparse matrices).
+DEFAULT_COPIES = 64
+COPY_SYNAPSES = 1 << 22
+
+
+def default_copies(net: DelayNetwork) -> int:
+    """Copies per graph for ``net``: ``DEFAULT_COPIES``, fewer for networks with many synapses."""
+    synapses = max(1, sum(int(layer.weight.size) for layer in net.layers))
+    return max(1, min(DEFAULT_COPIES, COPY_SYNAPSES // synapses))
+
+
+def run(net: DelayNetwork, x: Any, *, steps: int | None = None, profile: Any = "loihi2", copies: int | None = None, sparse: bool | None = None) -> SimResult:
+    """Run ``net`` on ``x`` in Lava's bit-accurate CPU simulation; same time axis as ``delaysnn.sim``.
+
+    ``copies`` (default :func:`default_copies`): each slice of that many samples runs as one graph
+    of that many copies of the network side by side (:func:`build`; block-diagonal, so
+    ``DelaySparse`` by the sparse rule), compiled afresh per slice: a new graph costs less than
+    resetting one (``Var.set`` sends one element per message). 1: every sample through one
+    graph, state reset in between. ``sparse``: see :func:`build`.
+    """
+    from delaysnn.sim import concatenate
+
+    xs = as_input(net, x)
+    size = default_copies(net) if copies is None else max(1, int(copies))
+    if size == 1:
+        return run_graph(build(net, profile, x=xs, steps=steps, sparse=sparse))
+    parts = [run_graph(build(net, profile, x=xs[i : i + size], steps=steps, copies=size, sparse=sparse)) for i in range(0, xs.shape[0], size)]
+    return parts[0] if len(parts) == 1 else concatenate(parts)
