@@ -75,7 +75,7 @@ def bench_lava(net: DelayNetwork, x: np.ndarray, reference: Any) -> dict[str, An
     t0 = time.perf_counter()
     graph = elava.build(net, "loihi2", x=x)
     build = time.perf_counter() - t0
-    res = elava.run_graph(graph)
+    res = elava.run_graph(graph, memoize=False)  # Lava as shipped (verify runs copies: bench/verify_lava.py)
     total = time.perf_counter() - t0
     first_n = dataclasses.replace(reference, spikes=[s[:n] for s in reference.spikes], voltages=reference.voltages[:n])
     if not compare(first_n, res, "lava").ok:

@@ -1,64 +1,122 @@
-"""Lava parity on a test split, in samples/s: per-sample runs (today's ``verify``), ``--workers 2``,
-and one graph holding B copies of the network (block-diagonal ``DelaySparse``/``DelayDense``).
+"""Lava parity on the whole speech test split, in samples/s: graphs of B network copies (what
+``verify`` runs), per-sample runs, netx files of copies, and, with ``--base``, the per-sample runs
+of another checkout (the code before the speed-ups), measured in this run.
 
     .venv/bin/python bench/verify_lava.py [--model examples/spoken_digits.pt] [--data data/spoken-digits]
-                                          [--samples 16] [--copies 8] [--workers 2]
+                                          [--samples all] [--copies 16,64] [--per-sample 8]
+                                          [--base /tmp/base] [--json]
 
-Every configuration is checked spike for spike against ``delaysnn.sim``; the last line projects
-the time for the whole split (600 samples for the spoken digits) at the best measured rate.
+``--base``: a checkout of an earlier commit (``git worktree add /tmp/base <commit>``); its
+``exporters.lava.run`` runs ``--per-sample`` samples in a subprocess with this Python. Every
+configuration is checked spike for spike against ``delaysnn.sim`` (hidden layers must fire).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
+import sys
 import time
+from pathlib import Path
+from typing import Any
 
 import common  # noqa: F401  (puts the repository root on sys.path)
 import numpy as np
 
-from delaysnn.pipeline import evaluation_batches, load_network
+from delaysnn.pipeline import QuantizeOptions, evaluation_batches, load_network
 from delaysnn.sim import simulate
 from delaysnn.verify import verify_batches
 from exporters import lava
+from exporters.lava.netx_read import NetxBackend, netx_copies
+
+# Runs in the --base checkout: its lava.run on the first N samples, the rate on stdout.
+BASE_SNIPPET = """
+import sys, time
+from delaysnn.pipeline import evaluation_batches, load_network
+from exporters import lava
+from exporters.lava.netx_read import NetxBackend, netx_copies
+net, _ = load_network(sys.argv[1])
+x = evaluation_batches(net, "shd", sys.argv[2], None).make(0, int(sys.argv[3]))
+t0 = time.perf_counter()
+lava.run(net, x)
+print("RATE", x.shape[0] / (time.perf_counter() - t0))
+"""
 
 
-def exact(ref, got) -> bool:
+def exact(ref: Any, got: Any) -> bool:
     return all(np.array_equal(a, b) for a, b in zip(ref.spikes, got.spikes)) and np.array_equal(ref.voltages, got.voltages)
 
 
-def main() -> None:
+def timed(fn: Any) -> tuple[Any, float]:
+    t0 = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t0
+
+
+def base_rate(base: Path, model: str, data: str, samples: int) -> float:
+    proc = subprocess.run([sys.executable, "-c", BASE_SNIPPET, model, data, str(samples)], cwd=base, capture_output=True, text=True, check=False)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RATE ")]
+    if proc.returncode != 0 or not lines:
+        raise SystemExit(f"{base}: the base run failed (exit {proc.returncode}): {proc.stderr.strip()[-400:]}")
+    return float(lines[-1].split()[1])
+
+
+def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="examples/spoken_digits.pt")
     ap.add_argument("--data", default="data/spoken-digits")
-    ap.add_argument("--samples", type=int, default=16)
-    ap.add_argument("--copies", type=int, default=8)
-    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--samples", default="all", help="Samples for the copies runs ('all': the whole test split).")
+    ap.add_argument("--copies", default="16,64", help="Copies per graph to measure, comma-separated.")
+    ap.add_argument("--per-sample", type=int, default=8, help="Samples for the per-sample runs (slow).")
+    ap.add_argument("--base", type=Path, help="An earlier checkout: measure its per-sample runs too.")
+    ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    net, _ = load_network(args.model)
-    inputs = evaluation_batches(net, "shd", args.data, None)
-    x = inputs.make(0, min(args.samples, inputs.count))
-    n = x.shape[0]
-    print(f"network {'-'.join(map(str, net.sizes))}, max delay {max(layer.max_delay for layer in net.layers)}, {n} of {inputs.description}, {inputs.steps} steps")
+    model, data = str(Path(args.model).resolve()), str(Path(args.data).resolve())
+    net, _ = load_network(model)
+    inputs = evaluation_batches(net, "shd", data, None)
+    n = inputs.count if args.samples == "all" else min(int(args.samples), inputs.count)
+    x = inputs.make(0, n)
     ref = simulate(net, x, record=True)
-    rates = {}
-    for label, workers in (("per-sample runs, 1 process", 1), (f"per-sample runs, --workers {args.workers}", args.workers)):
-        t0 = time.perf_counter()
-        (report,) = verify_batches(net, [x], ["lava"], workers=workers)
-        dt = time.perf_counter() - t0
-        rates[label] = n / dt
-        print(f"{label:42s} {n / dt:6.3f} samples/s ({dt:6.1f} s); {'spike-exact' if report.ok else report.summary()}", flush=True)
-    for sparse in (True, False):
-        label = f"{args.copies} copies in one graph ({'DelaySparse' if sparse else 'DelayDense'})"
-        t0 = time.perf_counter()
-        got = lava.run(net, x, copies=args.copies, sparse=sparse)
-        dt = time.perf_counter() - t0
-        rates[label] = n / dt
-        t = got.extra["timing"]
-        print(f"{label:42s} {n / dt:6.3f} samples/s ({dt:6.1f} s: compile+first run {t['first']:.1f} s, readback {t['readback']:.1f} s); "
-              f"{'spike-exact' if exact(ref, got) else 'NOT spike-exact'}", flush=True)
-    best = max(rates, key=rates.get)
-    print(f"best: {best}: the whole split ({inputs.count} samples) in ~{inputs.count / rates[best] / 60:.1f} min")
+    assert all(s.any() for s in ref.spikes), "silent hidden layers prove nothing"
+    print(f"network {'-'.join(map(str, net.sizes))}, max delay {max(layer.max_delay for layer in net.layers)}, {n} samples of {inputs.description}, "
+          f"{ref.alignment.steps} steps; sim spikes per layer {[int(s.sum()) for s in ref.spikes]}", flush=True)
+    rates: dict[str, float] = {}
+
+    def report(label: str, count: int, seconds: float, ok: bool) -> None:
+        rates[label] = count / seconds
+        print(f"{label:44s} {count / seconds:7.2f} samples/s ({count} in {seconds:6.1f} s); {'spike-exact' if ok else 'NOT spike-exact'}", flush=True)
+        if not ok:
+            raise SystemExit(f"{label}: Lava departs from the sim")
+
+    if args.base:
+        rates["base: per-sample runs"] = base_rate(args.base, model, data, args.per_sample)
+        print(f"{'base: per-sample runs (' + args.base.name + ')':44s} {rates['base: per-sample runs']:7.2f} samples/s ({args.per_sample} samples)", flush=True)
+    xs, rs = x[: args.per_sample], simulate(net, x[: args.per_sample], record=True)
+    for memo in (False, True):
+        got, dt = timed(lambda memo=memo: lava.run_graph(lava.build(net, x=xs), memoize=memo))
+        report(f"per-sample runs, {'memoized' if memo else 'Lava as is'}", xs.shape[0], dt, exact(rs, got))
+    for copies in map(int, args.copies.split(",")):
+        got, dt = timed(lambda copies=copies: lava.run(net, x, copies=copies))
+        report(f"{copies} copies per graph", n, dt, exact(ref, got))
+    for workers in (1, 2):
+        (rep,), dt = timed(lambda workers=workers: verify_batches(net, [x], ["lava"], workers=workers))
+        report(f"verify --backends lava --workers {workers}", n, dt, rep.ok)
+    # netx: the network as --target loihi deploys it (within what netx files hold)
+    nx, _ = load_network(model, QuantizeOptions(profile="loihi2", for_netx=True, clip_delays=True))
+    nref = simulate(nx, x, record=True)
+    got, dt = timed(lambda: NetxBackend(copies=1).run(nx, xs))
+    report("netx, per-sample runs", xs.shape[0], dt, exact(simulate(nx, xs, record=True), got))
+    (rep,), dt = timed(lambda: verify_batches(nx, [x], ["netx"]))
+    report(f"verify --backends netx ({netx_copies(nx)} copies per file)", n, dt, rep.ok and bool(nref.spikes[0].any()))
+    best = max((k for k in rates if k.startswith("verify --backends lava")), key=rates.get)
+    print(f"whole split ({inputs.count} samples) with '{best}': {inputs.count / rates[best] / 60:.1f} min (target 5)")
+    if args.base:
+        print(f"speed-up of '{best}' over the base's per-sample runs: {rates[best] / rates['base: per-sample runs']:.0f}x")
+    if args.json:
+        print(json.dumps({"samples": n, "rates": rates}))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -162,3 +162,36 @@ def test_a_lava_graph_of_network_copies_is_spike_exact(sparse):
         for a, b in zip(ref.spikes, got.spikes):
             np.testing.assert_array_equal(a, b)
         np.testing.assert_array_equal(ref.voltages, got.voltages)
+
+
+def test_tiled_network_is_its_copies_side_by_side():
+    """tile_network (the netx backend's B-copy file) computes each copy on its own slice of inputs."""
+    from exporters.lava.graph import tile_network
+    from tests.factories import NetSpec, random_input, random_network
+
+    net = random_network(NetSpec(sizes=(5, 7, 6, 3), input_bits=3, seed=3))
+    x = random_input(net, 3, 12, rate=0.5, seed=3)
+    ref = sim.simulate(net, x)
+    assert all(s.any() for s in ref.spikes)
+    tiled = sim.simulate(tile_network(net, 3), x.transpose(1, 0, 2).reshape(1, x.shape[1], -1))
+    for a, b in zip(ref.spikes, tiled.spikes):
+        np.testing.assert_array_equal(a, b[0].reshape(b.shape[1], 3, -1).transpose(1, 0, 2))
+    np.testing.assert_array_equal(ref.voltages, tiled.voltages[0].reshape(-1, 3, 3).transpose(1, 0, 2))
+
+
+@pytest.mark.skipif(not HAS_LAVA, reason="lava-nc not installed")
+def test_netx_files_of_network_copies_are_spike_exact():
+    from delaysnn.quantization import NETX_OPTIONS, quantize_model
+    from exporters.lava.netx_read import NetxBackend
+    from tests.test_quantize import make_model
+    from tests.test_quantize import random_input as spike_input
+
+    net = quantize_model(make_model(max_delay=9), **NETX_OPTIONS)
+    x = spike_input(5, 20, 12).numpy().astype(np.int64)  # 5 samples, files of 2 copies: the last slice half empty
+    ref = sim.simulate(net, x)
+    assert all(s.any() for s in ref.spikes)
+    got = NetxBackend(copies=2).run(net, x)
+    assert got.extra["models"]["LIF"].endswith("BitAcc")
+    for a, b in zip(ref.spikes, got.spikes):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(ref.voltages, got.voltages)

@@ -96,6 +96,26 @@ def _blocks(a: np.ndarray, copies: int, sparse: bool) -> Any:
     return a if copies == 1 else np.kron(np.eye(copies, dtype=a.dtype), a)
 
 
+def tile_network(net: DelayNetwork, copies: int) -> DelayNetwork:
+    """``copies`` independent copies of ``net`` side by side, as one network with dense
+    block-diagonal weights and delays (the layout :func:`build` gives Lava, for files that hold
+    dense matrices: netx). Copy ``b`` owns inputs ``b * in ...`` and neurons ``b * out ...``."""
+    from dataclasses import replace
+
+    if copies == 1:
+        return net
+    layers = [
+        replace(
+            layer,
+            weight=_blocks(layer.weight, copies, False),
+            delay=_blocks(layer.delay, copies, False),
+            neuron=replace(layer.neuron, bias_mant=np.tile(np.broadcast_to(layer.neuron.bias_mant, (layer.shape[0],)), copies).astype(np.int32)),
+        )
+        for layer in net.layers
+    ]
+    return replace(net, input_size=net.input_size * copies, layers=layers)
+
+
 def zero_fraction(weight: np.ndarray) -> float:
     """Fraction of absent synapses (zero weights) of a weight matrix (0 for an empty one)."""
     return float((np.asarray(weight) == 0).mean()) if np.size(weight) else 0.0

@@ -134,11 +134,13 @@ def read_netx_layout(path: str | os.PathLike) -> tuple[dict[str, Any], list[dict
         return attrs, layers
 
 
-def build_netx(path: str | os.PathLike, x: Any, *, steps: int | None = None, sparse: bool | None = None) -> LavaGraph:
+def build_netx(path: str | os.PathLike, x: Any, *, steps: int | None = None, sparse: bool | None = None, copies: int = 1) -> LavaGraph:
     """Load a netx HDF5 with ``lava.lib.dl.netx.hdf5.Network`` and wire input and recorders.
 
     ``sparse``: netx's ``sparse_fc_layer`` (every layer ``DelaySparse``, zero weights dropped);
-    None: when more than ``SPARSE_ZERO_FRACTION`` of the file's synapses are zero."""
+    None: when more than ``SPARSE_ZERO_FRACTION`` of the file's synapses are zero. ``copies``:
+    the file holds that many copies of a network side by side (:func:`~.graph.tile_network`),
+    and ``x`` is that network's input: each run advances ``copies`` samples."""
     import_lava_runtime()
     require("lava.lib.dl.netx", extra="lava", quiet=True)
     from lava.lib.dl.netx import hdf5
@@ -148,7 +150,11 @@ def build_netx(path: str | os.PathLike, x: Any, *, steps: int | None = None, spa
     input_bits, tail, scale = attrs["input_bits"], attrs["tail_steps"], attrs["readout_scale"]
     first = layout[0]
     in_size = int(first["shape"][0]) if first["type"] == "input" or "weight" not in first else int(first["weight"].shape[1])
-    xs = check_payloads(x, in_size, input_bits)
+    if in_size % copies:
+        from delaysnn.errors import DelaysnnError
+
+        raise DelaysnnError(f"{path}: {in_size} inputs do not split into {copies} copies")
+    xs = check_payloads(x, in_size // copies, input_bits)
     if sparse is None:  # netx has one switch for all layers: the network's share of zeros decides
         weights = [lay["weight"] for lay in layout if "weight" in lay]
         total = sum(w.size for w in weights)
@@ -157,10 +163,10 @@ def build_netx(path: str | os.PathLike, x: Any, *, steps: int | None = None, spa
     blocks = list(proc.layers)
     latency = tuple(range(1, len(blocks) + 1))
     n_steps = steps if steps is not None else xs.shape[1] + latency[-1] + tail
-    source = RingBuffer(data=_source_data(xs, n_steps))
+    source = RingBuffer(data=_source_data(xs, n_steps, copies))
     source.s_out.connect(proc.inp)
     neurons = [b.neuron for b in blocks]
-    recording = _attach_recorders(neurons, xs.shape[0], n_steps)
+    recording = _attach_recorders(neurons, -(-xs.shape[0] // copies), n_steps)
     return LavaGraph(
         source=source,
         synapses=[b.synapse for b in blocks],
@@ -171,6 +177,7 @@ def build_netx(path: str | os.PathLike, x: Any, *, steps: int | None = None, spa
         input_steps=xs.shape[1],
         latency=latency,
         readout_scale=scale,
+        copies=copies,
     )
 
 
@@ -179,20 +186,47 @@ def run_netx(path: str | os.PathLike, x: Any, *, steps: int | None = None, spars
     return run_graph(build_netx(path, x, steps=steps, sparse=sparse))
 
 
+# Copies per netx file in NetxBackend: the file holds dense matrices, B**2 times a copy's, so B
+# stays small (speech model, 2 cores: per-sample runs 0.5 samples/s; 8 copies 3.4/s, a 38 MB
+# file; 16 copies ~4.8/s on a whole split, 151 MB; resetting a 16-copy graph takes 7 s, a reload 1.4 s).
+NETX_COPIES = 16
+NETX_TILED_ENTRIES = 1 << 24  # weight entries of the tiled file (a 140-128-128-20 network: 16 copies)
+
+
+def netx_copies(net: DelayNetwork) -> int:
+    """Copies of ``net`` per netx file in :class:`NetxBackend`: ``NETX_COPIES``, fewer for big networks."""
+    entries = max(1, sum(int(layer.weight.size) for layer in net.layers))
+    return max(1, min(NETX_COPIES, int((NETX_TILED_ENTRIES / entries) ** 0.5)))
+
+
 @dataclass(frozen=True)
 class NetxBackend:
     """``delaysnn.verify``'s ``netx`` backend: write the netx HDF5 to a temporary file, load it
-    with lava-dl's ``hdf5.Network``, run it."""
+    with lava-dl's ``hdf5.Network``, run it.
+
+    ``copies`` (None: :func:`netx_copies`): the file holds that many copies of the network side
+    by side (:func:`~.graph.tile_network`, written by the same ``save_netx``), and each slice of
+    that many samples runs through a freshly loaded graph; 1: the network itself, every sample
+    through one graph with resets in between (reset ``Var.set`` costs more than a reload)."""
 
     profile: str = "loihi2"
     sparse: bool | None = None  # netx's sparse_fc_layer (None: see build_netx)
+    copies: int | None = None
 
     def run(self, net: DelayNetwork, x: Any, *, steps: int | None = None) -> SimResult:
+        from delaysnn.sim import concatenate
+
+        from .graph import tile_network
+
         xs = as_input(net, x)
         n_steps = alignment(net, xs.shape[1], steps).steps
+        size = max(1, min(netx_copies(net) if self.copies is None else int(self.copies), xs.shape[0]))
         with tempfile.TemporaryDirectory(prefix="delaysnn-netx-") as tmp:
-            path = save_netx(net, Path(tmp) / "network.net", self.profile)
-            return run_netx(path, xs, steps=n_steps, sparse=self.sparse)
+            path = save_netx(tile_network(net, size), Path(tmp) / "network.net", self.profile)
+            if size == 1:
+                return run_netx(path, xs, steps=n_steps, sparse=self.sparse)
+            parts = [run_graph(build_netx(path, xs[i : i + size], steps=n_steps, sparse=self.sparse, copies=size)) for i in range(0, xs.shape[0], size)]
+        return parts[0] if len(parts) == 1 else concatenate(parts)
 
 
 netx = NetxBackend()
