@@ -134,19 +134,22 @@ def read_netx_layout(path: str | os.PathLike) -> tuple[dict[str, Any], list[dict
         return attrs, layers
 
 
-def build_netx(path: str | os.PathLike, x: Any, *, steps: int | None = None, sparse: bool | None = None, copies: int = 1) -> LavaGraph:
+def build_netx(
+    path: str | os.PathLike, x: Any, *, steps: int | None = None, sparse: bool | None = None, copies: int = 1, layout: Any = None
+) -> LavaGraph:
     """Load a netx HDF5 with ``lava.lib.dl.netx.hdf5.Network`` and wire input and recorders.
 
     ``sparse``: netx's ``sparse_fc_layer`` (every layer ``DelaySparse``, zero weights dropped);
     None: when more than ``SPARSE_ZERO_FRACTION`` of the file's synapses are zero. ``copies``:
     the file holds that many copies of a network side by side (:func:`~.graph.tile_network`),
-    and ``x`` is that network's input: each run advances ``copies`` samples."""
+    and ``x`` is that network's input: each run advances ``copies`` samples. ``layout``: the
+    file's :func:`read_netx_layout`, when the caller has read (and so checked) it already."""
     import_lava_runtime()
     require("lava.lib.dl.netx", extra="lava", quiet=True)
     from lava.lib.dl.netx import hdf5
     from lava.proc.io.source import RingBuffer
 
-    attrs, layout = read_netx_layout(path)  # every field checked before Lava reads it
+    attrs, layout = read_netx_layout(path) if layout is None else layout  # every field checked before Lava reads it
     input_bits, tail, scale = attrs["input_bits"], attrs["tail_steps"], attrs["readout_scale"]
     first = layout[0]
     in_size = int(first["shape"][0]) if first["type"] == "input" or "weight" not in first else int(first["weight"].shape[1])
@@ -225,7 +228,11 @@ class NetxBackend:
             path = save_netx(tile_network(net, size), Path(tmp) / "network.net", self.profile)
             if size == 1:
                 return run_netx(path, xs, steps=n_steps, sparse=self.sparse)
-            parts = [run_graph(build_netx(path, xs[i : i + size], steps=n_steps, sparse=self.sparse, copies=size)) for i in range(0, xs.shape[0], size)]
+            layout = read_netx_layout(path)  # once: every slice loads the same file
+            parts = [
+                run_graph(build_netx(path, xs[i : i + size], steps=n_steps, sparse=self.sparse, copies=size, layout=layout))
+                for i in range(0, xs.shape[0], size)
+            ]
         return parts[0] if len(parts) == 1 else concatenate(parts)
 
 
