@@ -28,7 +28,7 @@ from delaysnn.data.datasets import SpikeDataset, SyntheticTask, synthetic_splits
 from delaysnn.ir import DelayNetwork  # noqa: E402
 from delaysnn.model import DelaySNN, predict  # noqa: E402
 from delaysnn.quantization import input_bits_for, quantize_with_report  # noqa: E402
-from delaysnn.sim import simulate  # noqa: E402
+from delaysnn.sim import simulate_batches  # noqa: E402
 
 # (row name, quantize_model options; None = the float model itself)
 DEFAULT_CONFIGS: list[tuple[str, dict[str, Any] | None]] = [
@@ -42,13 +42,10 @@ DEFAULT_CONFIGS: list[tuple[str, dict[str, Any] | None]] = [
 
 def integer_predictions(net: DelayNetwork, x: torch.Tensor, batch_size: int = 256) -> tuple[np.ndarray, float]:
     """Class predictions of the integer network (softmax-sum over time of ``v * readout_scale``)
-    and its mean hidden spike rate."""
-    preds, rates = [], []
-    for start in range(0, x.shape[0], batch_size):
-        res = simulate(net, x[start : start + batch_size], record=False)
-        preds.append(res.predict())  # softmax-sum of v * provenance["readout_scale"]
-        rates.append(np.mean([s.mean() for s in res.spikes]) if res.spikes else 0.0)
-    return np.concatenate(preds), float(np.mean(rates))
+    and its mean hidden spike rate (the layers' rates averaged)."""
+    run = simulate_batches(net, (x[start : start + batch_size] for start in range(0, x.shape[0], batch_size)))
+    rates = run.firing_rates
+    return run.predictions, float(np.mean(rates)) if rates else 0.0
 
 
 @torch.no_grad()

@@ -201,7 +201,7 @@ def deploy(
     xs = x[:verify_samples]
     for label in ("8-bit", "binary-qat"):
         backends = ["lava", "netx", "onnx", "nir"]
-        echo(f"verifying the {label} network on {len(xs)} samples against {', '.join(backends)} (Lava is slow) ...")
+        echo(f"verifying the {label} network on {len(xs)} samples against {', '.join(backends)} ...")
         for report in api.verify(nets[label], backends, xs).reports:
             summary.add(f"verify {label} {report.backend}", "identical" if report.ok else "MISMATCH", report.summary().split(": ", 1)[1])
             if not report.ok:
