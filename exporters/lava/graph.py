@@ -40,7 +40,7 @@ class LavaGraph:
     """The processes of one built network, plus what a run needs to read them back."""
 
     source: Any  # lava.proc.io.source.RingBuffer holding every sample back to back
-    synapses: list[Any]  # DelayDense per layer
+    synapses: list[Any]  # DelayDense or DelaySparse per layer
     neurons: list[Any]  # LIF per layer (last = readout)
     recording: Recording  # hidden spikes and readout v, written to files every step
     samples: int
