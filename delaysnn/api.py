@@ -110,6 +110,7 @@ class TrainRequest:
     lr: float = 1e-3
     dropout: float | None = None
     no_delays: bool = False
+    learn_delays: bool = False  # with init_from: the positions learn too (a fresh model's always do)
     qat_bits: int | None = None
     qat_binary: bool = False
     qat_ternary: bool = False
@@ -118,6 +119,9 @@ class TrainRequest:
     prune: float | None = None
     prune_scope: str | None = None
     freeze_bn_stats: bool = False
+    distill: str | None = None  # teacher checkpoint for knowledge distillation
+    distill_weight: float = 0.5
+    distill_temperature: float = 2.0
     lr_pos: float | None = None
     samples: int | None = None
     device: str = "cpu"
@@ -205,8 +209,8 @@ def _train(r: TrainRequest, world: Any, note: Note) -> TrainOutcome:
     seed_everything(r.seed)
     if r.init_from:
         model = load_checkpoint(r.init_from)
-        # fine-tuning keeps the learned integer delays, unless it learns them through a delay grid
-        learn = r.delay_bits is not None and not r.no_delays
+        # fine-tuning keeps the learned integer delays, unless asked to learn them or a delay grid is trained
+        learn = (r.learn_delays or r.delay_bits is not None) and not r.no_delays
     else:
         cfg = ModelConfig(
             input_size=train_set.channels,
@@ -236,6 +240,9 @@ def _train(r: TrainRequest, world: Any, note: Note) -> TrainOutcome:
         prune=r.prune,
         prune_scope=r.prune_scope or "layer",
         freeze_bn_stats=r.freeze_bn_stats,
+        distill=r.distill,
+        distill_weight=r.distill_weight,
+        distill_temperature=r.distill_temperature,
         amp=r.amp,
         desc=f"train {r.task}",
         state_dir=files.state_dir,

@@ -14,6 +14,8 @@ straight-through gradient). ``prune`` computes magnitude-pruning masks once, on 
 weights of the model ``train`` is given (the matrices the quantizer prunes), and holds the
 pruned weights at exactly 0, so the checkpoint's zeros are the synapses ``quantize --prune``
 drops (see :func:`prune_model`). :func:`deployment_settings` is what the checkpoint records.
+``distill`` adds knowledge distillation from a teacher checkpoint (:func:`distill_loss`): with
+frozen BatchNorm statistics, the recipe that brings binary QAT closest to float (``bench/binary_qat.py``).
 
 With ``TrainOptions.state_dir`` a resumable state is written after every epoch and
 ``resume=True`` continues from the newest one, ending bit-identical (on CPU) to a run never
@@ -67,6 +69,12 @@ class TrainOptions:
     # BatchNorm normalizes with its running statistics and leaves them alone (the deployed, folded
     # computation); binary/ternary QAT needs it for long runs: see FREEZE_NOTE
     freeze_bn_stats: bool = False
+    # knowledge distillation (Hinton et al. 2015): a teacher checkpoint (e.g. the float model a
+    # QAT run starts from); the loss becomes (1 - w) * CE + w * T^2 * KL(teacher || student) of
+    # the class scores softened by T (see distill_loss)
+    distill: str | os.PathLike | None = None
+    distill_weight: float = 0.5
+    distill_temperature: float = 2.0
     amp: str | None = None  # "bf16": forward and loss under torch.autocast(bfloat16), on any device
     progress: bool = True  # a bar on a terminal, else one line per epoch on stderr
     desc: str = "train"
@@ -92,6 +100,12 @@ class TrainOptions:
             raise DelaysnnError("resume=True needs state_dir (the directory the interrupted run wrote its states to)")
         if self.amp not in (None, "bf16"):
             raise DelaysnnError(f"--amp must be bf16 (got {self.amp!r})")
+        if not 0.0 <= self.distill_weight <= 1.0:
+            raise DelaysnnError(f"--distill-weight must be in [0, 1] (got {self.distill_weight})")
+        if not self.distill_temperature > 0:
+            raise DelaysnnError(f"--distill-temperature must be > 0 (got {self.distill_temperature})")
+        if self.distill is not None:  # a str: the fingerprint goes into states loaded with weights_only
+            self.distill = os.fspath(self.distill)
 
     def fingerprint(self) -> dict[str, Any]:
         """The options that shape the trajectory (a resume must match them; the device may differ)."""
@@ -120,7 +134,7 @@ def check_qat_options(delay_bits: int | None, delay_grid: str = "step", prune: f
 
 # option -> its default; a default value is left out of the fingerprint
 _FINGERPRINT_EXTRAS = {"qat_ternary": False, "delay_bits": None, "delay_grid": "step", "prune": None, "prune_scope": "layer",
-                       "freeze_bn_stats": False}
+                       "freeze_bn_stats": False, "distill": None, "distill_weight": 0.5, "distill_temperature": 2.0}
 
 # Why binary (and ternary) QAT with training-mode BatchNorm diverges (issue 11): the quantizer
 # folds the BN gain g = gamma / sqrt(running_var) into each row and binarizes the layer with one
@@ -165,6 +179,31 @@ def quantize_defaults(meta: dict[str, Any]) -> dict[str, Any]:
     if meta.get("prune") is not None:
         out.update(prune=float(meta["prune"]), prune_scope=str(meta.get("prune_scope", "layer")))
     return out
+
+
+def distill_loss(scores: torch.Tensor, teacher_scores: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Per-sample distillation loss ``T^2 * KL(softmax(t / T) || softmax(s / T))`` of the class
+    scores (:func:`model.class_scores`, which the cross-entropy takes as logits too), ``[batch]``.
+    T^2 keeps its gradient on the cross-entropy's scale whatever T (Hinton et al. 2015)."""
+    log_p = F.log_softmax(scores / temperature, dim=-1)
+    log_q = F.log_softmax(teacher_scores.detach() / temperature, dim=-1)
+    return (log_q.exp() * (log_q - log_p)).sum(-1) * temperature**2
+
+
+def load_teacher(path: str | os.PathLike, model: DelaySNN, device: torch.device) -> DelaySNN:
+    """The distillation teacher: the checkpoint at ``path`` in eval mode (what it deploys: hard
+    delays, BatchNorm's running statistics, no dropout), frozen, on ``device``."""
+    from .checkpoint import load_checkpoint
+
+    teacher = load_checkpoint(path)
+    mine, theirs = model.cfg, teacher.cfg
+    if (theirs.input_size, theirs.output_size) != (mine.input_size, mine.output_size):
+        raise DelaysnnError(
+            f"{path}: --distill teacher has {theirs.input_size} inputs and {theirs.output_size} classes, the model "
+            f"{mine.input_size} and {mine.output_size}; distill from a model trained on the same task"
+        )
+    teacher.requires_grad_(False)
+    return teacher.to(device).eval()
 
 
 def prune_model(model: DelaySNN, fraction: float, scope: str = "layer") -> list[torch.Tensor]:
@@ -301,6 +340,7 @@ def train(
     masks = prune_model(model, opts.prune, opts.prune_scope) if opts.prune is not None else None
     model.set_learn_positions(opts.learn_delays)
     model.freeze_bn_stats = opts.freeze_bn_stats
+    teacher = load_teacher(opts.distill, model, device) if opts.distill is not None else None
 
     weights = [s.weight for s in model.synapses]
     bn = [p for layer in model.hidden if layer.bn is not None for p in layer.bn.parameters()]
@@ -389,6 +429,13 @@ def train(
                         loss = F.cross_entropy(scores, y)
                     else:
                         loss = distributed.cross_entropy_share(scores, y, n_global, world)
+                    if teacher is not None:
+                        with torch.no_grad():
+                            teacher_scores = class_scores(teacher(x).float())
+                        kd = distill_loss(scores, teacher_scores, opts.distill_temperature)
+                        # the same share of the global mean as the cross-entropy's
+                        kd = kd.mean() if world.size == 1 else kd.sum() * (world.size / n_global)
+                        loss = (1 - opts.distill_weight) * loss + opts.distill_weight * kd
                 loss.backward()
                 for opt in optimizers:
                     opt.step()

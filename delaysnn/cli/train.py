@@ -20,6 +20,7 @@ from .common import cli, note, parse_qat
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-3, show_default=True)
 @click.option("--dropout", type=click.FloatRange(0, 1, max_open=True))
 @click.option("--no-delays", is_flag=True, help="Baseline: every delay fixed at 0, not learned.")
+@click.option("--learn-delays", is_flag=True, help="With --init: the positions learn too (at 10 x --lr unless --lr-pos), e.g. during binary QAT.")
 @click.option("--qat", metavar="BITS|binary|ternary", help="Quantization-aware training through the weight quantizer.")
 @click.option("--delay-bits", type=click.IntRange(1, 12), help="QAT through the delay grid: at most 2**B delays per layer (as quantize --delay-bits).")
 @click.option("--delay-grid", type=click.Choice(["step", "cap"]), help="With --delay-bits: a per-layer step s, delays s*k (default), or delays capped at 2**B-1.")
@@ -27,6 +28,12 @@ from .common import cli, note, parse_qat
 @click.option("--prune-scope", type=click.Choice(["layer", "global"]), help="With --prune: the fraction in every layer (default) or over all layers.")
 @click.option("--freeze-bn-stats", is_flag=True,
               help="BatchNorm uses and keeps its running statistics (what is deployed); long binary/ternary QAT runs need it.")
+@click.option("--distill", type=click.Path(), metavar="TEACHER.pt",
+              help="Knowledge distillation: the loss adds KL to this model's class scores (e.g. the float model a QAT run starts from).")
+@click.option("--distill-weight", type=click.FloatRange(0, 1),
+              help="With --distill: loss = (1 - w) * cross-entropy + w * T^2 * KL (default 0.5).")
+@click.option("--distill-temperature", type=click.FloatRange(min=0, min_open=True),
+              help="With --distill: the temperature T that softens both class scores (default 2).")
 @click.option("--lr-pos", type=click.FloatRange(min=0, min_open=True),
               help="Learning rate of the delay positions (default 100 x --lr; 10 x --lr when --init with --delay-bits).")
 @click.option("--samples", type=click.IntRange(min=1), help="Limit the number of training samples.")
@@ -52,6 +59,7 @@ def train(**kw: Any) -> None:
       delaysnn train --task shd --data ~/data/SHD --val-fraction 0.1 -o shd.pt --resume
       delaysnn train --task synthetic --init model.pt --qat 4 --epochs 5 -o model-q4.pt
       delaysnn train --task synthetic --init model.pt --qat 4 --delay-bits 5 --epochs 5 -o model-q4d5.pt
+      delaysnn train --task synthetic --init model.pt --qat binary --freeze-bn-stats --distill model.pt --learn-delays -o model-bin.pt
       delaysnn train --task synthetic --init model.pt --prune 0.8 --qat 4 --epochs 5 -o model-p80.pt
       torchrun --nproc_per_node 2 -m delaysnn train --task synthetic --batch-size 64 -o model.pt
 
@@ -69,6 +77,13 @@ def train(**kw: Any) -> None:
         raise click.BadOptionUsage("prune_scope", "--prune-scope needs --prune FRACTION")
     if kw["prune"] is not None and not kw["init_from"]:
         raise click.BadOptionUsage("prune", "--prune needs --init MODEL.pt: it prunes a trained model's smallest synapses, then fine-tunes the rest")
+    if kw["learn_delays"] and (kw["no_delays"] or not kw["init_from"]):
+        raise click.BadOptionUsage("learn_delays", "--learn-delays is for fine-tuning: it needs --init MODEL.pt and no --no-delays (a fresh model learns its delays anyway)")
+    for name in ("distill_weight", "distill_temperature"):
+        if kw[name] is not None and kw["distill"] is None:
+            raise click.BadOptionUsage(name, f"--{name.replace('_', '-')} needs --distill TEACHER.pt (the model to learn from)")
+        if kw[name] is None:
+            del kw[name]  # TrainRequest's default
     done = api.train_model(api.TrainRequest(qat_bits=qat_bits, qat_binary=qat_binary, qat_ternary=qat_ternary, **kw), note=note)
     if done.output is None:  # not rank 0: only rank 0 writes and reports
         return
