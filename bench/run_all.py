@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["bench_sim.py", "bench_onnx.py", "bench_nir.py", "quant_table.py", "cochlea.py", "speech.py", "verify_lava.py", "frontier.py"]
+SCRIPTS = ["bench_sim.py", "bench_onnx.py", "bench_nir.py", "quant_table.py", "cochlea.py", "speech.py", "binary_qat.py", "verify_lava.py", "frontier.py"]
 
 
 def machine() -> str:
@@ -33,15 +33,15 @@ def machine() -> str:
 
 
 def existing_sections(path: Path) -> dict[str, str]:
-    """``{script: its '## script ...' section}`` of a results file written by this script
-    (a script's own output may hold '## ' lines: only headings naming a script split)."""
+    """``{script: its '## script.py ...' section}`` of a results file, in file order (a script's
+    own output may hold '## ' lines: only headings naming a ``.py`` script in bench/ split)."""
     if not path.exists():
         return {}
     found: dict[str, list[str]] = {}
     current = None
     for line in path.read_text().splitlines():
         name = line[3:].split(" ", 1)[0] if line.startswith("## ") else None
-        if name in SCRIPTS:
+        if name is not None and name.endswith(".py") and (HERE / name).exists():
             current = name
             found[current] = []
         if current is not None:
@@ -54,7 +54,7 @@ def main() -> int:
     ap.add_argument("-o", "--output", type=Path, default=HERE / "RESULTS.md")
     ap.add_argument("--only", nargs="+", choices=SCRIPTS, help="Run these scripts only and replace their sections of the existing file.")
     args = ap.parse_args()
-    sections = existing_sections(args.output) if args.only else {}
+    sections = existing_sections(args.output)
     parts = [f"# delaysnn benchmarks\n\nMachine: {machine()}\n"]
     failed = []
     for script in SCRIPTS:
@@ -70,6 +70,8 @@ def main() -> int:
             failed.append(script)
         body = proc.stdout.strip() or proc.stderr.strip()[-2000:]
         parts.append(f"## {script} ({took:.0f} s{', FAILED' if proc.returncode else ''})\n\n```\n{body}\n```\n")
+    # sections of scripts run by hand (compare_trees.py needs a second checkout) stay, at the end
+    parts += [text for name, text in sections.items() if name not in SCRIPTS]
     tmp = args.output.with_suffix(".md.part")
     tmp.write_text("\n".join(parts))
     tmp.replace(args.output)
