@@ -1,45 +1,139 @@
-"""Gradual pruning on the speech workload: 50 % of the synapses, QAT, then 80 %, QAT (4-bit
-weights, positions learning at 10 x lr), against one-shot 80 % in ``bench/frontier.py``.
+"""Gradual pruning on the speech workload (issue 13: 80 % pruned, 4-bit weights, within 2 points of float).
 
-    .venv/bin/python bench/prune_gradual.py [--stages 0.5:4,0.8:8]
+    .venv/bin/python bench/prune_gradual.py [--stages 0.5:3,0.7:3,0.75:3,0.8:8] [--distill|--no-distill]
+        [--scope layer|global] [--freeze-bn] [--dropout 0.1] [--lr 1e-3] [--init CKPT] [--tag NAME]
 
-Prints the integer test accuracy (within what netx holds) after each stage. Needs the float
-model of ``bench/speech.py`` (``out/speech/model.pt``).
+A stage ``FRACTION:EPOCHS[:LR[:DROPOUT]]`` is one ``train`` call through the 4-bit weight grid
+with positions learning (10 x lr): it prunes FRACTION of the synapses by magnitude from the
+current weights (those pruned before are 0, so they stay pruned), then fine-tunes for EPOCHS,
+distilled from the float model (default), with the hidden layers' dropout lowered to DROPOUT.
+After each stage the model is quantized as ``bench/frontier.py`` measures its "80 % pruned,
+4-bit w" target (loihi2 profile, delays clipped, within what netx holds, the stage's fraction
+and scope) and scored with the integer simulator on the whole test split; its checkpoint goes
+to ``--out`` (``TAG-sN-pPERCENT.pt``). The last epoch is kept: test accuracy never selects.
+Needs the float model of ``bench/speech.py`` (``out/speech/model.pt``, 82.7 %).
+
+Measured (seed 0, 1 thread; integer test accuracy after each stage; target >= 80.7 %):
+
+| recipe | 50 % | 65-70 % | 75 % | 80 % |
+|---|---:|---:|---:|---:|
+| no KD, dropout 0.4: 0.5:4,0.8:8 (before) | 81.0 | | | 73.5 |
+| KD, dropout 0.4: 0.5:2,0.65:2,0.75:2,... | 78.8 | 75.3 | | (stopped) |
+| KD, dropout 0.1: 0.5:3,0.7:3,0.8:8 | 82.5 | 80.2 | | 78.8 |
+| KD, dropout 0.1: 0.5:3,0.7:3,0.75:3,0.8:8 (default) | 82.5 | 80.2 | 81.3 | **81.3** |
+
+The default meets the target (-1.4 points; 20 % of the synapses kept in every layer, 15.6 kB
+of synaptic memory). What mattered: dropout 0.4 (the float model's) leaves the pruned network
+underfitting (training-mode accuracy 0.76 below test); KD; steps of at most 5-10 points near 80 %; stages
+of at least 3 epochs (the trainer's one-cycle runs per epoch: a 2-epoch stage is one epoch at
+about 5 x lr and one at ~0). ``--scope global`` is no use here: at 80 % it prunes the first
+layer entirely (PTQ 6.5 % vs 23.5 % per layer). 6 more epochs at 80 % (lr 5e-4, dropout 0.2)
+after the 0.5:3,0.7:3,0.8:8 run gave 78.5 (no gain). The default was measured as a chain
+(the last two stages resumed from the 70 % checkpoint; every stage seeds itself).
 """
 
 from __future__ import annotations
 
 import argparse
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import common
 import torch
 
-from delaysnn.checkpoint import load_checkpoint
+from delaysnn.checkpoint import load_checkpoint, load_checkpoint_and_metadata, save_checkpoint
 from delaysnn.demo import speech_workload
 from delaysnn.frontier import Candidate, accuracy
+from delaysnn.model import DelaySNN
 from delaysnn.quantization import NETX_OPTIONS, input_bits_for, quantize_model
-from delaysnn.train import TrainOptions, train
+from delaysnn.train import TrainOptions, deployment_settings, train
 from hardware import load_profile
+
+FLOAT_MODEL = common.ROOT / "out" / "speech" / "model.pt"
+
+
+@dataclass
+class Stage:
+    """One ``train`` call: prune to ``fraction``, fine-tune ``epochs`` at ``lr`` with ``dropout``."""
+
+    fraction: float
+    epochs: int
+    lr: float
+    dropout: float
+
+
+def parse_stages(text: str, lr: float, dropout: float) -> list[Stage]:
+    """``"0.5:3,0.8:8:5e-4:0.2"`` -> stages (``lr``, ``dropout``: where a stage leaves them out).
+    Fractions must not decrease: a stage prunes from the current weights, so an earlier stage's
+    zeros stay pruned."""
+    stages = []
+    for item in (s for s in text.split(",") if s):
+        parts = item.split(":")
+        if not 2 <= len(parts) <= 4:
+            raise ValueError(f"stage {item!r} is not FRACTION:EPOCHS[:LR[:DROPOUT]]")
+        rest = [float(v) for v in parts[2:]] + [lr, dropout][len(parts) - 2 :]
+        stages.append(Stage(float(parts[0]), int(parts[1]), rest[0], rest[1]))
+    if not stages or any(b.fraction < a.fraction for a, b in zip(stages, stages[1:])):
+        raise ValueError("give at least one stage, with non-decreasing fractions")
+    return stages
+
+
+def set_dropout(model: DelaySNN, dropout: float) -> None:
+    """The hidden layers' dropout: they read it from their (frozen) config, shared with the model
+    and recorded in its checkpoints."""
+    cfg = replace(model.cfg, dropout=dropout)
+    for module in (model, *model.hidden):
+        module.cfg = cfg
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--stages", default="0.5:4,0.8:8", help="FRACTION:EPOCHS, comma-separated, in order.")
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--stages", default="0.5:3,0.7:3,0.75:3,0.8:8", help="FRACTION:EPOCHS[:LR[:DROPOUT]], comma-separated, in order.")
+    ap.add_argument("--distill", action=argparse.BooleanOptionalAction, default=True, help="Distil from the float model.")
+    ap.add_argument("--distill-weight", type=float, default=0.5)
+    ap.add_argument("--temperature", type=float, default=2.0)
+    ap.add_argument("--scope", choices=("layer", "global"), default="layer", help="Pruning scope (training and quantizing).")
+    ap.add_argument("--freeze-bn", action="store_true", help="Frozen BatchNorm statistics.")
+    ap.add_argument("--dropout", type=float, default=0.1,
+                    help="Hidden-layer dropout of a stage that gives none (the float model's: 0.4; pruned, it underfits).")
+    ap.add_argument("--lr", type=float, default=1e-3, help="Weights' lr of a stage that gives none (one-cycle to 5 x lr); positions 10 x lr.")
+    ap.add_argument("--init", type=Path, default=FLOAT_MODEL, help="Start from this checkpoint (default: the float model).")
+    ap.add_argument("--out", type=Path, default=common.ROOT / "out" / "prune")
+    ap.add_argument("--tag", default="gradual")
+    ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
+    try:
+        stages = parse_stages(args.stages, args.lr, args.dropout)
+    except ValueError as err:
+        ap.error(f"--stages {args.stages!r}: {err}")
     torch.set_num_threads(args.threads)
     work = speech_workload(common.ROOT / "data" / "spoken-digits", echo=print)
-    model = load_checkpoint(common.ROOT / "out" / "speech" / "model.pt")
+    model = load_checkpoint(args.init)
+    float_meta = load_checkpoint_and_metadata(FLOAT_MODEL)[1]
     profile = load_profile("loihi2")
-    print("| stage | pruned | QAT epochs | test acc |\n|---:|---:|---:|---:|")
-    for i, stage in enumerate(args.stages.split(",")):
-        frac, epochs = float(stage.split(":")[0]), int(stage.split(":")[1])
-        opts = TrainOptions(epochs=epochs, batch_size=64, desc=f"prune {frac:g}", qat_bits=4, prune=frac, learn_delays=True, progress=False)
-        opts.lr_pos = 10 * opts.lr
+    input_bits = input_bits_for(work.train_set.max_count)
+    print(f"stages {args.stages}, distill {args.distill}, scope {args.scope}, freeze-bn {args.freeze_bn}, init {args.init}")
+    print("| stage | pruned | QAT epochs | lr | dropout | test acc | minutes |\n|---:|---:|---:|---:|---:|---:|---:|", flush=True)
+    for i, st in enumerate(stages):
+        t0 = time.perf_counter()
+        frac = st.fraction
+        set_dropout(model, st.dropout)
+        # positions at 10 x lr: the trainer's default 100 x moves trained delays too far
+        opts = TrainOptions(epochs=st.epochs, batch_size=64, lr=st.lr, lr_pos=10 * st.lr, seed=args.seed, desc=f"prune {frac:g}",
+                            qat_bits=4, prune=frac, prune_scope=args.scope, learn_delays=True, freeze_bn_stats=args.freeze_bn,
+                            distill=FLOAT_MODEL if args.distill else None, distill_weight=args.distill_weight,
+                            distill_temperature=args.temperature)
         train(model, work.train_set, None, opts)
-        net = quantize_model(model, input_bits=input_bits_for(work.train_set.max_count), profile=profile, clip_delays=True,
-                             **NETX_OPTIONS, **Candidate(weight_bits=4, prune=frac).quantize_options("step", "layer"))
-        print(f"| {i + 1} | {100 * frac:.0f} % | {epochs} | {100 * accuracy(net, work.test_set):.1f} % |", flush=True)
+        net = quantize_model(model, input_bits=input_bits, profile=profile, clip_delays=True,
+                             **NETX_OPTIONS, **Candidate(weight_bits=4, prune=frac).quantize_options("step", args.scope))
+        acc = accuracy(net, work.test_set)
+        meta = {**{k: float_meta[k] for k in ("task", "dataset", "input_max_count") if k in float_meta}, **deployment_settings(opts),
+                "note": f"bench/prune_gradual.py --stages {args.stages} stage {i + 1}", "test_acc_integer": acc}
+        save_checkpoint(model, args.out / f"{args.tag}-s{i + 1}-p{round(100 * frac)}.pt", meta)
+        print(f"| {i + 1} | {100 * frac:.0f} % | {st.epochs} | {st.lr:g} | {st.dropout:g} | {100 * acc:.1f} % | "
+              f"{(time.perf_counter() - t0) / 60:.1f} |", flush=True)
     return 0
 
 
