@@ -187,7 +187,13 @@ def save_rank_state(model: nn.Module, directory: Path, steps_checked: int) -> No
                directory / f"rank{world.rank}.pt")
 
 
+def mean_share(per_sample: torch.Tensor, n_global: int, world: World) -> torch.Tensor:
+    """This rank's share of the global batch's mean of a per-sample loss, scaled so that DDP's
+    gradient average is the gradient of the global mean (exact for a short last batch split
+    unevenly too)."""
+    return per_sample.sum() * (world.size / n_global)
+
+
 def cross_entropy_share(scores: torch.Tensor, y: torch.Tensor, n_global: int, world: World) -> torch.Tensor:
-    """This rank's share of the global batch's mean loss, scaled so that DDP's gradient average is
-    the gradient of the global mean (exact for a short last batch split unevenly too)."""
-    return F.cross_entropy(scores, y, reduction="sum") * (world.size / n_global)
+    """:func:`mean_share` of the cross-entropy."""
+    return mean_share(F.cross_entropy(scores, y, reduction="none"), n_global, world)

@@ -434,7 +434,7 @@ def train(
                             teacher_scores = class_scores(teacher(x).float())
                         kd = distill_loss(scores, teacher_scores, opts.distill_temperature)
                         # the same share of the global mean as the cross-entropy's
-                        kd = kd.mean() if world.size == 1 else kd.sum() * (world.size / n_global)
+                        kd = kd.mean() if world.size == 1 else distributed.mean_share(kd, n_global, world)
                         loss = (1 - opts.distill_weight) * loss + opts.distill_weight * kd
                 loss.backward()
                 for opt in optimizers:

@@ -96,6 +96,16 @@ def _blocks(a: np.ndarray, copies: int, sparse: bool) -> Any:
     return a if copies == 1 else np.kron(np.eye(copies, dtype=a.dtype), a)
 
 
+def _tiled_bias(layer: Any, copies: int) -> np.ndarray:
+    """A layer's per-neuron bias mantissas, repeated for ``copies`` copies side by side."""
+    return np.tile(np.broadcast_to(layer.neuron.bias_mant, (layer.shape[0],)), copies).astype(np.int32)
+
+
+def weight_entries(net: DelayNetwork) -> int:
+    """Entries of all of ``net``'s weight matrices (at least 1): what sizes a graph of copies."""
+    return max(1, sum(int(layer.weight.size) for layer in net.layers))
+
+
 def tile_network(net: DelayNetwork, copies: int) -> DelayNetwork:
     """``copies`` independent copies of ``net`` side by side, as one network with dense
     block-diagonal weights and delays (the layout :func:`build` gives Lava, for files that hold
@@ -109,7 +119,7 @@ def tile_network(net: DelayNetwork, copies: int) -> DelayNetwork:
             layer,
             weight=_blocks(layer.weight, copies, False),
             delay=_blocks(layer.delay, copies, False),
-            neuron=replace(layer.neuron, bias_mant=np.tile(np.broadcast_to(layer.neuron.bias_mant, (layer.shape[0],)), copies).astype(np.int32)),
+            neuron=replace(layer.neuron, bias_mant=_tiled_bias(layer, copies)),
         )
         for layer in net.layers
     ]
@@ -169,7 +179,7 @@ def build(
             du=n.du,
             dv=n.dv,
             vth=READOUT_VTH if n.vth is None else n.vth,
-            bias_mant=np.tile(np.broadcast_to(n.bias_mant, (layer.shape[0],)), copies).astype(np.int32),
+            bias_mant=_tiled_bias(layer, copies),
             bias_exp=n.bias_exp,
         )
         prev.connect(syn.s_in)

@@ -17,9 +17,9 @@ from delaysnn.limits import MAX_DELAY_STEPS, MAX_NEURONS, MAX_STEPS, MAX_SYNAPSE
 from delaysnn.sim import SimResult, alignment, as_input, check_payloads
 
 from .._deps import import_lava_runtime, require
-from .graph import SPARSE_ZERO_FRACTION, LavaGraph, _attach_recorders, _source_data
+from .graph import SPARSE_ZERO_FRACTION, LavaGraph, _attach_recorders, _source_data, weight_entries
 from .netx_write import save_netx
-from .runtime import run_graph
+from .runtime import run_graph, run_slices
 
 
 def _netx_error(path: Any, where: str, what: str) -> Exception:
@@ -198,8 +198,7 @@ NETX_TILED_ENTRIES = 1 << 24  # weight entries of the tiled file (a 140-128-128-
 
 def netx_copies(net: DelayNetwork) -> int:
     """Copies of ``net`` per netx file in :class:`NetxBackend`: ``NETX_COPIES``, fewer for big networks."""
-    entries = max(1, sum(int(layer.weight.size) for layer in net.layers))
-    return max(1, min(NETX_COPIES, int((NETX_TILED_ENTRIES / entries) ** 0.5)))
+    return max(1, min(NETX_COPIES, int((NETX_TILED_ENTRIES / weight_entries(net)) ** 0.5)))
 
 
 @dataclass(frozen=True)
@@ -217,8 +216,6 @@ class NetxBackend:
     copies: int | None = None
 
     def run(self, net: DelayNetwork, x: Any, *, steps: int | None = None) -> SimResult:
-        from delaysnn.sim import concatenate
-
         from .graph import tile_network
 
         xs = as_input(net, x)
@@ -229,11 +226,7 @@ class NetxBackend:
             if size == 1:
                 return run_netx(path, xs, steps=n_steps, sparse=self.sparse)
             layout = read_netx_layout(path)  # once: every slice loads the same file
-            parts = [
-                run_graph(build_netx(path, xs[i : i + size], steps=n_steps, sparse=self.sparse, copies=size, layout=layout))
-                for i in range(0, xs.shape[0], size)
-            ]
-        return parts[0] if len(parts) == 1 else concatenate(parts)
+            return run_slices(xs, size, lambda part: build_netx(path, part, steps=n_steps, sparse=self.sparse, copies=size, layout=layout))
 
 
 netx = NetxBackend()

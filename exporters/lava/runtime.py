@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,7 @@ from delaysnn.errors import UnsupportedError
 from delaysnn.ir import DelayNetwork
 from delaysnn.sim import SimResult, as_input
 
-from .graph import LavaGraph, build
+from .graph import LavaGraph, build, weight_entries
 
 _LIF_MODEL = "PyLifModelBitAcc"
 _DENSE_MODEL = "PyDelayDenseModelBitAcc"
@@ -159,8 +160,16 @@ COPY_SYNAPSES = 1 << 22
 
 def default_copies(net: DelayNetwork) -> int:
     """Copies per graph for ``net``: ``DEFAULT_COPIES``, fewer for networks with many synapses."""
-    synapses = max(1, sum(int(layer.weight.size) for layer in net.layers))
-    return max(1, min(DEFAULT_COPIES, COPY_SYNAPSES // synapses))
+    return max(1, min(DEFAULT_COPIES, COPY_SYNAPSES // weight_entries(net)))
+
+
+def run_slices(xs: np.ndarray, size: int, build_slice: Callable[[np.ndarray], LavaGraph]) -> SimResult:
+    """:func:`run_graph` of ``build_slice(s)`` for each slice ``s`` of ``size`` samples of ``xs``
+    (one fresh graph each), the results joined (``delaysnn.sim.concatenate``)."""
+    from delaysnn.sim import concatenate
+
+    parts = [run_graph(build_slice(xs[i : i + size])) for i in range(0, xs.shape[0], size)]
+    return parts[0] if len(parts) == 1 else concatenate(parts)
 
 
 def run(net: DelayNetwork, x: Any, *, steps: int | None = None, profile: Any = "loihi2", copies: int | None = None, sparse: bool | None = None) -> SimResult:
@@ -172,11 +181,8 @@ def run(net: DelayNetwork, x: Any, *, steps: int | None = None, profile: Any = "
     resetting one (``Var.set`` sends one element per message). 1: every sample through one
     graph, state reset in between. ``sparse``: see :func:`build`.
     """
-    from delaysnn.sim import concatenate
-
     xs = as_input(net, x)
     size = default_copies(net) if copies is None else max(1, int(copies))
     if size == 1:
         return run_graph(build(net, profile, x=xs, steps=steps, sparse=sparse))
-    parts = [run_graph(build(net, profile, x=xs[i : i + size], steps=steps, copies=size, sparse=sparse)) for i in range(0, xs.shape[0], size)]
-    return parts[0] if len(parts) == 1 else concatenate(parts)
+    return run_slices(xs, size, lambda part: build(net, profile, x=part, steps=steps, copies=size, sparse=sparse))
