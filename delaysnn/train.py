@@ -225,29 +225,45 @@ def prune_model(model: DelaySNN, fraction: float, scope: str = "layer") -> list[
 
 @dataclass
 class TrainResult:
-    train_loss: list[float] = field(default_factory=list)
-    train_acc: list[float] = field(default_factory=list)
-    test_acc: list[float] = field(default_factory=list)
-    val_acc: list[float] = field(default_factory=list)
-    rows: list[dict[str, Any]] = field(default_factory=list)  # the metrics log (runs.METRIC_FIELDS)
+    rows: list[dict[str, Any]] = field(default_factory=list)  # the metrics log, one row per epoch (runs.METRIC_FIELDS)
     selected_epoch: int | None = None  # 1-based; the best validation epoch, whose model train returns
     resumed_from: int | None = None  # epochs the resumed state had finished
     setup: dict[str, Any] = field(default_factory=dict)  # how it was trained: world_size, batches, device, backend
 
+    # per-epoch series, read from the rows (the one record), skipping epochs without that split
+    def _series(self, key: str) -> list[float]:
+        return [row[key] for row in self.rows if row.get(key) is not None]
+
+    @property
+    def train_loss(self) -> list[float]:
+        return self._series("loss")
+
+    @property
+    def train_acc(self) -> list[float]:
+        return self._series("train_acc")
+
+    @property
+    def val_acc(self) -> list[float]:
+        return self._series("val_acc")
+
+    @property
+    def test_acc(self) -> list[float]:
+        return self._series("test_acc")
+
     @property
     def final_test_acc(self) -> float:
         """Test accuracy of the model ``train`` returned (the selected epoch's, with validation)."""
-        if not self.test_acc:
+        test = self.test_acc
+        if not test:
             return float("nan")
-        return self.test_acc[self.selected_epoch - 1] if self.selected_epoch else self.test_acc[-1]
+        return test[self.selected_epoch - 1] if self.selected_epoch else test[-1]
 
     def to_state(self) -> dict[str, Any]:
-        return {"train_loss": self.train_loss, "train_acc": self.train_acc, "test_acc": self.test_acc,
-                "val_acc": self.val_acc, "rows": self.rows}
+        return {"rows": self.rows}
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> TrainResult:
-        return cls(**{k: list(state[k]) for k in ("train_loss", "train_acc", "test_acc", "val_acc", "rows")})
+        return cls(rows=[dict(row) for row in state["rows"]])
 
 
 def seed_everything(seed: int) -> None:
@@ -274,13 +290,8 @@ def flush_denormals() -> Iterator[None]:
 
 def _epoch_batches(data: SpikeDataset, batch_size: int, gen: torch.Generator, world: distributed.World):
     """``(x, y, global batch size)``: this rank's slice of each global batch of one permutation."""
-    if world.size == 1:
-        yield from ((x, y, len(y)) for x, y in data.batches(batch_size, shuffle=True, generator=gen))
-        return
-    order = torch.randperm(len(data), generator=gen)  # the permutation data.batches draws
-    for start in range(0, len(data), batch_size):
-        idx = order[start : start + batch_size]
-        mine = distributed.shard(idx, world)
+    for idx in data.batch_indices(batch_size, shuffle=True, generator=gen):
+        mine = idx if world.size == 1 else distributed.shard(idx, world)
         yield data.x[mine].float(), data.y[mine], len(idx)
 
 
@@ -458,21 +469,18 @@ def train(
                 sched.step()
             if epoch < sigma_epochs and model.sigma > SIGMA_FINAL:
                 model.set_sigma(model.sigma * alpha)
-            result.train_loss.append(float(np.mean(losses)))
-            result.train_acc.append(correct / max(seen, 1))
+            epoch_loss, train_acc = float(np.mean(losses)), correct / max(seen, 1)
             val_acc = test_acc = None
             if val_set is not None:
                 val_acc = evaluate(model, val_set, device=device)
-                result.val_acc.append(val_acc)
                 if best is None or val_acc > best["val_acc"]:
                     state_dict = {k: t.detach().cpu().clone() for k, t in model.state_dict().items()}
                     best = {"epoch": epoch + 1, "val_acc": val_acc, "state_dict": state_dict}
             if test_set is not None:
                 test_acc = evaluate(model, test_set, device=device)
-                result.test_acc.append(test_acc)
-                bar.set_postfix(epoch=epoch + 1, loss=f"{result.train_loss[-1]:.3f}", test=f"{test_acc:.2f}")
+                bar.set_postfix(epoch=epoch + 1, loss=f"{epoch_loss:.3f}", test=f"{test_acc:.2f}")
             row = {
-                "epoch": epoch + 1, "loss": result.train_loss[-1], "train_acc": result.train_acc[-1], "val_acc": val_acc,
+                "epoch": epoch + 1, "loss": epoch_loss, "train_acc": train_acc, "val_acc": val_acc,
                 "test_acc": test_acc, "sigma": sigma, "lr": lrs[0], "lr_pos": lrs[1] if len(lrs) > 1 else None,
                 "spike_rates": [r / max(seen, 1) for r in rates], "seconds": round(time.perf_counter() - t0, 3),
             }

@@ -47,11 +47,15 @@ class SpikeDataset:
             return self
         return SpikeDataset(self.x[:n], self.y[:n], self.n_classes, self.name, self.time_step_ms)
 
-    def batches(self, batch_size: int, shuffle: bool = False, generator: torch.Generator | None = None):
-        """Yield ``(x float32 [B, T, C], y)`` mini-batches."""
+    def batch_indices(self, batch_size: int, shuffle: bool = False, generator: torch.Generator | None = None):
+        """Yield each mini-batch's sample indices (one permutation of the set when ``shuffle``)."""
         order = torch.randperm(len(self), generator=generator) if shuffle else torch.arange(len(self))
         for start in range(0, len(self), batch_size):
-            idx = order[start : start + batch_size]
+            yield order[start : start + batch_size]
+
+    def batches(self, batch_size: int, shuffle: bool = False, generator: torch.Generator | None = None):
+        """Yield ``(x float32 [B, T, C], y)`` mini-batches."""
+        for idx in self.batch_indices(batch_size, shuffle, generator):
             yield self.x[idx].float(), self.y[idx]
 
 
