@@ -65,9 +65,11 @@ def test_digit_gives_shd_like_activity(words: dict[str, Path]) -> None:
         assert np.all(np.diff(t) >= 0) and t[0] >= 0 and t[-1] < x.size / rate
         assert 3000 <= t.size <= 15000, t.size
         assert 0.2 <= t[-1] - t[0] <= 1.2
-        # no spontaneous activity, so only channels whose band carries sound fire: measured 445..658 of 700
-        assert len(np.unique(u)) >= 400
+        assert len(np.unique(u)) == 700  # every channel: spontaneous activity (3 Hz) reaches the silent bands
         assert u.max() < 700
+        # without it, only channels whose band carries sound fire (measured 357..657 of 700)
+        _, driven = C.encode(x, rate, C.CochleaConfig(spontaneous_rate=0.0))
+        assert 300 <= len(np.unique(driven)) < 700
 
 
 @needs_espeak
@@ -81,6 +83,9 @@ def test_deterministic_and_level_invariant(words: dict[str, Path]) -> None:
     assert abs(t3.size - t1.size) <= 0.01 * t1.size
 
 
+DRIVEN = C.CochleaConfig(spontaneous_rate=0.0)  # the driven response alone
+
+
 def _tone(freq: float, rate: int = 22050, seconds: float = 0.4) -> np.ndarray:
     t = np.arange(int(rate * seconds)) / rate
     return 0.3 * np.sin(2 * np.pi * freq * t)
@@ -89,7 +94,7 @@ def _tone(freq: float, rate: int = 22050, seconds: float = 0.4) -> np.ndarray:
 @pytest.mark.parametrize("freq", [300.0, 1000.0, 4000.0])
 def test_tones_excite_their_channels(freq: float) -> None:
     cf = C.channel_frequencies()
-    t, u = C.encode(_tone(freq), 22050)
+    t, u = C.encode(_tone(freq), 22050, DRIVEN)
     counts = np.bincount(u, minlength=700)
     centre = cf[counts.argmax()]
     assert abs(np.log2(centre / freq)) < 0.35, (freq, centre)  # busiest channel within a third of an octave
@@ -99,8 +104,8 @@ def test_tones_excite_their_channels(freq: float) -> None:
 
 def test_low_tone_low_channels_high_tone_high_channels() -> None:
     cf = C.channel_frequencies()
-    _, u_lo = C.encode(_tone(200.0), 22050)
-    _, u_hi = C.encode(_tone(5000.0), 22050)
+    _, u_lo = C.encode(_tone(200.0), 22050, DRIVEN)
+    _, u_hi = C.encode(_tone(5000.0), 22050, DRIVEN)
     assert np.median(cf[u_lo]) < 400 < 2500 < np.median(cf[u_hi])
     assert np.median(u_lo) > 500 > np.median(u_hi)  # SHD order: unit 0 is the highest frequency
 
@@ -132,11 +137,42 @@ def test_bad_input_raises_one_line(tmp_path: Path) -> None:
         load_audio(tmp_path / "missing.wav")
 
 
-def test_silence_padding_gives_no_spikes_there() -> None:
+def test_silence_padding_gives_no_driven_spikes_there() -> None:
     rate = 22050
     x = np.concatenate([np.zeros(rate // 2), _tone(1000.0, rate, 0.3)])
-    t, _ = C.encode(x, rate)
+    t, _ = C.encode(x, rate, DRIVEN)
     assert t.min() >= 0.5 - 0.005  # the leading half second of silence is silent
+
+
+def test_spontaneous_activity_fills_silence_at_its_rate() -> None:
+    rate = 22050
+    x = np.concatenate([np.zeros(rate), _tone(1000.0, rate, 0.2)])  # 1 s of silence, then a tone
+    cfg = C.CochleaConfig(spontaneous_rate=4.0)
+    t, u = C.encode(x, rate, cfg)
+    quiet = t < 1.0 - 0.05
+    counts = np.bincount(u[quiet], minlength=700)
+    # one spike per 0.25 s interval and channel: 3 or 4 in the first 0.95 s, never 0
+    assert counts.min() >= 3 and counts.max() <= 4
+    assert 3.5 < quiet.sum() / 700 / 0.95 < 4.5
+    # seeded by the audio: the same input gives the same spikes, another seed others
+    t2, u2 = C.encode(x.copy(), rate, cfg)
+    np.testing.assert_array_equal(t, t2)
+    np.testing.assert_array_equal(u, u2)
+    t3, _ = C.encode(x, rate, cfg, seed=1)
+    assert t3.size > 0 and not np.array_equal(t3[: t.size], t[: t3.size])
+    # silent input still raises: spontaneous spikes would fill it, but they are not a response
+    with pytest.raises(DataError, match="silent"):
+        C.encode(np.zeros(rate), rate, cfg, name="silence.wav")
+
+
+def test_spontaneous_steps_one_per_interval() -> None:
+    s = C.spontaneous_steps(5, 3000, rate=10.0, step_rate=3000.0, seed=0)  # intervals of 300 steps
+    assert s.shape == (5, 3000) and s.dtype == np.uint8
+    per = s.reshape(5, 10, 300).sum(axis=2)
+    np.testing.assert_array_equal(per, np.ones((5, 10)))
+    assert not C.spontaneous_steps(3, 100, rate=0.0, step_rate=3000.0, seed=0).any()
+    with pytest.raises(DataError, match="spontaneous_rate"):
+        C.CochleaConfig(spontaneous_rate=-1.0)
 
 
 @needs_espeak

@@ -1,6 +1,7 @@
 """A fast cochlea front end: waveform -> spike times and channel ids, in SHD's conventions.
 
-Stages (all deterministic; no random numbers anywhere):
+Stages (deterministic: the only random numbers, the spontaneous spikes' times, are seeded from
+the waveform itself unless a seed is given):
 
 1. **Level.** The mean is removed and the waveform scaled to a fixed RMS (``CochleaConfig.rms``),
    so loudness does not drive spike counts. Input whose peak is below ``silence_peak`` (of full
@@ -26,7 +27,17 @@ Stages (all deterministic; no random numbers anywhere):
    the hair-cell output. The LIF's threshold is the noise floor: a steady hair-cell output below
    ``1 / gain`` never fires, about ``floor_db`` below the level-normalised input (a channel has
    to carry at least that much energy to respond), so silence and faint background give no
-   spikes. Compiled with numba (``cache=True``); numba is imported on first use only.
+   driven spikes. Compiled with numba (``cache=True``); numba is imported on first use only.
+5. **Spontaneous activity.** Auditory-nerve fibres fire without sound, and lauscher's Meddis hair
+   cells do too: 1.7-2.4 spikes/s in its channels above the Nyquist frequency of espeak-ng's
+   22.05 kHz audio, which no sound reaches (three digits, 70 channels), leaving 1-5 of its 70
+   channels silent per utterance. Ours is denser, so that none is silent. Each
+   channel gets ``spontaneous_rate`` spikes/s, one at a uniformly random time in every interval
+   of ``1 / spontaneous_rate`` s (a stratified Poisson process: the mean rate of a Poisson one,
+   but no gap longer than two intervals), so every channel fires in any utterance longer than
+   one interval (1/3 s at the default 3 Hz), as SHD's channels all carry activity. A spontaneous
+   spike is a spike of that channel's LIF: it resets the membrane and starts the refractory
+   period, and is dropped when it falls inside one. ``spontaneous_rate = 0`` turns it off.
 
 Spike times are sample times of the internal grid (``1 / internal_rate`` s, float64 seconds,
 within the input's duration); channel ids follow lauscher/SHD order: unit 0 is the highest
@@ -40,6 +51,7 @@ them into an SHD-layout file: :mod:`delaysnn.data.audio_files`.
 from __future__ import annotations
 
 import math
+import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -53,6 +65,8 @@ __all__ = [
     "encode",
     "erb",
     "erb_space",
+    "spontaneous_steps",
+    "waveform_seed",
 ]
 
 N_CHANNELS = 700  # SHD's channel count
@@ -78,6 +92,7 @@ class CochleaConfig:
     tilt_db_per_octave: float = 3.0  # extra channel gain per octave above 1 kHz (dB)
     hann_window: bool = False  # multiply the whole input by a Hann window, as lauscher does
     pad: float = 0.08  # s of zeros appended before the FFT (filter tails; no wrap-around)
+    spontaneous_rate: float = 3.0  # spikes/s per channel without sound (0: none); see the module doc
 
     def __post_init__(self) -> None:
         if self.n_channels < 1 or self.n_channels > np.iinfo(np.uint16).max:
@@ -90,6 +105,10 @@ class CochleaConfig:
             raise DataError(
                 f"CochleaConfig.phase_lock_limit={self.phase_lock_limit} Hz needs internal_rate >= "
                 f"{2.5 * self.phase_lock_limit:.0f} Hz (fine structure must be sampled)"
+            )
+        if not 0.0 <= self.spontaneous_rate <= self.internal_rate / 10:
+            raise DataError(
+                f"CochleaConfig.spontaneous_rate={self.spontaneous_rate}: use 0 (none) to {self.internal_rate / 10:.0f} spikes/s"
             )
 
     @property
@@ -197,11 +216,13 @@ def _hair_cell_input(x: np.ndarray, sample_rate: int, cfg: CochleaConfig) -> np.
 # the LIF encoder (numba, compiled on first use)
 
 
-def _lif_loop(drive, lp_alpha, decay, gain, refractory_steps, n_keep, steps, chans):  # pragma: no cover - compiled
+def _lif_loop(drive, lp_alpha, decay, gain, refractory_steps, n_keep, spont, steps, chans):  # pragma: no cover - compiled
     """Hair-cell low-pass and LIF per channel; spike ``k`` is (``steps[k]``, ``chans[k]``), channel
-    by channel. Returns the spike count (``steps``/``chans`` hold room for every possible spike)."""
+    by channel. ``spont[c, t]`` (uint8) makes channel ``c`` fire spontaneously at step ``t`` unless
+    refractory. Returns (all spikes, driven spikes); ``steps``/``chans`` hold room for every possible spike."""
     n_ch, n_t = drive.shape
     k = 0
+    driven = 0
     for c in range(n_ch):
         lp = 0.0
         v = 0.0
@@ -213,13 +234,39 @@ def _lif_loop(drive, lp_alpha, decay, gain, refractory_steps, n_keep, steps, cha
                 hold -= 1
                 continue
             v = v * decay + g * lp
-            if v >= 1.0:
+            fired = v >= 1.0
+            if fired or spont[c, t]:
                 steps[k] = t
                 chans[k] = c
                 k += 1
+                if fired:
+                    driven += 1
                 v = 0.0
                 hold = refractory_steps
-    return k
+    return k, driven
+
+
+def spontaneous_steps(n_channels: int, n_steps: int, rate: float, step_rate: float, seed: int) -> np.ndarray:
+    """``uint8 [n_channels, n_steps]``: 1 where a channel fires spontaneously (module doc, stage 5).
+
+    One spike per channel at a uniformly random time in each interval of ``1 / rate`` s, drawn from
+    ``numpy.random.default_rng(seed)``; intervals cut off by the end keep their spike only if it
+    falls inside."""
+    out = np.zeros((n_channels, n_steps), np.uint8)
+    if rate <= 0.0 or n_steps == 0:
+        return out
+    period = step_rate / rate  # steps per interval
+    n_int = int(math.ceil(n_steps / period))
+    at = np.floor((np.arange(n_int)[None, :] + np.random.default_rng(seed).random((n_channels, n_int))) * period).astype(np.int64)
+    rows = np.broadcast_to(np.arange(n_channels)[:, None], at.shape)
+    inside = at < n_steps
+    out[rows[inside], at[inside]] = 1
+    return out
+
+
+def waveform_seed(x: np.ndarray) -> int:
+    """A seed from the samples themselves: the same audio gets the same spontaneous spikes."""
+    return zlib.crc32(np.ascontiguousarray(x, dtype=np.float64).tobytes())
 
 
 @lru_cache(maxsize=1)
@@ -234,16 +281,20 @@ def _lif_kernel():
 
 
 def encode(
-    wave: np.ndarray, sample_rate: int, config: CochleaConfig | None = None, name: str = "audio"
+    wave: np.ndarray, sample_rate: int, config: CochleaConfig | None = None, name: str = "audio", seed: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Spike times (float64 seconds, sorted) and units (uint16, ``0..n_channels-1``) of a mono waveform.
 
     ``wave``: samples (any float or integer dtype; integers are read as full scale of their
-    type), 1-D or ``[samples, 1]``. Raises :class:`DataError` naming ``name`` for empty, non-finite,
-    multi-channel or silent input and for a sample rate below ``2 * f_max``.
+    type), 1-D or ``[samples, 1]``. ``seed``: of the spontaneous spikes (None: :func:`waveform_seed`
+    of the input, so encoding is a function of the audio). Raises :class:`DataError` naming
+    ``name`` for empty, non-finite, multi-channel or silent input (no driven spikes) and for a
+    sample rate below ``2 * f_max``.
     """
     cfg = config or CochleaConfig()
     x = _as_mono_float(wave, name)
+    if seed is None:
+        seed = waveform_seed(x)
     sample_rate = int(sample_rate)
     if sample_rate < 2 * cfg.f_max or sample_rate > 384_000:
         raise DataError(
@@ -265,21 +316,24 @@ def encode(
     dt = 1.0 / cfg.internal_rate
     refractory_steps = max(int(round(cfg.refractory * cfg.internal_rate)), 0)
     n_keep = int(math.ceil(x.size * cfg.internal_rate / sample_rate))  # spikes within the input's duration
-    room = cfg.n_channels * (-(-min(n_keep, drive.shape[1]) // (refractory_steps + 1)))
+    n_run = min(n_keep, drive.shape[1])
+    room = cfg.n_channels * (-(-n_run // (refractory_steps + 1)))
     steps = np.empty(room, np.int32)
     channels = np.empty(room, np.int32)
-    n = _lif_kernel()(
+    spont = spontaneous_steps(cfg.n_channels, n_run, cfg.spontaneous_rate, cfg.internal_rate, seed)
+    n, driven = _lif_kernel()(
         drive,
         1.0 - math.exp(-2.0 * math.pi * cfg.hair_cell_cutoff * dt),
         math.exp(-dt / cfg.tau),
         gain,
         refractory_steps,
         n_keep,
+        spont,
         steps,
         channels,
     )
     steps, channels = steps[:n], channels[:n]
-    if n == 0:
+    if driven == 0:
         raise DataError(
             f"{name}: no spikes: the audio is below the cochlea's noise floor ({cfg.floor_db:.0f} dB re its RMS in every channel); "
             "give a recording with speech in it"
