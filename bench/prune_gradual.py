@@ -44,6 +44,7 @@ import torch
 
 from delaysnn.checkpoint import load_checkpoint, load_checkpoint_and_metadata, save_checkpoint
 from delaysnn.demo import speech_workload
+from delaysnn.estimate.storage import core_limits_of, cores_needed, network_cores
 from delaysnn.frontier import Candidate, accuracy
 from delaysnn.model import DelaySNN
 from delaysnn.quantization import NETX_OPTIONS, input_bits_for, quantize_model
@@ -99,6 +100,8 @@ def main() -> int:
                     help="Hidden-layer dropout of a stage that gives none (the float model's: 0.4; pruned, it underfits).")
     ap.add_argument("--lr", type=float, default=1e-3, help="Weights' lr of a stage that gives none (one-cycle to 5 x lr); positions 10 x lr.")
     ap.add_argument("--init", type=Path, default=FLOAT_MODEL, help="Start from this checkpoint (default: the float model).")
+    ap.add_argument("--teacher", type=Path, default=None,
+                    help="Float model to distil from and to compare with (default: --init when it is a float model, else bench/speech.py's).")
     ap.add_argument("--out", type=Path, default=common.ROOT / "out" / "prune")
     ap.add_argument("--tag", default="gradual")
     ap.add_argument("--seed", type=int, default=0)
@@ -110,12 +113,20 @@ def main() -> int:
         ap.error(f"--stages {args.stages!r}: {err}")
     torch.set_num_threads(args.threads)
     work = speech_workload(common.ROOT / "data" / "spoken-digits", echo=print)
-    model = load_checkpoint(args.init)
-    float_meta = load_checkpoint_and_metadata(FLOAT_MODEL)[1]
+    model, init_meta = load_checkpoint_and_metadata(args.init)
+    teacher = args.teacher or (args.init if not init_meta.get("qat") and not init_meta.get("prune") else FLOAT_MODEL)
+    float_meta = load_checkpoint_and_metadata(teacher)[1]
     profile = load_profile("loihi2")
+    limits = core_limits_of(profile)
     input_bits = input_bits_for(work.train_set.max_count)
-    print(f"stages {args.stages}, distill {args.distill}, scope {args.scope}, freeze-bn {args.freeze_bn}, init {args.init}")
-    print("| stage | pruned | QAT epochs | lr | dropout | test acc | minutes |\n|---:|---:|---:|---:|---:|---:|---:|", flush=True)
+    print(f"stages {args.stages}, distill {args.distill}, scope {args.scope}, freeze-bn {args.freeze_bn}, init {args.init}, teacher {teacher}")
+    # the baselines the cores are compared with: the teacher as `export --target loihi` deploys it, and at 4 bits unpruned
+    teacher_model = load_checkpoint(teacher)
+    for label, extra in (("8-bit, as deployed", {"weight_bits": 8}), ("4-bit, unpruned", {"weight_bits": 4})):
+        net = quantize_model(teacher_model, input_bits=input_bits, profile=profile, clip_delays=True, **NETX_OPTIONS, **extra)
+        print(f"teacher {label}: {100 * accuracy(net, work.test_set):.1f} %, {network_cores(net, limits)} Loihi 2 cores "
+              f"({', '.join(str(cores_needed(layer, limits)) for layer in net.layers)} per layer)", flush=True)
+    print("| stage | pruned | QAT epochs | lr | dropout | test acc | Loihi 2 cores | minutes |\n|---:|---:|---:|---:|---:|---:|---:|---:|", flush=True)
     for i, st in enumerate(stages):
         t0 = time.perf_counter()
         frac = st.fraction
@@ -123,7 +134,7 @@ def main() -> int:
         # positions at 10 x lr: the trainer's default 100 x moves trained delays too far
         opts = TrainOptions(epochs=st.epochs, batch_size=64, lr=st.lr, lr_pos=10 * st.lr, seed=args.seed, desc=f"prune {frac:g}",
                             qat_bits=4, prune=frac, prune_scope=args.scope, learn_delays=True, freeze_bn_stats=args.freeze_bn,
-                            distill=FLOAT_MODEL if args.distill else None, distill_weight=args.distill_weight,
+                            distill=teacher if args.distill else None, distill_weight=args.distill_weight,
                             distill_temperature=args.temperature)
         train(model, work.train_set, None, opts)
         net = quantize_model(model, input_bits=input_bits, profile=profile, clip_delays=True,
@@ -133,7 +144,7 @@ def main() -> int:
                 "note": f"bench/prune_gradual.py --stages {args.stages} stage {i + 1}", "test_acc_integer": acc}
         save_checkpoint(model, args.out / f"{args.tag}-s{i + 1}-p{round(100 * frac)}.pt", meta)
         print(f"| {i + 1} | {100 * frac:.0f} % | {st.epochs} | {st.lr:g} | {st.dropout:g} | {100 * acc:.1f} % | "
-              f"{(time.perf_counter() - t0) / 60:.1f} |", flush=True)
+              f"{network_cores(net, limits)} | {(time.perf_counter() - t0) / 60:.1f} |", flush=True)
     return 0
 
 
