@@ -230,25 +230,15 @@ class TrainResult:
     resumed_from: int | None = None  # epochs the resumed state had finished
     setup: dict[str, Any] = field(default_factory=dict)  # how it was trained: world_size, batches, device, backend
 
-    # per-epoch series, read from the rows (the one record), skipping epochs without that split
-    def _series(self, key: str) -> list[float]:
+    def series(self, key: str) -> list[float]:
+        """One metric per epoch (a ``runs.METRIC_FIELDS`` key), read from the rows, the one record;
+        epochs without that split are skipped."""
         return [row[key] for row in self.rows if row.get(key) is not None]
 
-    @property
-    def train_loss(self) -> list[float]:
-        return self._series("loss")
-
-    @property
-    def train_acc(self) -> list[float]:
-        return self._series("train_acc")
-
-    @property
-    def val_acc(self) -> list[float]:
-        return self._series("val_acc")
-
-    @property
-    def test_acc(self) -> list[float]:
-        return self._series("test_acc")
+    train_loss = property(lambda self: self.series("loss"), doc="Mean training loss per epoch.")
+    train_acc = property(lambda self: self.series("train_acc"), doc="Training accuracy per epoch.")
+    val_acc = property(lambda self: self.series("val_acc"), doc="Validation accuracy per epoch (empty without a validation split).")
+    test_acc = property(lambda self: self.series("test_acc"), doc="Test accuracy per epoch (empty without a test split).")
 
     @property
     def final_test_acc(self) -> float:
