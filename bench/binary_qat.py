@@ -43,6 +43,8 @@ RECIPES: dict[str, tuple[str, dict[str, Any]]] = {
     "kd10d-lr3": ("as kd10d, lr 3e-4 (peak 1.5e-3; positions 3e-3)",
                   {"epochs": 10, **BINARY_QAT, "lr": 3e-4, "lr_pos": 3e-3, "distill": TEACHER}),
     "kd20d": ("as kd10d, 20 epochs", {"epochs": 20, **BINARY_QAT, "distill": TEACHER}),
+    "kd10d-w8t4": ("as kd10d, distillation weight 0.8, temperature 4",
+                   {"epochs": 10, **BINARY_QAT, "distill": TEACHER, "distill_weight": 0.8, "distill_temperature": 4.0}),
 }
 
 
