@@ -42,7 +42,7 @@ from pathlib import Path
 import common
 import torch
 
-from delaysnn.checkpoint import load_checkpoint, load_checkpoint_and_metadata, save_checkpoint
+from delaysnn.checkpoint import load_checkpoint_and_metadata, save_checkpoint
 from delaysnn.demo import speech_workload
 from delaysnn.estimate.storage import core_limits_of, cores_needed, network_cores
 from delaysnn.frontier import Candidate, accuracy
@@ -115,13 +115,12 @@ def main() -> int:
     work = speech_workload(common.ROOT / "data" / "spoken-digits", echo=print)
     model, init_meta = load_checkpoint_and_metadata(args.init)
     teacher = args.teacher or (args.init if not init_meta.get("qat") and not init_meta.get("prune") else FLOAT_MODEL)
-    float_meta = load_checkpoint_and_metadata(teacher)[1]
+    teacher_model, float_meta = load_checkpoint_and_metadata(teacher)
     profile = load_profile("loihi2")
     limits = core_limits_of(profile)
     input_bits = input_bits_for(work.train_set.max_count)
     print(f"stages {args.stages}, distill {args.distill}, scope {args.scope}, freeze-bn {args.freeze_bn}, init {args.init}, teacher {teacher}")
     # the baselines the cores are compared with: the teacher as `export --target loihi` deploys it, and at 4 bits unpruned
-    teacher_model = load_checkpoint(teacher)
     for label, extra in (("8-bit, as deployed", {"weight_bits": 8}), ("4-bit, unpruned", {"weight_bits": 4})):
         net = quantize_model(teacher_model, input_bits=input_bits, profile=profile, clip_delays=True, **NETX_OPTIONS, **extra)
         print(f"teacher {label}: {100 * accuracy(net, work.test_set):.1f} %, {network_cores(net, limits)} Loihi 2 cores "
