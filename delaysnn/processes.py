@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 from collections.abc import Iterable
 from typing import Any
 
@@ -22,15 +24,63 @@ def stop_processes(procs: Iterable[Any], timeout: float = 2.0) -> None:
     """Terminate every process, then join each; kill whatever outlives ``timeout`` seconds.
 
     All are signalled before any is awaited, so they wind down together; a process that is
-    already gone is skipped.
+    already gone is skipped. ``multiprocessing`` processes are joined through the base class:
+    Lava's subclass overrides ``join`` without a timeout.
     """
+    from multiprocessing.process import BaseProcess
+
+    def join(proc: Any, wait: float) -> None:
+        if isinstance(proc, BaseProcess):
+            BaseProcess.join(proc, wait)
+        else:
+            proc.join(timeout=wait)
+
     procs = list(procs)
     for proc in procs:
         with contextlib.suppress(Exception):
             proc.terminate()
     for proc in procs:
         with contextlib.suppress(Exception):
-            proc.join(timeout=timeout)
+            join(proc, timeout)
             if proc.is_alive():
                 proc.kill()
-                proc.join(timeout=1)
+                join(proc, 1.0)
+
+
+def child_pids() -> list[int]:
+    """This process's live children, read from ``/proc`` (Linux; empty elsewhere).
+
+    Includes children no ``multiprocessing.Process`` knows of: a Ctrl-C that lands as ``fork()``
+    returns in the parent leaves the new worker without its ``pid`` recorded."""
+    me, pids = os.getpid(), []
+    with contextlib.suppress(OSError):
+        for entry in os.scandir("/proc"):
+            if entry.name.isdigit():
+                with contextlib.suppress(OSError, ValueError, IndexError):
+                    with open(f"/proc/{entry.name}/stat", encoding="ascii", errors="replace") as f:
+                        fields = f.read().rsplit(")", 1)[1].split()  # the name may hold spaces
+                    if int(fields[1]) == me and fields[0] != "Z":
+                        pids.append(int(entry.name))
+    return pids
+
+
+def stop_children(timeout: float = 2.0) -> None:
+    """End every child of this process: ``multiprocessing``'s through :func:`stop_processes`,
+    then SIGKILL for any still there. Those are not reaped here: ``multiprocessing`` reaps its
+    own (a ``waitpid`` here would break its later ``join``), and a process that exits reaps
+    the rest. The shared-memory resource tracker is spared: it unlinks what the workers leaked."""
+    import multiprocessing
+
+    stop_processes(multiprocessing.active_children(), timeout=timeout)
+    for pid in child_pids():
+        if pid != _resource_tracker():
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _resource_tracker() -> int | None:
+    with contextlib.suppress(Exception):
+        from multiprocessing import resource_tracker
+
+        return resource_tracker._resource_tracker._pid  # no public accessor
+    return None

@@ -234,11 +234,9 @@ def _worker_init() -> None:
     end this worker's own children (Lava's runtime processes) first, then the worker."""
 
     def end(signum: int, frame: Any) -> None:
-        import multiprocessing
+        from .processes import stop_children
 
-        from .processes import stop_processes
-
-        stop_processes(multiprocessing.active_children())
+        stop_children()
         os._exit(128 + signum)
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)

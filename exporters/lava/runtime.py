@@ -5,6 +5,8 @@ time axis, and the worker processes' Ctrl-C/SIGTERM handling."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
 import os
 import time
 from collections.abc import Callable
@@ -44,6 +46,7 @@ def run_graph(graph: LavaGraph, *, memoize: bool = True) -> SimResult:
     cfg = Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map={p: MODELS[type(p)] for p in recorders})
     anchor = graph.neurons[0]
     timing: dict[str, Any] = {"first": 0.0, "runs": [], "resets": [], "readback": 0.0}
+    stopping = False
     _quiet_workers(True)
     try:
         with memoized_delay_weights() if memoize else contextlib.nullcontext():
@@ -65,16 +68,18 @@ def run_graph(graph: LavaGraph, *, memoize: bool = True) -> SimResult:
         spikes = [_unstack(read_record(path), graph).astype(np.uint8) for path in rec.spike_paths]
         voltages = _unstack(read_record(rec.voltage_path), graph).astype(np.int32)
         timing["readback"] = time.perf_counter() - t0
+        stopping = True
+        anchor.stop()  # inside: a Ctrl-C during the graceful stop must end the workers too
     except Exception:
-        with contextlib.suppress(Exception):  # keep the original error
-            anchor.stop()
+        if not stopping:
+            with contextlib.suppress(Exception):  # keep the original error
+                anchor.stop()
         raise
     except BaseException:  # Ctrl-C, SIGTERM: a graceful stop waits on workers mid-message and can hang
         _stop_workers()
         raise
     finally:
         _quiet_workers(False)
-    anchor.stop()
     graph.recording.tmp.cleanup()
     return SimResult(
         spikes=spikes,
@@ -85,7 +90,48 @@ def run_graph(graph: LavaGraph, *, memoize: bool = True) -> SimResult:
     )
 
 
-_WORKER_SIGNALS = {"active": False, "registered": False}
+_WORKER_SIGNALS: dict[str, Any] = {"active": False, "registered": False, "masks": None}
+
+
+@dataclasses.dataclass
+class _ForkMasks:
+    """libc's ``pthread_sigmask`` bound to signal sets, as C callables for the fork hooks.
+
+    Python code in a fork hook would run a Ctrl-C that is pending right there, and a
+    KeyboardInterrupt raised inside a hook is printed and swallowed; from C callables it
+    surfaces in ordinary code once ``fork()`` returns."""
+
+    held: Any  # the signals held across a fork
+    block: Any  # what ``before`` blocks: ``held`` while run_graph runs, else nothing
+    saved: Any  # the mask before the fork
+    before: Callable[[], Any]
+    restore: Callable[[], Any]
+
+    def arm(self, active: bool) -> None:
+        import ctypes
+
+        ctypes.memmove(self.block, self.held if active else bytes(len(self.block)), len(self.block))
+
+
+def _fork_masks() -> _ForkMasks | None:
+    """None where libc is not reachable through ctypes."""
+    import ctypes
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None)
+        sigset = ctypes.c_ubyte * 256  # >= sizeof(sigset_t) on every libc
+        held, block, saved = sigset(), sigset(), sigset()
+        libc.sigemptyset(ctypes.byref(held))
+        for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+            if hasattr(signal, name):
+                libc.sigaddset(ctypes.byref(held), int(getattr(signal, name)))
+        ptr = ctypes.byref
+        return _ForkMasks(held, block, saved,
+                          before=functools.partial(libc.pthread_sigmask, signal.SIG_BLOCK, ptr(block), ptr(saved)),
+                          restore=functools.partial(libc.pthread_sigmask, signal.SIG_SETMASK, ptr(saved), None))
+    except (OSError, AttributeError):
+        return None
 
 
 def _worker_signals() -> None:
@@ -94,7 +140,7 @@ def _worker_signals() -> None:
     A terminal's Ctrl-C signals the whole process group; workers that died of it mid-message
     printed their tracebacks and left the parent's ``stop()`` waiting forever (no "interrupted"
     line). SIGTERM/SIGHUP get their default action, so the parent can end the workers, instead
-    of the CLI's handler the fork copied."""
+    of the CLI's handler the fork copied. The signals stay blocked until these are in place."""
     import signal
 
     if _WORKER_SIGNALS["active"]:
@@ -102,22 +148,31 @@ def _worker_signals() -> None:
         for name in ("SIGTERM", "SIGHUP"):
             if hasattr(signal, name):
                 signal.signal(getattr(signal, name), signal.SIG_DFL)
+    if _WORKER_SIGNALS["masks"] is not None:
+        _WORKER_SIGNALS["masks"].restore()
 
 
 def _quiet_workers(active: bool) -> None:
+    """Hold Ctrl-C/SIGTERM/SIGHUP blocked across each fork while ``active`` (a child starts
+    with no pending signals; the parent takes its own once ``fork()`` returns), so none lands
+    in a new worker before :func:`_worker_signals` has set its handlers."""
     if not _WORKER_SIGNALS["registered"] and hasattr(os, "register_at_fork"):
-        os.register_at_fork(after_in_child=_worker_signals)
+        masks = _WORKER_SIGNALS["masks"] = _fork_masks()
+        if masks is None:
+            os.register_at_fork(after_in_child=_worker_signals)
+        else:
+            os.register_at_fork(before=masks.before, after_in_parent=masks.restore, after_in_child=_worker_signals)
         _WORKER_SIGNALS["registered"] = True
+    if _WORKER_SIGNALS["masks"] is not None:
+        _WORKER_SIGNALS["masks"].arm(active)
     _WORKER_SIGNALS["active"] = active
 
 
 def _stop_workers() -> None:
     """End the worker processes of an interrupted run at once (SIGTERM, then SIGKILL)."""
-    import multiprocessing
+    from delaysnn.processes import stop_children
 
-    from delaysnn.processes import stop_processes
-
-    stop_processes(multiprocessing.active_children())
+    stop_children()
 
 
 def _unstack(rows: np.ndarray, graph: LavaGraph) -> np.ndarray:
