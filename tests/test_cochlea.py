@@ -210,6 +210,15 @@ def test_encode_audio_label_mismatch_is_one_line(words: dict[str, Path], tmp_pat
     assert not out.exists()
 
 
+def test_encode_audio_spontaneous_rate_bound_is_the_front_ends(tmp_path: Path) -> None:
+    """The CLI states no bound of its own: the front end's (a tenth of its internal rate) reaches the user."""
+    out = tmp_path / "out.h5"
+    res = CliRunner().invoke(cli, ["encode-audio", str(tmp_path), "-o", str(out), "--spontaneous-rate", "1000"])
+    assert res.exit_code == 2
+    assert "--spontaneous-rate" in res.output and f"{C.CochleaConfig().internal_rate / 10:.0f} spikes/s" in res.output
+    assert not out.exists()
+
+
 # ----------------------------------------------------------------------------------------------
 # against lauscher, SHD's own cochlea (slow: about 30 s per second of audio per 100 channels)
 
