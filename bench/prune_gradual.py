@@ -48,7 +48,7 @@ from delaysnn.estimate.storage import core_limits_of, cores_needed, network_core
 from delaysnn.frontier import Candidate, accuracy
 from delaysnn.model import DelaySNN
 from delaysnn.quantization import NETX_OPTIONS, input_bits_for, quantize_model
-from delaysnn.train import TrainOptions, deployment_settings, train
+from delaysnn.train import TrainOptions, deployment_settings, evaluate, train
 from hardware import load_profile
 
 FLOAT_MODEL = common.ROOT / "out" / "speech" / "model.pt"
@@ -120,6 +120,7 @@ def main() -> int:
     limits = core_limits_of(profile)
     input_bits = input_bits_for(work.train_set.max_count)
     print(f"stages {args.stages}, distill {args.distill}, scope {args.scope}, freeze-bn {args.freeze_bn}, init {args.init}, teacher {teacher}")
+    print(f"teacher float: {100 * evaluate(teacher_model, work.test_set):.1f} % (the target: within 2 points of it)", flush=True)
     # the baselines the cores are compared with: the teacher as `export --target loihi` deploys it, and at 4 bits unpruned
     for label, extra in (("8-bit, as deployed", {"weight_bits": 8}), ("4-bit, unpruned", {"weight_bits": 4})):
         net = quantize_model(teacher_model, input_bits=input_bits, profile=profile, clip_delays=True, **NETX_OPTIONS, **extra)
