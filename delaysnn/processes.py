@@ -67,8 +67,8 @@ def child_pids() -> list[int]:
 def stop_children(timeout: float = 2.0) -> None:
     """End every child of this process: ``multiprocessing``'s through :func:`stop_processes`,
     then SIGKILL for any still there. Those are not reaped here: ``multiprocessing`` reaps its
-    own (a ``waitpid`` here would break its later ``join``), and a process that exits reaps
-    the rest. The shared-memory resource tracker is spared: it unlinks what the workers leaked."""
+    own (a ``waitpid`` here would break its later ``join``); init reaps the rest once this
+    process exits (an interrupted run is on its way out). The shared-memory resource tracker is spared: it unlinks what the workers leaked."""
     import multiprocessing
 
     stop_processes(multiprocessing.active_children(), timeout=timeout)
