@@ -112,6 +112,7 @@ def main() -> int:
     except ValueError as err:
         ap.error(f"--stages {args.stages!r}: {err}")
     torch.set_num_threads(args.threads)
+    args.out.mkdir(parents=True, exist_ok=True)  # before training: a stage's checkpoint must have somewhere to go
     work = speech_workload(common.ROOT / "data" / "spoken-digits", echo=print)
     model, init_meta = load_checkpoint_and_metadata(args.init)
     teacher = args.teacher or (args.init if not init_meta.get("qat") and not init_meta.get("prune") else FLOAT_MODEL)
