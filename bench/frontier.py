@@ -201,7 +201,7 @@ def report(res: dict[str, Any]) -> str:
               "|---|---|---:|---:|---:|---:|---:|---:|---|---|"]
     for t in res["targets"]:
         par = " / ".join(str(t["parity"].get(b, "-")) for b in ("lava", "netx", "onnx"))
-        lines.append(f"| {t['label']} | {t.get('recipe', '')} | {100 * t['test_acc']:.1f}% | {t['delta']:+.1f} | -{t['allowed']:g} | {t['synaptic_kB']:.1f} | "
+        lines.append(f"| {t['label']} | {t['recipe']} | {100 * t['test_acc']:.1f}% | {t['delta']:+.1f} | -{t['allowed']:g} | {t['synaptic_kB']:.1f} | "
                      f"{100 * t['synaptic_vs_float']:.1f} | {t['cores']} (4-bit unpruned {t['unpruned_4bit_cores']}) | {par} | {'yes' if t['met'] else '**no**'} |")
     lines += ["", "Delay grids after PTQ (8-bit weights), test accuracy:", "", "| delay bits | cap (delays <= 2^B - 1) | step (delays s*k) |", "|---:|---:|---:|"]
     for g in res["grids"]:

@@ -68,12 +68,14 @@ def stop_children(timeout: float = 2.0) -> None:
     """End every child of this process: ``multiprocessing``'s through :func:`stop_processes`,
     then SIGKILL for any still there. Those are not reaped here: ``multiprocessing`` reaps its
     own (a ``waitpid`` here would break its later ``join``); init reaps the rest once this
-    process exits (an interrupted run is on its way out). The shared-memory resource tracker is spared: it unlinks what the workers leaked."""
+    process exits (an interrupted run is on its way out). The shared-memory resource tracker
+    is spared: it unlinks what the workers leaked."""
     import multiprocessing
 
     stop_processes(multiprocessing.active_children(), timeout=timeout)
+    tracker = _resource_tracker()
     for pid in child_pids():
-        if pid != _resource_tracker():
+        if pid != tracker:
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
 

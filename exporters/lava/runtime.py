@@ -122,11 +122,11 @@ def _fork_masks() -> _ForkMasks | None:
         libc = ctypes.CDLL(None)
         sigset = ctypes.c_ubyte * 256  # >= sizeof(sigset_t) on every libc
         held, block, saved = sigset(), sigset(), sigset()
-        libc.sigemptyset(ctypes.byref(held))
+        ptr = ctypes.byref
+        libc.sigemptyset(ptr(held))
         for name in ("SIGINT", "SIGTERM", "SIGHUP"):
             if hasattr(signal, name):
-                libc.sigaddset(ctypes.byref(held), int(getattr(signal, name)))
-        ptr = ctypes.byref
+                libc.sigaddset(ptr(held), int(getattr(signal, name)))
         return _ForkMasks(held, block, saved,
                           before=functools.partial(libc.pthread_sigmask, signal.SIG_BLOCK, ptr(block), ptr(saved)),
                           restore=functools.partial(libc.pthread_sigmask, signal.SIG_SETMASK, ptr(saved), None))
