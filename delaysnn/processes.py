@@ -9,6 +9,17 @@ from collections.abc import Iterable
 from typing import Any
 
 
+def worker_signals(on_term: Any = None) -> None:
+    """In a worker process: Ctrl-C is the parent's to handle (a terminal signals the whole
+    process group, and the parent cleans up), so SIGINT is ignored; SIGTERM and SIGHUP get
+    ``on_term`` (a handler or ``signal.SIG_DFL``) when one is given, else keep what the fork copied."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if on_term is not None:
+        for name in ("SIGTERM", "SIGHUP"):
+            if hasattr(signal, name):
+                signal.signal(getattr(signal, name), on_term)
+
+
 def stop_pool(pool: Any, timeout: float = 5.0) -> None:
     """End a ``ProcessPoolExecutor``'s workers now rather than after their queued work.
 

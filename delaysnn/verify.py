@@ -18,7 +18,6 @@ import contextlib
 import hashlib
 import json
 import os
-import signal
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -233,16 +232,13 @@ def _worker_init() -> None:
     """In a pool worker: Ctrl-C is the parent's to handle (it ends the workers); SIGTERM/SIGHUP
     end this worker's own children (Lava's runtime processes) first, then the worker."""
 
-    def end(signum: int, frame: Any) -> None:
-        from .processes import stop_children
+    from .processes import stop_children, worker_signals
 
+    def end(signum: int, frame: Any) -> None:
         stop_children()
         os._exit(128 + signum)
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    for name in ("SIGTERM", "SIGHUP"):
-        if hasattr(signal, name):
-            signal.signal(getattr(signal, name), end)
+    worker_signals(on_term=end)
 
 
 @contextlib.contextmanager

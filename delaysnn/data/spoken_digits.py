@@ -42,7 +42,6 @@ import functools
 import multiprocessing
 import os
 import shutil
-import signal
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -54,7 +53,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataError
-from ..processes import stop_pool
+from ..processes import stop_pool, worker_signals
 from . import espeak
 
 __all__ = [
@@ -236,9 +235,6 @@ def _encode_one(u: Utterance) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(times, dtype=np.float32), np.asarray(units, dtype=np.uint16)
 
 
-def _worker_init() -> None:
-    # Ctrl-C reaches the whole process group: only the parent handles it (and cleans up)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _default_workers() -> int:
@@ -263,7 +259,7 @@ def _encode_all(
         # spawn: workers never inherit the parent's threads or state (torch, Lava, open files)
         ctx = multiprocessing.get_context("spawn")
         chunk = max(1, min(16, len(utterances) // (workers * 8)))
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init)
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=worker_signals)
         try:
             results = []
             for result in pool.map(_encode_one, utterances, chunksize=chunk):

@@ -143,11 +143,10 @@ def _worker_signals() -> None:
     of the CLI's handler the fork copied. The signals stay blocked until these are in place."""
     import signal
 
+    from delaysnn.processes import worker_signals
+
     if _WORKER_SIGNALS["active"]:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        for name in ("SIGTERM", "SIGHUP"):
-            if hasattr(signal, name):
-                signal.signal(getattr(signal, name), signal.SIG_DFL)
+        worker_signals(on_term=signal.SIG_DFL)
     if _WORKER_SIGNALS["masks"] is not None:
         _WORKER_SIGNALS["masks"].restore()
 
