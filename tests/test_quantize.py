@@ -284,23 +284,19 @@ def test_delays_clipped_on_request():
 
 
 def test_profile_limits_delays_and_reports_violations():
-    class Stub:
-        name = "stub"
-        max_delay = 4
+    from hardware import Limits, Profile, Quantity
 
-        def __init__(self, problems):
-            self.problems = problems
-
-        def violations(self, net):
-            return list(self.problems)
+    def profile(**limits):
+        return Profile(name="tight", description="", limits=Limits(max_delay=Quantity(4, "test"), **limits))
 
     model = long_delay_model()
-    with pytest.raises(HardwareLimitError, match=r"\[profile stub: limits.max_delay\]; retrain with --max-delay 5 "):
-        quantize_model(model, profile=Stub([]))
-    net = quantize_model(model, profile=Stub([]), clip_delays=True)
+    with pytest.raises(HardwareLimitError, match=r"\[profile tight: limits.max_delay\]; retrain with --max-delay 5 "):
+        quantize_model(model, profile=profile())
+    net = quantize_model(model, profile=profile(), clip_delays=True)
     assert max(layer.max_delay for layer in net.layers) <= 4
-    with pytest.raises(HardwareLimitError, match="breaks stub: layer 0: too many neurons"):
-        quantize_model(model, profile=Stub(["layer 0: too many neurons"]), clip_delays=True)
+    # the quantizer refuses through the profile's one check (``Profile.check``), every violation listed
+    with pytest.raises(HardwareLimitError, match=r"breaks profile 'tight': layer 0: weight_bits 8 > 4 \[profile tight: limits.weight_bits\]; layer 1"):
+        quantize_model(model, profile=profile(weight_bits=Quantity(4, "test")), clip_delays=True)
 
 
 # --- weight grids ----------------------------------------------------------------------------------

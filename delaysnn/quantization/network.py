@@ -101,7 +101,7 @@ def quantize_with_report(
     clipped to ``2**delay_bits - 1``), see :mod:`delaysnn.quantization.grids`; ``prune``: fraction of the
     synapses removed by magnitude of the folded weights, per layer or over the whole network
     (``prune_scope``), every layer keeping at least one; ``profile``: a ``hardware`` profile
-    whose ``violations(net)`` must be empty. Raises ``CheckpointError`` (NaN/inf),
+    whose ``check(net)`` must pass. Raises ``CheckpointError`` (NaN/inf),
     ``UnsupportedError``, ``HardwareLimitError``.
     """
     _check_bits(weight_bits, binary, ternary)
@@ -169,10 +169,7 @@ def quantize_with_report(
     )
     net.check()
     if profile is not None:
-        problems = profile.violations(net)
-        if problems:
-            name = getattr(profile, "name", "profile")
-            raise HardwareLimitError(f"quantized network breaks {name}: " + "; ".join(problems))
+        profile.check(net)  # the one profile check
     from ..estimate import memory
 
     report.memory = memory(net, profile if hasattr(profile, "limits") else "loihi2")  # loihi2's delay-line width by default
