@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import common
@@ -46,7 +46,6 @@ from delaysnn.checkpoint import load_checkpoint_and_metadata, save_checkpoint
 from delaysnn.demo import speech_workload
 from delaysnn.estimate.storage import core_limits_of, cores_needed, network_cores
 from delaysnn.frontier import Candidate, accuracy
-from delaysnn.model import DelaySNN
 from delaysnn.quantization import NETX_OPTIONS, input_bits_for, quantize_model
 from delaysnn.train import TrainOptions, deployment_settings, evaluate, train
 from hardware import load_profile
@@ -78,14 +77,6 @@ def parse_stages(text: str, lr: float, dropout: float) -> list[Stage]:
     if not stages or any(b.fraction < a.fraction for a, b in zip(stages, stages[1:])):
         raise ValueError("give at least one stage, with non-decreasing fractions")
     return stages
-
-
-def set_dropout(model: DelaySNN, dropout: float) -> None:
-    """The hidden layers' dropout: they read it from their (frozen) config, shared with the model
-    and recorded in its checkpoints."""
-    cfg = replace(model.cfg, dropout=dropout)
-    for module in (model, *model.hidden):
-        module.cfg = cfg
 
 
 def main() -> int:
@@ -131,7 +122,7 @@ def main() -> int:
     for i, st in enumerate(stages):
         t0 = time.perf_counter()
         frac = st.fraction
-        set_dropout(model, st.dropout)
+        model.set_dropout(st.dropout)
         # positions at 10 x lr: the trainer's default 100 x moves trained delays too far
         opts = TrainOptions(epochs=st.epochs, batch_size=64, lr=st.lr, lr_pos=10 * st.lr, seed=args.seed, desc=f"prune {frac:g}",
                             qat_bits=4, prune=frac, prune_scope=args.scope, learn_delays=True, freeze_bn_stats=args.freeze_bn,

@@ -85,8 +85,11 @@ def test_cli_train_distills_and_checks_its_options(tmp_path, capsys, monkeypatch
     assert list(tmp_path.iterdir()) == []
     save_checkpoint(_model(0), tmp_path / "teacher.pt", {"task": "synthetic"})
     code, out, err = run_cli(["train", "--task", "synthetic", "--samples", "64", "--epochs", "1", "--init", "teacher.pt",
-                              "--distill", "teacher.pt", "--distill-weight", "1", "--distill-temperature", "3", "--learn-delays", "-o", "s.pt"], capsys)
+                              "--distill", "teacher.pt", "--distill-weight", "1", "--distill-temperature", "3", "--learn-delays", "--dropout", "0.05", "-o", "s.pt"], capsys)
     assert code == 0 and "wrote s.pt" in out, err
+    from delaysnn.checkpoint import load_checkpoint
+
+    assert _model(0).cfg.dropout != 0.05 and load_checkpoint(tmp_path / "s.pt").cfg.dropout == 0.05  # --dropout replaces the --init model's
     from delaysnn.runs import load_newest_state
 
     _, state = load_newest_state(tmp_path / "s.pt.state")  # the options the run trained with

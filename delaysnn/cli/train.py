@@ -18,7 +18,8 @@ from .common import cli, note, parse_qat
 @click.option("--max-delay", type=click.IntRange(min=1), help="DCLS kernel size in steps (made odd, as SNN-delays).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-3, show_default=True)
-@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True))
+@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True),
+              help="Hidden-layer dropout (default 0.1 synthetic, 0.4 shd/ssc); with --init it replaces the checkpoint's, e.g. lower for QAT or pruning.")
 @click.option("--no-delays", is_flag=True, help="Baseline: every delay fixed at 0, not learned.")
 @click.option("--learn-delays", is_flag=True, help="With --init: the positions learn too (at 10 x --lr unless --lr-pos), e.g. during binary QAT.")
 @click.option("--qat", metavar="BITS|binary|ternary", help="Quantization-aware training through the weight quantizer.")

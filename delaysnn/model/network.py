@@ -33,6 +33,15 @@ class DelaySNN(nn.Module):
                     layer.bn.eval()
         return self
 
+    def set_dropout(self, dropout: float) -> None:
+        """The hidden layers' dropout (fine-tuning a checkpoint at another rate). They read it from
+        the config they share with the model, which the checkpoint records."""
+        from dataclasses import replace
+
+        cfg = replace(self.cfg, dropout=float(dropout))  # validated as every config is
+        for module in (self, *self.hidden):
+            module.cfg = cfg
+
     @property
     def synapses(self) -> list[DelayedDense]:
         return [layer.synapse for layer in self.hidden] + [self.readout]
