@@ -51,7 +51,7 @@ RECIPES: dict[str, tuple[str, dict[str, Any]]] = {
 
 
 def options(name: str, float_model: Path, seed: int) -> TrainOptions:
-    fields = {k: v for k, v in RECIPES[name][1].items() if k != "dropout"}  # dropout is the model's (run_recipe)
+    fields = dict(RECIPES[name][1])
     if fields.get("distill") == TEACHER:
         fields["distill"] = str(float_model)
     if fields.get("learn_delays") and "lr_pos" not in fields:
@@ -67,8 +67,6 @@ def run_recipe(name: str, float_model: Path, work: Path, splits: Any, seed: int,
     train_set, test_set = splits
     opts = options(name, float_model, seed)
     model = load_checkpoint(float_model)
-    if "dropout" in RECIPES[name][1]:
-        model.set_dropout(RECIPES[name][1]["dropout"])
     t0 = time.perf_counter()
     result = train(model, train_set, test_set, opts)
     _, float_meta = load_checkpoint_and_metadata(float_model)

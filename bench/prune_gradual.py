@@ -122,10 +122,9 @@ def main() -> int:
     for i, st in enumerate(stages):
         t0 = time.perf_counter()
         frac = st.fraction
-        model.set_dropout(st.dropout)
         # positions at 10 x lr: the trainer's default 100 x moves trained delays too far
         opts = TrainOptions(epochs=st.epochs, batch_size=64, lr=st.lr, lr_pos=10 * st.lr, seed=args.seed, desc=f"prune {frac:g}",
-                            qat_bits=4, prune=frac, prune_scope=args.scope, learn_delays=True, freeze_bn_stats=args.freeze_bn,
+                            qat_bits=4, prune=frac, prune_scope=args.scope, learn_delays=True, freeze_bn_stats=args.freeze_bn, dropout=st.dropout,
                             distill=teacher if args.distill else None, distill_weight=args.distill_weight,
                             distill_temperature=args.temperature)
         train(model, work.train_set, None, opts)

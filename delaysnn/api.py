@@ -209,8 +209,6 @@ def _train(r: TrainRequest, world: Any, note: Note) -> TrainOutcome:
     seed_everything(r.seed)
     if r.init_from:
         model = load_checkpoint(r.init_from)
-        if r.dropout is not None:
-            model.set_dropout(r.dropout)  # e.g. lower for QAT or pruning, where the float model's rate underfits
         # fine-tuning keeps the learned integer delays, unless asked to learn them or a delay grid is trained
         learn = (r.learn_delays or r.delay_bits is not None) and not r.no_delays
     else:
@@ -245,6 +243,7 @@ def _train(r: TrainRequest, world: Any, note: Note) -> TrainOutcome:
         distill=r.distill,
         distill_weight=r.distill_weight,
         distill_temperature=r.distill_temperature,
+        dropout=r.dropout if r.init_from else None,  # a fresh model has it in its config already
         amp=r.amp,
         desc=f"train {r.task}",
         state_dir=files.state_dir,

@@ -75,6 +75,9 @@ class TrainOptions:
     distill: str | os.PathLike | None = None
     distill_weight: float = 0.5
     distill_temperature: float = 2.0
+    # hidden-layer dropout while training (None: the model's own, from its config); fine-tuning
+    # a checkpoint through a coarse grid wants less than the float model's 0.4, which underfits
+    dropout: float | None = None
     amp: str | None = None  # "bf16": forward and loss under torch.autocast(bfloat16), on any device
     progress: bool = True  # a bar on a terminal, else one line per epoch on stderr
     desc: str = "train"
@@ -104,6 +107,8 @@ class TrainOptions:
             raise DelaysnnError(f"--distill-weight must be in [0, 1] (got {self.distill_weight})")
         if not self.distill_temperature > 0:
             raise DelaysnnError(f"--distill-temperature must be > 0 (got {self.distill_temperature})")
+        if self.dropout is not None and not 0.0 <= self.dropout < 1.0:
+            raise DelaysnnError(f"--dropout must be in [0, 1) (got {self.dropout})")
         if self.distill is not None:  # a str: the fingerprint goes into states loaded with weights_only
             self.distill = os.fspath(self.distill)
 
@@ -134,7 +139,7 @@ def check_qat_options(delay_bits: int | None, delay_grid: str = "step", prune: f
 
 # option -> its default; a default value is left out of the fingerprint
 _FINGERPRINT_EXTRAS = {"qat_ternary": False, "delay_bits": None, "delay_grid": "step", "prune": None, "prune_scope": "layer",
-                       "freeze_bn_stats": False, "distill": None, "distill_weight": 0.5, "distill_temperature": 2.0}
+                       "freeze_bn_stats": False, "distill": None, "distill_weight": 0.5, "distill_temperature": 2.0, "dropout": None}
 
 # Why binary (and ternary) QAT with training-mode BatchNorm diverges (issue 11): the quantizer
 # folds the BN gain g = gamma / sqrt(running_var) into each row and binarizes the layer with one
@@ -341,6 +346,8 @@ def train(
     masks = prune_model(model, opts.prune, opts.prune_scope) if opts.prune is not None else None
     model.set_learn_positions(opts.learn_delays)
     model.freeze_bn_stats = opts.freeze_bn_stats
+    if opts.dropout is not None:
+        model.set_dropout(opts.dropout)  # recorded in the checkpoint's config
     teacher = load_teacher(opts.distill, model, device) if opts.distill is not None else None
 
     weights = [s.weight for s in model.synapses]

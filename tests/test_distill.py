@@ -95,3 +95,9 @@ def test_cli_train_distills_and_checks_its_options(tmp_path, capsys, monkeypatch
     _, state = load_newest_state(tmp_path / "s.pt.state")  # the options the run trained with
     got = {k: state["fingerprint"][k] for k in ("distill", "distill_weight", "distill_temperature", "learn_delays", "lr_pos")}
     assert got == {"distill": "teacher.pt", "distill_weight": 1.0, "distill_temperature": 3.0, "learn_delays": True, "lr_pos": 0.01}
+
+
+def test_train_options_refuse_a_dropout_outside_0_1():
+    with pytest.raises(DelaysnnError, match=r"--dropout must be in \[0, 1\) \(got 1.0\)"):
+        TrainOptions(dropout=1.0)
+    assert TrainOptions(dropout=0.1).fingerprint()["dropout"] == 0.1 and "dropout" not in TrainOptions().fingerprint()
