@@ -9,8 +9,9 @@ inside the graph, so ``Scan`` iterates over axis 0 and no per-step transposes ar
   ``t + 1 + d``), then multiplied by ``W_d`` (the weights of the synapses with delay ``d``, zero
   elsewhere); a few consecutive delays share one product (slices concatenated along channels,
   their ``W_d`` stacked). ``MatMulInteger`` (uint8 payloads x int8 weights -> int32) is exact
-  while payloads fit 8 bits and every neuron's ``sum |w| * max payload`` stays below 2**31
-  (always for hidden layers, and for graded input up to 8 bits at any realistic fan-in);
+  while payloads fit 8 bits, every neuron's ``sum |w| * max payload`` stays below 2**31 and
+  ``2 * max payload * max |w|`` fits int16 (AVX2 kernels sum product pairs in saturating int16;
+  always true for hidden layers, and for graded input up to 7 bits);
   otherwise the layer falls back to an int64 ``MatMul``, exact for every valid IR. The sum,
   in int64, becomes ``sim.activation``: a ``Mul`` by ``2**(weight_exp + 6)`` (``weight_exp >=
   0``: no flooring), through Lava's int32 registers where the bound says they can wrap.
@@ -79,6 +80,9 @@ if TYPE_CHECKING:  # heavy, optional: imported inside the functions that need th
 
 
 _UINT8_MAX = 255  # MatMulInteger's activations are uint8
+# x86 without AVX-512 VNNI: onnxruntime's uint8 x int8 kernel adds the products in pairs into int16
+# with saturation (vpmaddubsw) before widening, so a pair past this saturates (seen on AVX2 CPUs)
+_INT16_PAIR_MAX = 2**15 - 1
 _PRODUCT_DEPTH = 2048  # inner dimension to aim for when batching delays into one product
 
 
@@ -95,11 +99,17 @@ def _max_payload(net: DelayNetwork, index: int) -> int:
 
 
 def _uses_uint8(layer: DelayLayer, max_payload: int) -> bool:
-    """Whether MatMulInteger (uint8 x int8 -> int32) is exact for this layer, for every input:
-    payloads fit uint8 and no partial sum can reach 2**31 (``sim.activation_bound``)."""
+    """Whether MatMulInteger (uint8 x int8 -> int32) is exact for this layer, for every input and
+    CPU: payloads fit uint8, no two products can saturate an int16 pair sum, and no partial sum
+    can reach 2**31 (``sim.activation_bound``)."""
     from delaysnn.sim import activation_bound
 
-    return max_payload <= _UINT8_MAX and activation_bound(layer.weight, max_payload) <= INT32_MAX  # MatMulInteger accumulates in int32
+    pair_max = 2 * max_payload * int(np.abs(layer.weight).max(initial=0))
+    return (
+        max_payload <= _UINT8_MAX
+        and pair_max <= _INT16_PAIR_MAX
+        and activation_bound(layer.weight, max_payload) <= INT32_MAX  # MatMulInteger accumulates in int32
+    )
 
 
 def _delay_groups(layer: DelayLayer) -> dict[int, np.ndarray]:

@@ -84,6 +84,14 @@ def test_edge_specs_reach_every_lowering() -> None:
     assert lowerings == {True, False} and wraps > 0
 
 
+@pytest.mark.parametrize(("payload", "weight", "uint8"), [(255, 127, False), (255, -128, False), (128, 127, True), (31, -128, True), (1, 127, True)])
+def test_uint8_product_only_where_no_int16_pair_saturates(payload: int, weight: int, uint8: bool) -> None:
+    """On x86 without VNNI onnxruntime sums uint8 x int8 products in saturating int16 pairs: a
+    pair of 255 x 127 (64770) came out wrong on an AVX2 machine, so such layers take int64 MatMul."""
+    layer = DelayLayer(np.full((2, 4), weight, np.int32), np.zeros((2, 4), np.int32), NeuronParams(0, 0, 100, np.zeros(2, np.int32)))
+    assert _uses_uint8(layer, payload) is uint8
+
+
 def _handmade(du: int, dv: int, vth: int, bias: int, weight: int, delay: int) -> DelayNetwork:
     """1 -> 1 -> 1 network; the readout copies the hidden spikes through weight 1, delay 0."""
     hidden = DelayLayer(np.array([[weight]], np.int32), np.array([[delay]], np.int32), NeuronParams(du, dv, vth, np.array([bias], np.int32)))
