@@ -59,3 +59,21 @@ def float_model(round_delays: bool = True) -> Any:
     if round_delays:
         model.round_positions()
     return model
+
+
+def scored(model: Any, net: DelayNetwork, x: Any, y: Any) -> dict[str, Any]:
+    """``net``'s accuracy on ``(x, y)`` beside its agreement with the float ``model`` there
+    (``delaysnn.agreement``: predicted classes, hidden spikes per layer): equal accuracies can
+    hide different predictions, so every bench table prints both."""
+    from delaysnn.agreement import run_with_float
+    from delaysnn.pipeline import as_inputs
+
+    run, agreement = run_with_float(model, net, as_inputs(x, y))
+    return {"accuracy": float((run.predictions == y).mean()), **agreement.to_dict()}
+
+
+def with_agreement(score: dict[str, Any] | None) -> str:
+    """``97.5 % (agrees 99.6 %)``: a :func:`scored` accuracy and its agreement with the float model."""
+    if score is None:
+        return "-"
+    return f"{100 * score['accuracy']:.1f} % (agrees {100 * score['float_agreement']:.1f} %)"

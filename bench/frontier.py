@@ -35,7 +35,7 @@ import torch
 
 from delaysnn.checkpoint import load_checkpoint, save_checkpoint
 from delaysnn.data.datasets import SpikeDataset, validation_split
-from delaysnn.frontier import Candidate, accuracy, plot, search, table
+from delaysnn.frontier import Candidate, accuracy_and_agreement, float_classes, plot, search, table
 from delaysnn.quantization import NETX_OPTIONS, input_bits_for, quantize_model
 from delaysnn.train import TrainOptions, evaluate, train
 from hardware import load_profile
@@ -138,6 +138,7 @@ def run_task(name: str, args: argparse.Namespace) -> dict[str, Any]:
     profile = load_profile("loihi2")
     x_test = test.x.numpy().astype(np.int32)
     float_test = evaluate(model, test)
+    float_classes_test = float_classes(model, test)  # every integer accuracy below is shown with its agreement with these
     # as `export --target loihi`: within what a netx file holds, so netx can check every point
     base = {"input_bits": info["input_bits"], "profile": profile, "clip_delays": True, **NETX_OPTIONS}
     out: dict[str, Any] = {"task": name, "float_test_acc": float_test, **info, "targets": [], "grids": [],
@@ -149,7 +150,7 @@ def run_task(name: str, args: argparse.Namespace) -> dict[str, Any]:
         row = {"delay_bits": bits}
         for mode in ("cap", "step"):
             net = quantize_model(model, **base, weight_bits=8, delay_bits=bits, delay_grid=mode)
-            row[mode] = accuracy(net, test)
+            row[mode], row[f"{mode}_agreement"] = accuracy_and_agreement(net, test, float_classes_test)
         out["grids"].append(row)
 
     unpruned_cores = profile.cores_needed(quantize_model(model, **base, weight_bits=4))
@@ -160,9 +161,9 @@ def run_task(name: str, args: argparse.Namespace) -> dict[str, Any]:
                            teacher=info["float_path"] if recipe == "ternary" else None)
         net = quantize_model(tuned, **base, **cand.quantize_options("step", "layer"))
         mem = network_memory(net, profile)
-        acc = accuracy(net, test)
+        acc, agreement = accuracy_and_agreement(net, test, float_classes_test)
         row = {
-            "label": label, "test_acc": acc, "delta": 100 * (acc - float_test), "allowed": allowed,
+            "label": label, "test_acc": acc, "float_agreement": agreement, "delta": 100 * (acc - float_test), "allowed": allowed,
             "synaptic_kB": mem.totals()["synaptic"] / 8000, "synaptic_vs_float": mem.synaptic_vs_float,
             "cores": profile.cores_needed(net), "unpruned_4bit_cores": unpruned_cores,
             "parity": parity(net, x_test, args.netx_samples), "seconds": time.perf_counter() - t0,
@@ -175,7 +176,8 @@ def run_task(name: str, args: argparse.Namespace) -> dict[str, Any]:
             ok = ok and row["cores"] < unpruned_cores
         row.update(check=check, met=ok)
         out["targets"].append(row)
-        print(f"{name}: {label}: {100 * acc:.1f}% ({row['delta']:+.1f} points), {row['synaptic_kB']:.1f} kB, met={ok}", flush=True)
+        print(f"{name}: {label}: {100 * acc:.1f}% ({row['delta']:+.1f} points, agrees with float {100 * agreement:.1f}%), "
+              f"{row['synaptic_kB']:.1f} kB, met={ok}", flush=True)
 
     def tune(m: Any, cand: Candidate) -> Any:
         return fine_tuned(args, name + "-search", m, cand, train_set, args.search_qat_epochs, info["batch_size"])
@@ -197,15 +199,18 @@ def run_task(name: str, args: argparse.Namespace) -> dict[str, Any]:
 
 def report(res: dict[str, Any]) -> str:
     lines = [f"### {res['task']}: float model {100 * res['float_test_acc']:.1f}% on test; validation: {res['val_split']}", ""]
-    lines += ["| target | fine-tuning | test acc | vs float | allowed | synaptic kB | % of float | cores | Lava / netx / onnx mismatches | met |",
-              "|---|---|---:|---:|---:|---:|---:|---:|---|---|"]
+    lines += ["| target | fine-tuning | test acc | agrees with float | vs float | allowed | synaptic kB | % of float | cores "
+              "| Lava / netx / onnx mismatches | met |",
+              "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|"]
     for t in res["targets"]:
         par = " / ".join(str(t["parity"].get(b, "-")) for b in ("lava", "netx", "onnx"))
-        lines.append(f"| {t['label']} | {t['recipe']} | {100 * t['test_acc']:.1f}% | {t['delta']:+.1f} | -{t['allowed']:g} | {t['synaptic_kB']:.1f} | "
+        lines.append(f"| {t['label']} | {t['recipe']} | {100 * t['test_acc']:.1f}% | {100 * t['float_agreement']:.1f}% | {t['delta']:+.1f} | -{t['allowed']:g} | {t['synaptic_kB']:.1f} | "
                      f"{100 * t['synaptic_vs_float']:.1f} | {t['cores']} (4-bit unpruned {t['unpruned_4bit_cores']}) | {par} | {'yes' if t['met'] else '**no**'} |")
-    lines += ["", "Delay grids after PTQ (8-bit weights), test accuracy:", "", "| delay bits | cap (delays <= 2^B - 1) | step (delays s*k) |", "|---:|---:|---:|"]
+    lines += ["", "Delay grids after PTQ (8-bit weights), test accuracy (agreement with the float model's classes):", "",
+              "| delay bits | cap (delays <= 2^B - 1) | step (delays s*k) |", "|---:|---:|---:|"]
     for g in res["grids"]:
-        lines.append(f"| {g['delay_bits']} | {100 * g['cap']:.1f}% | {100 * g['step']:.1f}% |")
+        cells = [f"{100 * g[m]:.1f}% ({100 * g[f'{m}_agreement']:.1f}%)" for m in ("cap", "step")]
+        lines.append(f"| {g['delay_bits']} | {' | '.join(cells)} |")
     lines += ["", f"Search ({res['search_s']:.0f} s; front selected on validation, reported on test; plot {res['plot']}):", "", res["table"]]
     front = res["search"]["front"]
     bad = [p["label"] for p in front if any(p["parity"].get(b) != 0 for b in ("lava", "netx", "onnx")) or not p["parity"].get("hidden_spikes")]

@@ -57,7 +57,7 @@ from delaysnn import api
 from delaysnn.checkpoint import load_checkpoint_and_metadata, save_checkpoint
 from delaysnn.demo import speech_workload
 from delaysnn.estimate.storage import core_limits_of, cores_needed, network_cores
-from delaysnn.frontier import Candidate, accuracy
+from delaysnn.frontier import Candidate, accuracy_and_agreement, float_classes
 from delaysnn.quantization import NETX_OPTIONS, input_bits_for, quantize_model
 from delaysnn.train import TrainOptions, deployment_settings, evaluate, train
 from hardware import load_profile
@@ -138,12 +138,15 @@ def main() -> int:
     input_bits = input_bits_for(work.train_set.max_count)
     print(f"stages {args.stages}, distill {args.distill}, scope {args.scope}, freeze-bn {args.freeze_bn}, init {args.init}, teacher {teacher}")
     print(f"teacher float: {100 * evaluate(teacher_model, work.test_set):.1f} % (the target: within 2 points of it)", flush=True)
+    teacher_classes = float_classes(teacher_model, work.test_set)  # every integer accuracy is shown with its agreement with these
     # the baselines the cores are compared with: the teacher as `export --target loihi` deploys it, and at 4 bits unpruned
     for label, extra in (("8-bit, as deployed", {"weight_bits": 8}), ("4-bit, unpruned", {"weight_bits": 4})):
         net = quantize_model(teacher_model, input_bits=input_bits, profile=profile, clip_delays=True, **NETX_OPTIONS, **extra)
-        print(f"teacher {label}: {100 * accuracy(net, work.test_set):.1f} %, {network_cores(net, limits)} Loihi 2 cores "
+        acc, agree = accuracy_and_agreement(net, work.test_set, teacher_classes)
+        print(f"teacher {label}: {100 * acc:.1f} % (agrees with the float teacher {100 * agree:.1f} %), {network_cores(net, limits)} Loihi 2 cores "
               f"({', '.join(str(cores_needed(layer, limits)) for layer in net.layers)} per layer)", flush=True)
-    print("| stage | pruned | QAT epochs | lr | dropout | test acc | Loihi 2 cores | minutes |\n|---:|---:|---:|---:|---:|---:|---:|---:|", flush=True)
+    print("| stage | pruned | QAT epochs | lr | dropout | test acc | agrees with float teacher | Loihi 2 cores | minutes |\n"
+          "|---:|---:|---:|---:|---:|---:|---:|---:|---:|", flush=True)
     for i, st in enumerate(stages):
         t0 = time.perf_counter()
         frac = st.fraction
@@ -155,11 +158,11 @@ def main() -> int:
         train(model, work.train_set, None, opts)
         net = quantize_model(model, input_bits=input_bits, profile=profile, clip_delays=True,
                              **NETX_OPTIONS, **Candidate(weight_bits=4, prune=frac).quantize_options("step", args.scope))
-        acc = accuracy(net, work.test_set)
+        acc, agree = accuracy_and_agreement(net, work.test_set, teacher_classes)
         meta = {**{k: float_meta[k] for k in ("task", "dataset", "input_max_count") if k in float_meta}, **deployment_settings(opts),
                 "note": f"bench/prune_gradual.py --stages {args.stages} stage {i + 1}", "test_acc_integer": acc}
         save_checkpoint(model, args.out / f"{args.tag}-s{i + 1}-p{round(100 * frac)}.pt", meta)
-        print(f"| {i + 1} | {100 * frac:.0f} % | {st.epochs} | {st.lr:g} | {st.dropout:g} | {100 * acc:.1f} % | "
+        print(f"| {i + 1} | {100 * frac:.0f} % | {st.epochs} | {st.lr:g} | {st.dropout:g} | {100 * acc:.1f} % | {100 * agree:.1f} % | "
               f"{network_cores(net, limits)} | {(time.perf_counter() - t0) / 60:.1f} |", flush=True)
     if args.parity_samples:
         from frontier import parity

@@ -24,11 +24,12 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from delaysnn.agreement import float_predictions, run_with_float  # noqa: E402
 from delaysnn.data.datasets import SpikeDataset, SyntheticTask, synthetic_splits  # noqa: E402
-from delaysnn.ir import DelayNetwork  # noqa: E402
-from delaysnn.model import DelaySNN, predict  # noqa: E402
-from delaysnn.quantization import input_bits_for, quantize_with_report  # noqa: E402
-from delaysnn.sim import simulate_batches  # noqa: E402
+from delaysnn.model import DelaySNN  # noqa: E402
+from delaysnn.pipeline import as_inputs  # noqa: E402
+from delaysnn.quantization import NETX_OPTIONS, input_bits_for, quantize_with_report  # noqa: E402
+from hardware import load_profile  # noqa: E402
 
 # (row name, quantize_model options; None = the float model itself)
 DEFAULT_CONFIGS: list[tuple[str, dict[str, Any] | None]] = [
@@ -40,54 +41,42 @@ DEFAULT_CONFIGS: list[tuple[str, dict[str, Any] | None]] = [
 ]
 
 
-def integer_predictions(net: DelayNetwork, x: torch.Tensor, batch_size: int = 256) -> tuple[np.ndarray, float]:
-    """Class predictions of the integer network (softmax-sum over time of ``v * readout_scale``)
-    and its mean hidden spike rate (the layers' rates averaged)."""
-    run = simulate_batches(net, (x[start : start + batch_size] for start in range(0, x.shape[0], batch_size)))
-    rates = run.firing_rates
-    return run.predictions, float(np.mean(rates)) if rates else 0.0
-
-
-@torch.no_grad()
-def float_predictions(model: DelaySNN, x: torch.Tensor, batch_size: int = 256) -> np.ndarray:
-    model.eval()
-    return np.concatenate(
-        [predict(model(x[i : i + batch_size].float())).numpy() for i in range(0, x.shape[0], batch_size)]
-    )
-
-
 def accuracy_table(
     model: DelaySNN,
     test_set: SpikeDataset,
     configs: list[tuple[str, dict[str, Any] | None]] | None = None,
 ) -> list[dict[str, Any]]:
-    """One row per config: accuracy, agreement with the float model's predictions, mean relative
-    weight error, hidden spike rate, and time. ``configs``: ``(name, quantize options | None)``."""
+    """One row per config: accuracy, agreement with the float model (predicted classes, and hidden
+    spikes per layer: ``delaysnn.agreement``), mean relative weight error, hidden spike rate, and
+    time. ``configs``: ``(name, quantize options | None)``."""
     configs = DEFAULT_CONFIGS if configs is None else configs
     y = test_set.y.numpy()
-    x = test_set.x
+    inputs = as_inputs(test_set.x.numpy(), y, description=test_set.name)
     t0 = time.perf_counter()
-    pred_float = float_predictions(model, x)
+    pred_float = float_predictions(model, inputs.batches())
     float_time = time.perf_counter() - t0
     rows = []
     for name, options in configs:
         t0 = time.perf_counter()
         if options is None:
             rows.append(
-                {"config": name, "accuracy": float((pred_float == y).mean()), "agreement": 1.0, "weight_error": 0.0,
-                 "spike_rate": None, "seconds": float_time}
+                {"config": name, "accuracy": float((pred_float == y).mean()), "agreement": 1.0, "spike_agreement": None,
+                 "weight_error": 0.0, "spike_rate": None, "seconds": float_time}
             )
             continue
-        options = {"input_bits": input_bits_for(test_set.max_count), "clip_delays": False, **options}
+        # the network `export --target loihi` ships: within netx's limits, checked against loihi2
+        options = {"input_bits": input_bits_for(test_set.max_count), "clip_delays": False, "profile": load_profile("loihi2"),
+                   **NETX_OPTIONS, **options}
         net, report = quantize_with_report(model, **options)
-        pred, rate = integer_predictions(net, x)
+        run, agreement = run_with_float(model, net, inputs)
         rows.append(
             {
                 "config": name,
-                "accuracy": float((pred == y).mean()),
-                "agreement": float((pred == pred_float).mean()),
+                "accuracy": float((run.predictions == y).mean()),
+                "agreement": agreement.float_agreement,
+                "spike_agreement": agreement.spike_agreement,
                 "weight_error": float(np.mean([r.rel_weight_error for r in report.layers])),
-                "spike_rate": rate,
+                "spike_rate": float(np.mean(run.firing_rates)) if run.firing_rates else 0.0,
                 "seconds": time.perf_counter() - t0,
             }
         )
@@ -97,13 +86,14 @@ def accuracy_table(
 def markdown(rows: list[dict[str, Any]], title: str = "") -> str:
     lines = [f"**{title}**", ""] if title else []
     lines += [
-        "| weights | test accuracy | agrees with float | rel. weight error | hidden spike rate | time (s) |",
-        "|---|---|---|---|---|---|",
+        "| weights | test accuracy | agrees with float | hidden spikes agreeing, per layer | rel. weight error | hidden spike rate | time (s) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         rate = "-" if r["spike_rate"] is None else f"{r['spike_rate']:.3f}"
+        spikes = "-" if r["spike_agreement"] is None else " / ".join(f"{100 * s:.2f}%" for s in r["spike_agreement"])
         lines.append(
-            f"| {r['config']} | {100 * r['accuracy']:.1f}% | {100 * r['agreement']:.1f}% "
+            f"| {r['config']} | {100 * r['accuracy']:.1f}% | {100 * r['agreement']:.1f}% | {spikes} "
             f"| {100 * r['weight_error']:.2f}% | {rate} | {r['seconds']:.1f} |"
         )
     return "\n".join(lines)

@@ -102,7 +102,7 @@ def main() -> int:
         (rep,), dt = timed(lambda workers=workers: verify_batches(net, [x], ["lava"], workers=workers))
         report(f"verify --backends lava --workers {workers}", n, dt, rep.ok)
     # netx: the network as --target loihi deploys it (within what netx files hold)
-    nx, _ = load_network(model, QuantizeOptions(profile="loihi2", for_netx=True, clip_delays=True))
+    nx, _ = load_network(model, QuantizeOptions(target="loihi", clip_delays=True))
     nref = simulate(nx, x, record=True)
     got, dt = timed(lambda: NetxBackend(copies=1).run(nx, xs))
     report("netx, per-sample runs", xs.shape[0], dt, exact(simulate(nx, xs, record=True), got))

@@ -34,13 +34,18 @@ from .pipeline import (
     Note,
     QuantizeOptions,
     as_inputs,
+    check_fitted,
+    check_options,
     default_output,
+    deployment,
     is_ir_file,
     load_network,
     naming,
     note_input_bits,
     open_network,
     output_path,
+    plot_output,
+    refuse_guessed_input,
     silent,
     source_and_inputs,
     train_counts,
@@ -152,9 +157,38 @@ def new_model(config: Any, learn_delays: bool = True) -> Any:
 
     model = DelaySNN(config)
     if not learn_delays:
-        model.set_delays(0)
-        model.set_sigma(0.0)
+        fix_delays(model)
     return model
+
+
+def fix_delays(model: Any) -> None:
+    """The no-delay baseline: every delay 0, no Gaussian spread (train it with delays not learned)."""
+    model.set_delays(0)
+    model.set_sigma(0.0)
+
+
+def check_request(r: TrainRequest) -> None:
+    """Refuse, before any data is read, options the run would drop: the sizes with ``init_from``
+    (they come from the checkpoint), what acts on delays with ``no_delays``, and delay bits no
+    deployment to Loihi 2 takes (export --target loihi would refuse the result). OptionError."""
+    from .constants import DELAYDENSE_DELAY_BITS
+    from .errors import OptionError
+
+    if r.init_from:
+        sizes = [f"--{name.replace('_', '-')}" for name in ("layers", "hidden", "max_delay") if getattr(r, name) is not None]
+        if sizes:
+            raise OptionError(f"{', '.join(sizes)} with --init {r.init_from}: the sizes come from the checkpoint; "
+                              "drop them, or train a new model without --init")
+    if r.no_delays:
+        on_delays = [flag for flag, given in (("--delay-bits", r.delay_bits is not None), ("--delay-grid", r.delay_grid is not None),
+                                              ("--learn-delays", r.learn_delays), ("--lr-pos", r.lr_pos is not None)) if given]
+        if on_delays:
+            raise OptionError(f"--no-delays fixes every delay at 0, so {', '.join(on_delays)} would act on nothing: drop one or the other")
+    if r.delay_bits is not None and r.delay_bits > DELAYDENSE_DELAY_BITS:
+        raise OptionError(
+            f"--delay-bits {r.delay_bits}: Loihi 2 delays take at most {DELAYDENSE_DELAY_BITS} bits (delaysnn.constants."
+            f"DELAYDENSE_DELAY_BITS), so export --target loihi would refuse the result; pass --delay-bits {DELAYDENSE_DELAY_BITS} or less"
+        )
 
 
 def fit(model: Any, train_set: Any, test_set: Any, options: Any, output: str | os.PathLike | None = None,
@@ -187,10 +221,11 @@ def _train(r: TrainRequest, world: Any, note: Note) -> TrainOutcome:
     from . import distributed
     from .checkpoint import load_checkpoint, save_checkpoint
     from .model import ModelConfig
-    from .runs import run_files, state_paths
+    from .runs import run_files, run_lock, state_paths
     from .train import TrainOptions, deployment_settings, seed_everything
     from .train import train as run_training
 
+    check_request(r)
     distributed.per_rank_batch(r.batch_size, world.size)
     out = output_path(r.output, r.init_from, data=r.data)
     files = run_files(out)
@@ -209,8 +244,12 @@ def _train(r: TrainRequest, world: Any, note: Note) -> TrainOutcome:
     seed_everything(r.seed)
     if r.init_from:
         model = load_checkpoint(r.init_from)
-        # fine-tuning keeps the learned integer delays, unless asked to learn them or a delay grid is trained
+        # fine-tuning keeps the learned integer delays, unless asked to learn them or a delay grid is
+        # trained; --no-delays makes the checkpoint the no-delay baseline (check_request refuses the clashes)
         learn = (r.learn_delays or r.delay_bits is not None) and not r.no_delays
+        if r.no_delays:
+            fix_delays(model)
+            note(f"note: --no-delays: every delay of {r.init_from} set to 0, and kept there")
     else:
         cfg = ModelConfig(
             input_size=train_set.channels,
@@ -252,29 +291,31 @@ def _train(r: TrainRequest, world: Any, note: Note) -> TrainOutcome:
         metrics_path=files.metrics,
         run_info={"task": r.task, "samples": r.samples, "val_fraction": r.val_fraction},
     )
-    try:
-        result = run_training(model, train_set, test_set, opts, val_set=val_set)
-    except (KeyboardInterrupt, Terminated):
-        done = state_paths(files.state_dir)
-        if done:
-            note(f"note: {done[-1]} holds the last finished epoch; continue with the same command and --resume")
-        raise
-    if r.resume and result.resumed_from is None:
-        note(f"note: no state in {files.state_dir} to resume; trained from the start")
-    meta: dict[str, Any] = {
-        "task": r.task,
-        "epochs": opts.epochs,
-        "test_acc": result.final_test_acc,
-        "seed": r.seed,
-        "input_max_count": input_max_count,  # sets the graded input's bit width when quantizing
-    }
-    meta.update(deployment_settings(opts))  # qat, delay_bits/delay_grid, prune/prune_scope
-    if result.selected_epoch is not None:
-        meta.update(selected_by="val_acc", selected_epoch=result.selected_epoch, val_split=val_how,
-                    val_acc=result.val_acc[result.selected_epoch - 1], last_epoch_test_acc=result.test_acc[-1])
-    meta.update(result.setup)  # how it was trained: world_size, global_batch, per_rank_batch, device, backend, amp
-    if world.main:
-        save_checkpoint(model, out, meta)
+    # one run at a time on this output and its states (a second --resume would interleave them)
+    with run_lock(files.state_dir) if world.main else contextlib.nullcontext():
+        try:
+            result = run_training(model, train_set, test_set, opts, val_set=val_set)
+        except (KeyboardInterrupt, Terminated):
+            done = state_paths(files.state_dir)
+            if done:
+                note(f"note: {done[-1]} holds the last finished epoch; continue with the same command and --resume")
+            raise
+        if r.resume and result.resumed_from is None:
+            note(f"note: no state in {files.state_dir} to resume; trained from the start")
+        meta: dict[str, Any] = {
+            "task": r.task,
+            "epochs": opts.epochs,
+            "test_acc": result.final_test_acc,
+            "seed": r.seed,
+            "input_max_count": input_max_count,  # sets the graded input's bit width when quantizing
+        }
+        meta.update(deployment_settings(opts))  # qat, delay_bits/delay_grid, prune/prune_scope
+        if result.selected_epoch is not None:
+            meta.update(selected_by="val_acc", selected_epoch=result.selected_epoch, val_split=val_how,
+                        val_acc=result.val_acc[result.selected_epoch - 1], last_epoch_test_acc=result.test_acc[-1])
+        meta.update(result.setup)  # how it was trained: world_size, global_batch, per_rank_batch, device, backend, amp
+        if world.main:
+            save_checkpoint(model, out, meta)
     return TrainOutcome(model, meta, result, out if world.main else None, files.metrics, files.state_dir)
 
 
@@ -284,7 +325,7 @@ def plot_training(metrics: str | os.PathLike, output: str | os.PathLike) -> list
     from .plots import training_curves
     from .runs import read_metrics
 
-    output_path(output, metrics)
+    plot_output(output, metrics)
     rows = read_metrics(metrics)
     training_curves(rows, output, title=f"{metrics} ({len(rows)} epochs)")
     return rows
@@ -322,13 +363,23 @@ def quantize(
     model: str | os.PathLike, output: str | os.PathLike, options: QuantizeOptions | None = None, *, task: str | None = None,
     data: str | None = None, note: Note = silent,
 ) -> tuple[DelayNetwork, Any]:
-    """Quantize checkpoint ``model`` to an IR file ``output``; returns ``(net, per-layer report)``."""
+    """Quantize checkpoint ``model`` to an IR file ``output``; returns ``(net, per-layer report)``.
+    With ``data``, the report's ``evaluation`` is the network on the data's test split: its
+    accuracy and its agreement with the float model (``Simulated.to_dict``)."""
     from . import ir
 
     output_path(output, model, data=data)
     if is_ir_file(model):
         raise DelaysnnError(f"{model}: already an integer network; quantize takes a checkpoint (.pt)")
-    net, report = open_network(model, options, task=task, data=data, note=note)
+    check_options(options, model)
+    net, report = open_network(model, options, task=task, data=data)
+    refuse_guessed_input(net, model)
+    note_input_bits(net, note)
+    if data is not None:  # before writing: a test split that cannot be read leaves no output
+        from .pipeline import evaluation_batches
+
+        x = evaluation_batches(net, task or net.provenance.get("task"), data, None)
+        report.evaluation = run_simulation(net, x, float_model_of(model)).to_dict()
     ir.save(net, output)
     return net, report
 
@@ -346,24 +397,32 @@ def export(
 ) -> Exported:
     """Write ``source`` for ``target`` (a backend of ``exporters.TARGETS``), by default beside a
     model file with the target's suffix. A target with a hardware profile (loihi) checks it, and
-    quantizes a checkpoint within what its files hold (netx). ``float_model``: the float model
+    quantizes a checkpoint as ``quantize --target`` does (netx limits, the target recorded).
+    ``float_model``: the float model
     (targets whose format holds one); ``dt``: nir's seconds per step."""
-    from exporters.registry import backend, names
+    from exporters.registry import PLAIN_TARGET, backend, deploy_targets, names
 
-    from .pipeline import check_profile, default_output, export_float
+    from .errors import HardwareLimitError
+    from .ir.identity import refit_advice
+    from .pipeline import check_profile, export_float, export_output
     from .pipeline import export as run_export
 
     if output is None and isinstance(source, DelayNetwork):
         raise DelaysnnError(f"export: a network needs an output path for --target {target}")
     model = None if isinstance(source, DelayNetwork) else source
-    out = output_path(output or default_output(source, target), model, data=data)  # type: ignore[arg-type]
+    out = export_output(output, source, target, data=data)  # guarded, suffix checked, DIR/ gets the default name
+    check_options(options, source, float_model=float_model, checks_profile=True)  # before the target's defaults fill them
     qopts = QuantizeOptions() if options is None else replace(options)
     spec = backend(target, "export")
     if dt is not None and target != "nir":
         raise DelaysnnError(f"--dt applies to --target nir (the seconds per step its graph records), not {target}")
     extra = {} if dt is None else {"dt": dt}
-    qopts.profile = qopts.profile or spec.profile  # loihi: checked against loihi2, quantized within netx
-    qopts.for_netx = qopts.for_netx or spec.for_netx
+    # loihi: a checkpoint is quantized as `quantize --target loihi` does (netx limits, loihi2 checked)
+    fitted = target if target in deploy_targets() else None
+    if qopts.target not in (None, fitted or PLAIN_TARGET):
+        raise DelaysnnError(f"export --target {target}: the options are for --target {qopts.target}; give one target")
+    qopts.target = fitted
+    qopts.profile = qopts.profile or spec.profile
     if float_model:
         if not spec.can("float"):
             raise DelaysnnError(f"--float applies to --target {' or '.join(names('float'))}, not {target}")
@@ -375,10 +434,18 @@ def export(
         if model is None:
             net, report = source, None
         else:
-            net, report = load_network(model, qopts, data_max_count=train_counts(task, data))
+            # an IR file not fitted for the target is still exported where it meets the target's limits
+            fitting = qopts if not is_ir_file(model) else replace(qopts, target=None)
+            net, report = load_network(model, fitting, data_max_count=train_counts(task, data))
+            refuse_guessed_input(net, model)
             note_input_bits(net, note)
         if qopts.profile is not None and report is None:  # a quantized checkpoint was already checked against it
-            check_profile(net, qopts.profile)
+            try:
+                check_profile(net, qopts.profile)
+            except HardwareLimitError as err:
+                if qopts.target is None or net.provenance.get("target") == qopts.target:
+                    raise
+                raise HardwareLimitError(f"{err}; {refit_advice(net, qopts.target)}") from err
         run_export(net, target, out, **extra)
     return Exported(out, net)
 
@@ -404,38 +471,64 @@ class Simulated:
     predictions: np.ndarray
     first: Any
     plot: str | None = None  # as given
+    agreement: Any = None  # agreement.Agreement with the float model; None for an IR file (no float model)
+    network: Any = None  # pipeline.Deployment: which network ran (sha256, target, differs from the plain one)
 
     def to_dict(self) -> dict[str, Any]:
-        info: dict[str, Any] = {"inputs": self.inputs, "firing_rates": self.firing_rates}
+        from .agreement import agreement_fields
+
+        info: dict[str, Any] = {"inputs": self.inputs, "firing_rates": self.firing_rates, **agreement_fields(self.agreement)}
         if self.accuracy is not None:
             info["accuracy"] = self.accuracy
         if self.plot is not None:
             info["plot"] = self.plot
+        if self.network is not None:
+            info["network"] = self.network.to_dict()
         return info
 
 
 def simulate(
     source: str | os.PathLike | DelayNetwork, inputs: Any = None, options: QuantizeOptions | None = None, *,
     labels: Any = None, task: str | None = None, data: str | None = None, samples: int | None = None,
-    plot: str | os.PathLike | None = None, note: Note = silent,
+    plot: str | os.PathLike | None = None, float_model: Any = None, note: Note = silent,
 ) -> Simulated:
     """Run the bit-accurate integer simulator a batch at a time (memory does not grow with the
-    samples) and score it against the labels; ``plot``: a spike raster of the first sample."""
-    from .sim import simulate_batches
-
+    samples) and score it against the labels; ``plot``: a spike raster of the first sample. A
+    checkpoint's float model runs beside it (``Simulated.agreement``); ``float_model``: the one
+    a ``DelayNetwork`` source was quantized from, to compare it with."""
     if plot:
-        output_path(plot, None if isinstance(source, DelayNetwork) else source, data=data)
+        plot_output(plot, None if isinstance(source, DelayNetwork) else source, data=data)
     if labels is not None:
         inputs = as_inputs(inputs, labels)
+    check_options(options, source)
     net, x = source_and_inputs(source, inputs, options, task, data, samples, note)
-    summary = simulate_batches(net, x.batches())
-    accuracy = None if x.labels is None else float((summary.predictions == x.labels).mean())
+    done = run_simulation(net, x, float_model if float_model is not None else float_model_of(source))
+    done.network = deployment(net, source, options, task, data)
     if plot:
         from .plots import spike_raster
 
-        spike_raster(summary.first, plot, sample=0)
-    return Simulated(x.description, summary.firing_rates, accuracy, summary.predictions, summary.first,
-                     None if plot is None else str(plot))
+        spike_raster(done.first, plot, sample=0)
+        done.plot = str(plot)
+    return done
+
+
+def run_simulation(net: DelayNetwork, x: EvaluationInputs, float_model: Any = None) -> Simulated:
+    """``net`` on ``x`` with the sim, scored against the labels and, given its ``float_model``
+    (None: none, an IR file), compared with it as it runs (``delaysnn.agreement``)."""
+    from .agreement import run_with_float
+
+    summary, agreement = run_with_float(float_model, net, x)
+    accuracy = None if x.labels is None else float((summary.predictions == x.labels).mean())
+    return Simulated(x.description, summary.firing_rates, accuracy, summary.predictions, summary.first, agreement=agreement)
+
+
+def float_model_of(source: str | os.PathLike | DelayNetwork) -> Any:
+    """The float model of a checkpoint ``source`` (to compare its integer network with); None for
+    an IR file or a ``DelayNetwork``, which have none."""
+    if isinstance(source, DelayNetwork) or is_ir_file(source):
+        return None
+    with naming(source):
+        return load(source)
 
 
 def verify(
@@ -447,10 +540,9 @@ def verify(
     """Spike-exact parity of every backend in ``backends`` with the simulator, on shard
     ``(index, count)`` of the inputs; writes ``report_path`` (JSON) and ``junit_path`` (JUnit XML).
     ``progress(backend, what)`` is called as each backend starts. Returns the ``VerifyRun``
-    (mismatches are reported in it, not raised)."""
-    from exporters.registry import TARGETS
-
-    from .verify import VerifyRun, network_id, shard_range, verify_batches
+    (mismatches, skipped backends and vacuity are reported in it, not raised: see
+    ``verify.exit_code``), which records the network's and the whole input set's sha256."""
+    from .verify import VerifyRun, inputs_id, network_id, shard_range, verify_batches
 
     model = None if isinstance(source, DelayNetwork) else source
     for path in (report_path, junit_path):
@@ -460,10 +552,17 @@ def verify(
         from .fileio import check_output_path
 
         check_output_path(junit_path, [report_path])
-    qopts = QuantizeOptions() if options is None else replace(options)
-    if any(TARGETS[name].for_netx for name in backends):
-        qopts.for_netx = True  # the network every backend runs must be one netx can hold
+    check_options(options, source, checks_profile=True)  # lava and netx check the network against --profile
+    # one network whatever the backends: the one the target's export ships, by default for a
+    # checkpoint the Loihi deployment (the default backends load its netx file); a backend that
+    # cannot run it is skipped, saying why
+    qopts = options
+    if model is not None and not is_ir_file(model) and (options is None or options.target is None):
+        from exporters.registry import DEFAULT_DEPLOY_TARGET
+
+        qopts = replace(options or QuantizeOptions(), target=DEFAULT_DEPLOY_TARGET)
     net, x = source_and_inputs(source, inputs, qopts, task, data, samples, note)
+    note(f"network: {deployment(net, source, qopts, task, data).describe()}")
     index, count = shard or (1, 1)
     start, stop = shard_range(x.count, index, count)
     if start == stop:
@@ -474,8 +573,11 @@ def verify(
         if progress is not None:
             progress(name, f"{x.description}{part}")
 
-    reports = verify_batches(net, x.batches(start=start, stop=stop), list(backends), on_backend=on_backend, workers=workers, start=start)
-    run = VerifyRun(network_id(net), x.description, x.count, len(net.layers), start, stop, reports, shard=(index, count))
+    profile = options.profile if options is not None else None  # lava/netx check it instead of loihi2
+    reports = verify_batches(net, x.batches(start=start, stop=stop), list(backends), on_backend=on_backend, workers=workers, start=start,
+                             profile=profile)
+    # the whole set's sha256, shard or not: verify-merge refuses shards of different input sets
+    run = VerifyRun(network_id(net), x.description, inputs_id(x), x.count, len(net.layers), start, stop, reports, shard=(index, count))
     write_verify_outputs(run, report_path, junit_path)
     return run
 
@@ -493,7 +595,8 @@ def write_verify_outputs(run: Any, report_path: str | None, junit_path: str | No
 
 def verify_merge(reports: Sequence[str], report_path: str | None = None, junit_path: str | None = None) -> Any:
     """Combine the ``--report`` files of sharded verify runs into one ``VerifyRun`` (checked to be of
-    one network and inputs, covering every sample once) and write it."""
+    one network and one input set, by their sha256, covering every sample once; version-1 reports,
+    which carry neither the inputs' sha256 nor spike counts, are refused) and write it."""
     from .fileio import check_output_path
     from .verify import _read_runs, merge_runs
 
@@ -511,7 +614,8 @@ def estimate(
     note: Note = silent,
 ) -> tuple[Any, str]:
     """Synaptic operations, memory, cores and energy per inference under ``profiles`` (default
-    ``estimate.DEFAULT_PROFILES``), counted by the simulator on the inputs; ``plot``: a PNG.
+    ``estimate.DEFAULT_PROFILES``), counted by the simulator on the inputs; ``plot``: a figure (.png, .pdf or .svg). A
+    checkpoint's estimate carries its agreement with the float model (``float_agreement``).
     Returns ``(Estimate, description of the inputs)``."""
     from .estimate import DEFAULT_PROFILES, estimate_batches
     from .estimate import estimate as estimate_array
@@ -520,12 +624,26 @@ def estimate(
     chosen = list(profiles) or list(DEFAULT_PROFILES)
     if plot:
         model = None if isinstance(source, DelayNetwork) else source
-        output_path(plot, model, *(p for p in profiles if p.endswith(".toml")), data=data)
+        plot_output(plot, model, *(p for p in profiles if p.endswith(".toml")), data=data)
+    check_options(options, source)
     if isinstance(source, DelayNetwork) and isinstance(inputs, np.ndarray):
+        check_fitted(source, options.target if options is not None else None, "the network")
         est, what = estimate_array(source, inputs, profiles=chosen), f"{inputs.shape[0]} given inputs"
     else:
         net, x = source_and_inputs(source, inputs, options, task, data, samples, note)
         est, what = estimate_batches(net, x.batches(), profiles=chosen), x.description
+        fmodel = float_model_of(source)
+        if fmodel is not None:  # a checkpoint: its integer network against its float model, on the same inputs
+            from .agreement import run_with_float
+
+            agreement = run_with_float(fmodel, net, x)[1]
+            est = replace(est, float_agreement=agreement.float_agreement, spike_agreement=agreement.spike_agreement)
+    measured = source if isinstance(source, DelayNetwork) else net
+    est.network.update(deployment(measured, source, options, task, data).to_dict())  # which network: sha256, target
+    if est.no_input_events:
+        from .estimate.report import NO_EVENTS_NOTE
+
+        note(NO_EVENTS_NOTE)
     if plot:
         plot_estimate(est, plot)
     return est, what

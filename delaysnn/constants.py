@@ -55,6 +55,7 @@ LAYER_LATENCY = 1  # each DelayDense buffers its output one step: a delay-0 spik
 # --- Lava 0.10 process facts -------------------------------------------------------------------
 LAVA_WEIGHT_BITS = 8  # DelayDense(num_weight_bits=8): weights are clipped to 8 bits (+ sign mode)
 DELAYDENSE_MAX_DELAY = 63  # PyDelayDenseModelBitAcc raises beyond it inside a worker: the run hangs
+DELAYDENSE_DELAY_BITS = 6  # "Loihi 2 has a maximum of 6 bits for delays": 2**6 - 1 = DELAYDENSE_MAX_DELAY
 
 # --- lava-dl 0.6 netx facts ----------------------------------------------------------------------
 NETX_MAX_DELAY = 62  # netx hdf5.py clips synaptic delays to 62 and builds DelayDense(max_delay=62)

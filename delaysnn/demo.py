@@ -12,15 +12,20 @@ import torch
 
 from . import api
 from .data.datasets import SpikeDataset, SyntheticTask, synthetic_splits
-from .errors import DelaysnnError
 from .model import ModelConfig
 from .train import TrainOptions
 
 
 @dataclass
 class DemoSummary:
+    """The demo's table and its verdict: ``failures`` are the claims that did not hold (the exit status)."""
+
     rows: list[tuple[str, str, str]] = field(default_factory=list)  # (step, result, detail)
-    ok: bool = True
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
 
     def add(self, step: str, result: str, detail: str = "") -> None:
         self.rows.append((step, result, detail))
@@ -45,6 +50,8 @@ def demo_config(task: SyntheticTask) -> ModelConfig:
     )
 
 
+SYNTHETIC_EPOCHS = 10  # the demo's default training; its delay-benefit bar is set for it
+SPEECH_EPOCHS = 20
 SPEECH_HIDDEN = 128  # per hidden layer; SNN-delays uses 256 on SHD, 128 keeps CPU training to ~1 min per epoch
 
 
@@ -72,23 +79,24 @@ class Workload:
     config: ModelConfig
     epochs: int
     qat_epochs: int
-    min_delay_gain: float  # points learned delays must beat delays fixed at 0 by
+    min_delay_gain: float  # points learned delays must beat delays fixed at 0 by ...
+    gain_epochs: int  # ... when trained this many epochs or more (fewer: reported, not judged)
     meta: dict = field(default_factory=dict)  # recorded in every checkpoint
 
 
-def synthetic_workload(epochs: int = 10, samples: int = 2048, seed: int = 0) -> Workload:
+def synthetic_workload(epochs: int = SYNTHETIC_EPOCHS, samples: int = 2048, seed: int = 0) -> Workload:
     task = SyntheticTask()
     train_set, test_set = synthetic_splits(task, n_train=samples, n_test=512, seed=seed)
     return Workload(
         "synthetic",
         f"synthetic delay task: {task.classes} classes told apart only by spike timing across "
         f"{task.channels} channels; {len(train_set)} train / {len(test_set)} test samples",
-        train_set, test_set, demo_config(task), epochs, qat_epochs=6, min_delay_gain=20.0,
+        train_set, test_set, demo_config(task), epochs, qat_epochs=6, min_delay_gain=20.0, gain_epochs=SYNTHETIC_EPOCHS,
         meta={"task": "synthetic", "input_max_count": 1},
     )
 
 
-def speech_workload(data_dir: Path, epochs: int = 20, samples: int | None = None, seed: int = 0, echo: Callable[[str], None] = print) -> Workload:
+def speech_workload(data_dir: Path, epochs: int = SPEECH_EPOCHS, samples: int | None = None, seed: int = 0, echo: Callable[[str], None] = print) -> Workload:
     """Synthesized spoken digits in SHD's layout (made with espeak-ng into ``data_dir`` if missing)."""
     from .data.heidelberg import load_heidelberg
 
@@ -104,6 +112,7 @@ def speech_workload(data_dir: Path, epochs: int = 20, samples: int | None = None
         f"spoken digits (synthesized speech, SHD layout; not SHD): 20 classes, {len(train_set)} train / "
         f"{len(test_set)} test utterances, test voices never heard in training",
         train_set, test_set, speech_config(train_set), epochs, qat_epochs=max(epochs // 4, 3), min_delay_gain=5.0,
+        gain_epochs=SPEECH_EPOCHS,
         meta={"task": "shd", "dataset": "spoken-digits", "input_max_count": train_set.max_count},
     )
 
@@ -117,8 +126,8 @@ def demo(
     workload = None
     if task == "spoken-digits":
         data_dir = Path(data) if data else Path(out_dir) / "spoken-digits"
-        workload = speech_workload(data_dir, epochs=epochs or 20, samples=samples, seed=seed, echo=echo)
-    return run_demo(Path(out_dir), epochs=epochs or 10, samples=samples or 2048, seed=seed, echo=echo, workload=workload)
+        workload = speech_workload(data_dir, epochs=epochs or SPEECH_EPOCHS, samples=samples, seed=seed, echo=echo)
+    return run_demo(Path(out_dir), epochs=epochs or SYNTHETIC_EPOCHS, samples=samples or 2048, seed=seed, echo=echo, workload=workload)
 
 
 def run_demo(
@@ -147,16 +156,24 @@ def run_demo(
         accs[name] = result.final_test_acc
         summary.add(f"train ({name})", f"{100 * result.final_test_acc:.1f}% test", f"{time.perf_counter() - t0:.0f} s -> {path}")
         echo(f"{name}: test accuracy {100 * result.final_test_acc:.1f}%")
-    gain = 100 * (accs["learned delays"] - accs["delays fixed at 0"])
-    summary.add("delay benefit", f"{gain:+.1f} points", "learned delays vs delays fixed at 0")
-    if gain < work.min_delay_gain:
-        summary.ok = False
-        raise DelaysnnError(
-            f"demo: learned delays beat fixed delays by only {gain:.1f} points on {work.name} (expected >= {work.min_delay_gain:g})"
-        )
+    judge_delay_benefit(work, 100 * (accs["learned delays"] - accs["delays fixed at 0"]), summary)
     qat_binary(out_dir, work, summary, echo, seed)
     deploy(out_dir, test_set, summary, echo, verify_samples)
     return summary
+
+
+def judge_delay_benefit(work: Workload, gain: float, summary: DemoSummary) -> None:
+    """The table's delay-benefit row; a failure when ``gain`` (points) misses the workload's bar
+    after its full training. A shorter run (``--epochs 1``) shows the pipeline: reported, not judged."""
+    bar = f">= {work.min_delay_gain:g} points expected after {work.gain_epochs} epochs"
+    if work.epochs < work.gain_epochs:
+        detail = f"not judged: {work.epochs} epoch(s) trained, {bar}"
+    elif gain < work.min_delay_gain:
+        detail = f"FAILED: {bar}"
+        summary.failures.append(f"learned delays beat delays fixed at 0 by {gain:.1f} points on {work.name}, {bar}")
+    else:
+        detail = f"learned delays vs delays fixed at 0 ({bar})"
+    summary.add("delay benefit", f"{gain:+.1f} points", detail)
 
 
 def qat_binary(out_dir: Path, work: Workload, summary: DemoSummary, echo: Callable[[str], None], seed: int) -> None:
@@ -180,17 +197,19 @@ def deploy(
     y = test_set.y.numpy()
     nets = {}
     for label, checkpoint, opts in (
-        ("8-bit", "model.pt", api.QuantizeOptions(weight_bits=8, for_netx=True)),
-        ("binary", "model.pt", api.QuantizeOptions(binary=True, for_netx=True)),
-        ("binary-qat", "model-qat-binary.pt", api.QuantizeOptions(binary=True, for_netx=True)),
+        ("8-bit", "model.pt", api.QuantizeOptions(weight_bits=8, target="loihi")),
+        ("binary", "model.pt", api.QuantizeOptions(binary=True, target="loihi")),
+        ("binary-qat", "model-qat-binary.pt", api.QuantizeOptions(binary=True, target="loihi")),
     ):
         t0 = time.perf_counter()
         path = out_dir / f"model-{label}.dnet"
         net, _ = api.quantize(out_dir / checkpoint, path, opts)
-        acc = api.simulate(net, x, labels=y, plot=out_dir / "raster.png" if label == "8-bit" else None).accuracy
+        done = api.simulate(net, x, labels=y, plot=out_dir / "raster.png" if label == "8-bit" else None, float_model=api.load(out_dir / checkpoint))
+        acc, agree = done.accuracy, done.agreement.float_agreement  # equal accuracies can hide different predictions
         nets[label] = net
-        summary.add(f"quantize {label}", f"{100 * acc:.1f}% test", f"integer sim, {time.perf_counter() - t0:.1f} s -> {path.name}")
-        echo(f"quantized {label}: integer accuracy {100 * acc:.1f}%")
+        summary.add(f"quantize {label}", f"{100 * acc:.1f}% test, agrees with float {100 * agree:.1f}%",
+                    f"integer sim, {time.perf_counter() - t0:.1f} s -> {path.name}")
+        echo(f"quantized {label}: integer accuracy {100 * acc:.1f}%, {100 * agree:.1f}% of predicted classes as the float model's")
 
     net = nets["8-bit"]
     for target in ("loihi", "nir", "onnx"):  # loihi checks the loihi2 profile
@@ -203,9 +222,10 @@ def deploy(
         backends = ["lava", "netx", "onnx", "nir"]
         echo(f"verifying the {label} network on {len(xs)} samples against {', '.join(backends)} ...")
         for report in api.verify(nets[label], backends, xs).reports:
-            summary.add(f"verify {label} {report.backend}", "identical" if report.ok else "MISMATCH", report.summary().split(": ", 1)[1])
-            if not report.ok:
-                summary.ok = False
+            result = "skipped" if report.skipped is not None else "identical" if report.ok else "MISMATCH"
+            summary.add(f"verify {label} {report.backend}", result, report.summary().split(": ", 1)[1])
+            if result == "MISMATCH":  # a backend that could not run is reported, not a disagreement
+                summary.failures.append(f"{report.backend} disagrees with the simulator on the {label} network")
 
     est, _ = api.estimate(net, x[:64], plot=out_dir / "estimate.png")
     summary.add("estimate", f"{est.totals['synaptic_ops']:.0f} syn ops", "per inference, mean of 64 test samples")
@@ -213,8 +233,6 @@ def deploy(
         dense = f"; dense ANN equivalent {_format_energy(energy.dense_equivalent_j)}" if energy.dense_equivalent_j else ""
         summary.add(f"energy {energy.label}", _format_energy(energy.total_j), f"per inference{dense}")
     summary.add("plots", "raster.png estimate.png", str(out_dir))
-    if not summary.ok:
-        raise DelaysnnError("demo: a backend disagrees with the simulator:\n" + summary.table())
 
 
 def _format_energy(joules: float) -> str:

@@ -56,6 +56,7 @@ def describe_checkpoint(path: Path) -> dict[str, Any]:
 def describe_ir(path: Path) -> dict[str, Any]:
     from . import ir
     from .estimate import memory
+    from .ir.identity import Deployment
 
     net = ir.load(path)
     mem = memory(net)
@@ -76,6 +77,7 @@ def describe_ir(path: Path) -> dict[str, Any]:
         "input_bits": net.input_bits,
         "dt_ms": net.time_step_ms,
         "max_delay": max(layer.max_delay for layer in net.layers),
+        "network": Deployment.of(net).describe(),  # its sha256, and the target it was fitted for
         "layers": layers,
         "memory": mem.lines(),  # as Loihi 2 stores it (delaysnn.estimate.storage)
         "memory_bits": mem.totals(),

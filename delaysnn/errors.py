@@ -37,6 +37,12 @@ class ParityError(DelaysnnError):
     """Backends disagree with the reference simulator."""
 
 
+class OptionError(DelaysnnError):
+    """Options that contradict each other, or that cannot apply to the model given (a ``.dnet``,
+    ``--float``, ``--init``): the command line reports it as a usage error (exit code 2) naming
+    the option, the Python API raises it as is."""
+
+
 class Terminated(BaseException):
     """SIGTERM or SIGHUP arrived: raised by the CLI's signal handler, never by library code.
 

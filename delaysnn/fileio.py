@@ -27,6 +27,7 @@ import contextlib
 import errno
 import os
 import shutil
+import signal
 import stat
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -71,10 +72,12 @@ def check_output_path(path: str | os.PathLike, inputs: Iterable[str | os.PathLik
     """Fail early, in one line, when ``path`` cannot or must not be written; returns ``Path(path)``.
 
     Refused: a missing or unwritable directory, a read-only file system, an existing output that
-    is not a regular file (directory, FIFO, socket, device), a symlink loop, and an output that
+    is not a regular file (directory, FIFO, socket, device), a path ending in ``/``, a symlink loop, and an output that
     resolves to one of ``inputs`` (the files the command reads; ``None`` entries are skipped).
     A symlink is followed: its target is what gets written (see :func:`output_target`).
     """
+    if os.fspath(path).endswith(("/", os.sep)):  # Path() drops the slash: "newdir/" would be written as a file
+        raise DelaysnnError(f"{os.fspath(path)}: ends with '/', so it names a directory; give a file path such as {os.fspath(path)}NAME")
     path = Path(path)
     target = output_target(path)
     shown = path if target == Path(os.path.abspath(path)) else f"{path} (-> {target})"
@@ -153,6 +156,15 @@ def _disk_message(code: int, path: Path) -> str:
     return f"{_DISK_ERRORS[code]} while writing {path}; {fix}"
 
 
+def write_failure(err: OSError, path: str | os.PathLike, what: str) -> DelaysnnError:
+    """An ``OSError`` met writing ``path`` as one line: the full-disk message every writer gives,
+    else ``what`` failed with the OS's reason."""
+    code = disk_error(err)
+    if code is not None:
+        return DelaysnnError(_disk_message(code, Path(path)))
+    return DelaysnnError(f"{path}: cannot write {what} ({err.strerror or err}); choose another -o")
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``'s target; rename it onto the target only if the block succeeds.
@@ -162,15 +174,20 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     path = check_output_path(path)
     target = output_target(path)
     mode = _final_mode(target)
+    # Ctrl-C / SIGTERM raise in Python code: held from before the temporary exists until the
+    # cleanup below guards it, so none can leave a .part behind between the two
+    held = _hold_stop_signals()
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     except OSError as err:  # read-only file system, permissions root bypasses in os.access, quota
+        _release_signals(held)
         if err.errno in _DISK_ERRORS:
             raise DelaysnnError(_disk_message(err.errno, path)) from err
         raise DelaysnnError(f"{path}: cannot write in {target.parent} ({err.strerror}); choose another -o path") from err
     os.close(fd)
     tmp_path = Path(tmp)
     try:
+        _release_signals(held)  # a signal held since mkstemp is raised here, where the cleanup sees it
         yield tmp_path
         os.chmod(tmp_path, mode)
         os.replace(tmp_path, target)
@@ -181,6 +198,21 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         if code is not None:
             raise DelaysnnError(_disk_message(code, path)) from err
         raise
+
+
+_STOP_SIGNALS = {getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)}
+
+
+def _hold_stop_signals() -> set[signal.Signals] | None:
+    """Block the stop signals for this thread; the previous mask (None where unsupported)."""
+    if not hasattr(signal, "pthread_sigmask"):
+        return None
+    return signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+
+
+def _release_signals(previous: set[signal.Signals] | None) -> None:
+    if previous is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:

@@ -92,6 +92,9 @@ class Point:
     val_acc: float
     test_acc: float | None = None
     parity: dict[str, int] = field(default_factory=dict)  # backend -> mismatching values (0: exact)
+    # share of samples whose class equals the float model's (delaysnn.agreement): equal accuracies can hide differences
+    val_agreement: float | None = None
+    test_agreement: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"label": self.candidate.label, **asdict(self.candidate), **{k: v for k, v in asdict(self).items() if k != "candidate"}}
@@ -142,21 +145,47 @@ def pareto_front(points: Iterable[Point], accuracy: Callable[[Point], float] = l
     return front
 
 
-def accuracy(net: DelayNetwork, data: SpikeDataset, batch: int = 256) -> float:
-    """Integer accuracy of ``net`` on ``data`` with the reference simulator (streamed)."""
+def _batches(data: SpikeDataset, batch: int = 256) -> Any:
+    return (data.x[i : i + batch].numpy() for i in range(0, len(data), batch))
+
+
+def predictions(net: DelayNetwork, data: SpikeDataset, batch: int = 256) -> Any:
+    """The integer network's class per sample of ``data`` (reference simulator, streamed)."""
     from .sim import simulate_batches
 
+    return simulate_batches(net, _batches(data, batch)).predictions
+
+
+def accuracy(net: DelayNetwork, data: SpikeDataset, batch: int = 256) -> float:
+    """Integer accuracy of ``net`` on ``data`` with the reference simulator (streamed)."""
     if not len(data):
         return float("nan")
-    summary = simulate_batches(net, (data.x[i : i + batch].numpy() for i in range(0, len(data), batch)))
-    return float((summary.predictions == data.y.numpy()).mean())
+    return float((predictions(net, data, batch) == data.y.numpy()).mean())
 
 
-def score(net: DelayNetwork, memory: Any, candidate: Candidate, stage: str, profile: Any, val: SpikeDataset) -> Point:
-    """``net`` (whose ``estimate.network_memory`` is ``memory``) scored on the validation split."""
+def accuracy_and_agreement(net: DelayNetwork, data: SpikeDataset, float_classes: Any) -> tuple[float, float]:
+    """``net``'s accuracy on ``data`` and its agreement with the float model's classes there
+    (``agreement.float_predictions``, computed once per split)."""
+    if not len(data):
+        return float("nan"), float("nan")
+    pred = predictions(net, data)
+    return float((pred == data.y.numpy()).mean()), float((pred == float_classes).mean())
+
+
+def float_classes(model: Any, data: SpikeDataset) -> Any:
+    """The float model's class per sample of ``data`` (``agreement.float_predictions``)."""
+    from .agreement import float_predictions
+
+    return float_predictions(model, _batches(data)) if len(data) else data.y.numpy()
+
+
+def score(net: DelayNetwork, memory: Any, candidate: Candidate, stage: str, profile: Any, val: SpikeDataset, float_val: Any) -> Point:
+    """``net`` (whose ``estimate.network_memory`` is ``memory``) scored on the validation split,
+    and compared there with the float model's classes ``float_val``."""
     from .estimate import kilobytes
 
     totals = memory.totals()
+    val_acc, val_agreement = accuracy_and_agreement(net, val, float_val)
     return Point(
         candidate=candidate,
         stage=stage,
@@ -164,7 +193,8 @@ def score(net: DelayNetwork, memory: Any, candidate: Candidate, stage: str, prof
         total_kB=kilobytes(totals["total"]),
         synaptic_vs_float=memory.synaptic_vs_float,
         cores=profile.cores_needed(net),
-        val_acc=accuracy(net, val),
+        val_acc=val_acc,
+        val_agreement=val_agreement,
     )
 
 
@@ -193,17 +223,18 @@ def search(
     ``NETX_OPTIONS``, within what a netx file holds, as ``export --target loihi``); ``train_defaults``: extra :class:`~delaysnn.train.TrainOptions` fields."""
     from .estimate import kilobytes, network_memory
     from .quantization import quantize_model
-    from .train import TrainOptions, evaluate, train
+    from .train import TrainOptions, train
 
     candidates = list(candidates) if candidates is not None else candidate_grid()
     base = {"input_bits": input_bits, "profile": profile, "clip_delays": True, **(deploy_options or {})}
-    result = SearchResult(evaluate(model, val_set), evaluate(model, test_set), 0.0, budget_kB, [], [])
+    float_val, float_test = float_classes(model, val_set), float_classes(model, test_set)  # once: every point agrees with these
+    result = SearchResult(_share(float_val, val_set), _share(float_test, test_set), 0.0, budget_kB, [], [])
     nets: dict[int, DelayNetwork] = {}  # id(point) -> its network, to score the front on test at the end
 
     def deploy(m: Any, cand: Candidate, stage: str) -> Point:
         net = quantize_model(m, **base, **cand.quantize_options(delay_grid, prune_scope))
         memory = network_memory(net, profile)
-        point = score(net, memory, cand, stage, profile, val_set)
+        point = score(net, memory, cand, stage, profile, val_set, float_val)
         nets[id(point)] = net
         result.points.append(point)
         result.float_synaptic_kB = kilobytes(memory.float_synaptic_bits)  # the same for every candidate
@@ -239,8 +270,13 @@ def search(
              f"val {100 * point.val_acc:.1f}% (PTQ {100 * ptq.val_acc:.1f}%)")
     result.front = pareto_front(in_budget(result.points))
     for p in result.front:  # selected on validation; the test split only reports
-        p.test_acc = accuracy(nets[id(p)], test_set)
+        p.test_acc, p.test_agreement = accuracy_and_agreement(nets[id(p)], test_set, float_test)
     return result
+
+
+def _share(classes: Any, data: SpikeDataset) -> float:
+    """The float model's accuracy from its classes (``train.evaluate``'s figure, without a second pass)."""
+    return float((classes == data.y.numpy()).mean()) if len(data) else 0.0
 
 
 def table(result: SearchResult) -> str:
@@ -250,18 +286,22 @@ def table(result: SearchResult) -> str:
         f"{result.float_synaptic_kB:.1f} kB of synapses at 32-bit weights + 32-bit delays"
         + (f"; budget {result.budget_kB:g} kB" if result.budget_kB is not None else ""),
         "",
-        "| front | deployment | stage | synaptic kB | % of float | total kB | cores | val acc | test acc |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|",
+        "| front | deployment | stage | synaptic kB | % of float | total kB | cores | val acc | agrees with float | test acc "
+        "| agrees with float |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for p in sorted(result.points, key=lambda p: (p.synaptic_kB, p.stage)):
         mark = "**x**" if p in result.front else ""
-        test = "" if p.test_acc is None else f"{100 * p.test_acc:.1f}%"
         lines.append(
             f"| {mark} | {p.candidate.label} | {p.stage} | {p.synaptic_kB:.2f} | {100 * p.synaptic_vs_float:.1f} | "
-            f"{p.total_kB:.1f} | {p.cores} | {100 * p.val_acc:.1f}% | {test} |"
+            f"{p.total_kB:.1f} | {p.cores} | {_pct(p.val_acc)} | {_pct(p.val_agreement)} | {_pct(p.test_acc)} | {_pct(p.test_agreement)} |"
         )
     lines += [""] + [f"- {n}" for n in result.notes]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _pct(value: float | None) -> str:
+    return "" if value is None else f"{100 * value:.1f}%"
 
 
 def plot(result: SearchResult, path: Any, title: str = "accuracy against synaptic memory", reference: bool = True) -> Any:

@@ -7,15 +7,18 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .errors import DelaysnnError
 from .fileio import check_input_path
 from .ir import DelayNetwork
+
+if TYPE_CHECKING:
+    from .ir.identity import Deployment
 
 IR_SUFFIXES = (".dnet",)
 CHECKPOINT_SUFFIXES = (".pt", ".pth")
@@ -32,7 +35,11 @@ class QuantizeOptions:
     input_bits: int | None = None  # None: from the checkpoint's training data (1 = binary spikes)
     profile: str | None = None
     clip_delays: bool = False
-    for_netx: bool = False  # quantize within what lava-dl netx files can hold (quantize.NETX_OPTIONS)
+    # the deploy target it is fitted for (exporters.registry.deploy_targets; loihi: within what
+    # lava-dl netx files hold, checked against loihi2 unless ``profile`` says otherwise), as
+    # ``export --target`` quantizes; "plain" or None: the plain quantization (None: the command's
+    # default, which for verify of a checkpoint is registry.DEFAULT_DEPLOY_TARGET)
+    target: str | None = None
     ternary: bool = False  # TWN weights {-1, 0, +1} x a per-layer scale
     delay_bits: int | None = None  # each layer's delays take at most 2**delay_bits values
     delay_grid: str | None = None  # how: "step" (default: coarser per-layer step) or "cap" (clip to 2**delay_bits - 1)
@@ -62,8 +69,69 @@ def trained_options(opts: QuantizeOptions, meta: dict[str, Any]) -> QuantizeOpti
     return out
 
 
+def deployment(
+    net: DelayNetwork, source: str | os.PathLike | DelayNetwork, opts: QuantizeOptions | None = None,
+    task: str | None = None, data: str | None = None,
+) -> Deployment:
+    """The :class:`Deployment` of ``net`` (opened from ``source`` with ``opts``); for a network
+    fitted for a target from a checkpoint, also quantizes the plain one to compare."""
+    from dataclasses import replace
+
+    from .ir.identity import Deployment, arithmetic
+
+    differs = None
+    if net.provenance.get("target") is not None and not isinstance(source, DelayNetwork) and not is_ir_file(source):
+        try:
+            plain, _ = load_network(source, replace(opts or QuantizeOptions(), target=None), data_max_count=train_counts(task, data))
+            differs = arithmetic(plain) != arithmetic(net)
+        except DelaysnnError:  # no plain network to compare with (it breaks a limit the fitting avoids)
+            differs = None
+    return Deployment.of(net, differs)
+
+
 def is_ir_file(path: str | os.PathLike) -> bool:
     return Path(path).suffix.lower() in IR_SUFFIXES
+
+
+# The quantize options a user sets, and the flag of each (``target`` is not one: a .dnet may
+# be checked for its target, and that is the target's own rule).
+QUANTIZE_FLAGS = {
+    "weight_bits": "--weight-bits", "binary": "--binary", "ternary": "--ternary", "input_bits": "--input-bits",
+    "delay_bits": "--delay-bits", "delay_grid": "--delay-grid", "prune": "--prune", "prune_scope": "--prune-scope",
+    "clip_delays": "--clip-delays", "profile": "--profile",
+}
+
+
+def check_options(
+    opts: QuantizeOptions | None, model: str | os.PathLike | DelayNetwork | None = None, *, float_model: bool = False,
+    checks_profile: bool = False,
+) -> None:
+    """The one rule for quantize options that contradict each other or cannot apply to ``model``:
+    an :class:`~delaysnn.errors.OptionError` naming them. Contradictions: two weight grids.
+    Nothing quantizes an integer network (a ``.dnet`` or a ``DelayNetwork``), so every option is
+    refused with one, except ``--profile`` where the caller checks the network against it
+    (``checks_profile``: export, verify); nor a float export (``float_model``), so every one is refused there."""
+    from .errors import OptionError
+
+    if opts is None:
+        return
+    grids = [flag for flag, on in (("--binary", opts.binary), ("--ternary", opts.ternary)) if on]
+    if len(grids) > 1:
+        raise OptionError("--binary and --ternary exclude each other: pick one")
+    if grids and opts.weight_bits is not None:
+        raise OptionError(f"--weight-bits {opts.weight_bits} and {grids[0]} are two weight grids: pick one "
+                          f"({grids[0]} weights take no bit width)")
+    defaults = {f.name: f.default for f in fields(QuantizeOptions)}
+    given = [flag for name, flag in QUANTIZE_FLAGS.items() if getattr(opts, name) != defaults[name]]
+    if float_model and given:
+        raise OptionError(f"{', '.join(given)} with --float: the float model is exported unquantized; "
+                          f"drop {'it' if len(given) == 1 else 'them'}, or export the integer network without --float")
+    if model is not None and (isinstance(model, DelayNetwork) or is_ir_file(model)):
+        ignored = [flag for flag in given if not (flag == "--profile" and checks_profile)]
+        if ignored:
+            what = "the network" if isinstance(model, DelayNetwork) else str(model)
+            raise OptionError(f"{', '.join(ignored)} {'applies' if len(ignored) == 1 else 'apply'} to a checkpoint (.pt); "
+                              f"{what} is already quantized: quantize the checkpoint again with {ignored[0]}")
 
 
 def load_network(
@@ -83,7 +151,9 @@ def load_network(
     if is_ir_file(path):
         from . import ir
 
-        return ir.load(path), None
+        net = ir.load(path)
+        check_fitted(net, opts.target if opts is not None else None, path)
+        return net, None
     if path.suffix.lower() not in CHECKPOINT_SUFFIXES:
         raise DelaysnnError(f"{path}: expected a checkpoint (.pt) or an IR file (.dnet), got {path.suffix!r}")
     from .checkpoint import load_checkpoint_and_metadata
@@ -91,8 +161,15 @@ def load_network(
 
     model, meta = load_checkpoint_and_metadata(path)
     opts = trained_options(opts or QuantizeOptions(), meta)
+    spec = deploy_target(opts.target)
     input_bits, source = resolve_input_bits(opts.input_bits, meta, data_max_count)
-    profile = load_profile(opts.profile) if opts.profile else None
+    profile_name = opts.profile or (spec.profile if spec is not None else None)
+    if opts.clip_delays and profile_name is None:
+        from .errors import OptionError
+
+        # the limit clipped to is a profile's: without one nothing is clipped and later checks would advise --clip-delays again
+        raise OptionError(f"--clip-delays with {path}: no delay limit to clip to; add --target loihi or --profile NAME")
+    profile = load_profile(profile_name) if profile_name else None
     net, report = quantize_with_report(
         model,
         weight_bits=opts.weight_bits,
@@ -105,13 +182,43 @@ def load_network(
         delay_grid=opts.delay_grid,
         prune=opts.prune,
         prune_scope=opts.prune_scope,
-        **(NETX_OPTIONS if opts.for_netx else {}),
+        **(NETX_OPTIONS if spec is not None and spec.for_netx else {}),
     )
+    if spec is not None:
+        net.provenance["target"], net.provenance["profile"] = spec.name, getattr(profile, "name", profile_name)
+        if spec.for_netx:
+            net.provenance["limits"] = "netx"  # what it was fitted within, for reports (ir.identity)
     net.provenance["source_file"] = path.name
     net.provenance["input_bits_from"] = source
     if "task" in meta:
         net.provenance["task"] = str(meta["task"])
     return net, report
+
+
+def refuse_guessed_input(net: DelayNetwork, model: str | os.PathLike) -> None:
+    """Before a file is written for a deploy target: refuse a network whose input width was
+    guessed (a checkpoint that records no input range, no --input-bits, no --data). The file
+    fixes the payload width, and a guessed 1 bit would clip every count above 1 on the chip;
+    commands that only measure keep the guess and say so in a note."""
+    target = net.provenance.get("target")
+    if target is not None and str(net.provenance.get("input_bits_from", "")).startswith(DEFAULT_INPUT_BITS):
+        raise DelaysnnError(
+            f"{model}: the checkpoint records no input range, and --target {target} fixes the input payload width; "
+            "pass --input-bits N (bits of the largest spike count) or --data DIR (its training split sets it)"
+        )
+
+
+def check_fitted(net: DelayNetwork, target: str | None, path: str | os.PathLike) -> None:
+    """Refuse an IR file that was not quantized for ``target`` (recorded in its provenance): a
+    command asked to measure the network ``export --target`` ships would measure another one."""
+    from exporters.registry import PLAIN_TARGET
+
+    from .ir.identity import refit_advice
+
+    recorded = net.provenance.get("target")
+    if target is not None and recorded != (None if target == PLAIN_TARGET else target):
+        what = f"for --target {recorded}" if recorded else "with no --target (the plain quantization)"
+        raise DelaysnnError(f"{path}: quantized {what}, not for --target {target}; {refit_advice(net, target)}, or drop --target to use the file as it is")
 
 
 def resolve_input_bits(
@@ -131,7 +238,22 @@ def resolve_input_bits(
     if found is not None:
         count, where = found
         return input_bits_for(count), f"the data, {where} (counts up to {count}; the checkpoint records no input range)"
-    return 1, "a default of 1 bit (binary spikes: the checkpoint records no input range; pass --data DIR or --input-bits N)"
+    return 1, f"{DEFAULT_INPUT_BITS} (binary spikes: the checkpoint records no input range; pass --data DIR or --input-bits N)"
+
+
+DEFAULT_INPUT_BITS = "a default of 1 bit"  # resolve_input_bits's source when nothing records the input range
+
+
+def deploy_target(name: str | None) -> Any:
+    """The registry's backend of deploy target ``name`` (``exporters.registry.deploy_targets``),
+    None for None or ``plain`` (the plain quantization), a one-line error for any other name."""
+    from exporters.registry import PLAIN_TARGET, backend, deploy_targets
+
+    if name is None or name == PLAIN_TARGET:
+        return None
+    if name not in deploy_targets():
+        raise DelaysnnError(f"--target {name}: not a deploy target; choose from {', '.join([*deploy_targets(), PLAIN_TARGET])}")
+    return backend(name, "export")
 
 
 def load_profile(name: str) -> Any:
@@ -151,6 +273,24 @@ def default_output(model_path: str | os.PathLike, target: str) -> Path:
     from exporters.registry import backend
 
     return Path(model_path).with_suffix(backend(target, "export").suffix or "")
+
+
+def export_output(
+    output: str | os.PathLike | None, source: str | os.PathLike | DelayNetwork, target: str, data: str | None = None
+) -> Path:
+    """Where ``export`` writes, checked (:func:`output_path`, then ``target``'s suffix: a file named
+    for another format is later read as that one and called corrupt). A directory (existing, or
+    ``DIR/``) gets the default name inside it; None the default beside the model file."""
+    from exporters.registry import backend
+
+    spec = backend(target, "export")
+    model = source if isinstance(source, str | os.PathLike) else None
+    if output is None or os.fspath(output).endswith(("/", os.sep)) or Path(output).is_dir():
+        if model is None:
+            raise DelaysnnError(f"export: a network needs an output file path for --target {target}")
+        default = default_output(model, target)
+        output = default if output is None else Path(output) / default.name
+    return spec.check_suffix(output_path(output, model, data=data))  # an input, FIFO or device is refused as such first
 
 
 def export(net: DelayNetwork, target: str, out: str | os.PathLike, **options: Any) -> Path:
@@ -257,6 +397,9 @@ def evaluation_batches(
         raise DelaysnnError(f"dataset {ds.name} has no samples; pass a split with at least one")
     top = ds.max_count
     if top > 2**net.input_bits - 1:
+        if data is not None and samples is not None and len(ds) >= samples:  # a capped load: advise for the whole split
+            with contextlib.suppress(DelaysnnError):
+                top = max(top, evaluation_dataset(task, data, None, seed).max_count)
         raise DelaysnnError(
             f"dataset {ds.name} has counts up to {top}, the network's input is {net.input_bits}-bit; "
             f"re-quantize with --input-bits {top.bit_length()}"
@@ -291,6 +434,16 @@ def output_path(path: str | os.PathLike, *inputs: str | os.PathLike | None, data
     return check_output_path(path, files)
 
 
+def plot_output(path: str | os.PathLike, *inputs: str | os.PathLike | None, data: str | None = None) -> Path:
+    """:func:`output_path` for a plot, whose suffix must also name a format (``plots.plot_format``):
+    checked before the work, not when the figure is saved."""
+    from .plots import plot_format
+
+    out = output_path(path, *inputs, data=data)
+    plot_format(out)
+    return out
+
+
 def train_counts(task: str | None, data: str | None) -> Callable[[], tuple[int, str]] | None:
     """``data_max_count`` for ``load_network``: the largest count in the training split of ``data``."""
     if data is None:
@@ -322,7 +475,7 @@ def naming(model: str | os.PathLike) -> Iterator[None]:
 def note_input_bits(net: DelayNetwork, note: Note) -> None:
     """Say where the input width came from when the checkpoint did not record it."""
     source = net.provenance.get("input_bits_from", "")
-    if source.startswith(("the data", "a default")):
+    if source.startswith(("the data", DEFAULT_INPUT_BITS)):
         note(f"note: {net.input_bits}-bit input, from {source}")
 
 
@@ -387,6 +540,7 @@ def source_and_inputs(
 ) -> tuple[DelayNetwork, EvaluationInputs]:
     """``(net, inputs)`` for any ``source`` and ``inputs`` (see the module docstring)."""
     if isinstance(source, DelayNetwork):
+        check_fitted(source, options.target if options is not None else None, "the network")
         if inputs is None:
             return source, evaluation_batches(source, task, data, samples)
         return source, inputs if isinstance(inputs, EvaluationInputs) else as_inputs(inputs)

@@ -8,7 +8,21 @@ from typing import Any
 
 import numpy as np
 
+from .errors import DelaysnnError
 from .fileio import atomic_path
+
+PLOT_FORMATS = ("png", "pdf", "svg")  # matplotlib's Agg writes them; the file's suffix picks one
+
+
+def plot_format(path: str | os.PathLike) -> str:
+    """The format a plot at ``path`` is written in, from its suffix (any case); a one-line error
+    for another suffix, so a ``.pdf`` never holds PNG bytes."""
+    suffix = Path(path).suffix.lower().lstrip(".")
+    if suffix not in PLOT_FORMATS:
+        choices = ", ".join(f".{f}" for f in PLOT_FORMATS)
+        given = f".{suffix}" if suffix else "no suffix"
+        raise DelaysnnError(f"{path}: plots are written as {choices} (chosen by the suffix), not {given}; name it {Path(path).with_suffix('.png').name}")
+    return suffix
 
 
 def pyplot() -> Any:
@@ -21,10 +35,12 @@ def pyplot() -> Any:
 
 
 def save_figure(fig: Any, path: str | os.PathLike, bbox_inches: str | None = "tight") -> Path:
-    """Write ``fig`` as PNG atomically, then close it (also when writing fails)."""
+    """Write ``fig`` atomically in the format of ``path``'s suffix (:func:`plot_format`), then
+    close it (also when writing fails)."""
     try:
+        fmt = plot_format(path)
         with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png", dpi=110, bbox_inches=bbox_inches)
+            fig.savefig(tmp, format=fmt, dpi=110, bbox_inches=bbox_inches)
     finally:
         pyplot().close(fig)
     return Path(path)
@@ -94,7 +110,9 @@ def training_curves(rows: list[dict[str, Any]], path: str | os.PathLike, title: 
     ax_sched.legend(handles, [h.get_label() for h in handles], fontsize="small")
     layers = max((len(row.get("spike_rates") or []) for row in rows), default=0)
     for k in range(layers):
-        rates = [np.nan if len(row.get("spike_rates") or []) <= k else float(row["spike_rates"][k]) for row in rows]
+        # null: the metrics log's non-finite number (runs.write_metrics)
+        rates = [np.nan if len(row.get("spike_rates") or []) <= k or row["spike_rates"][k] is None else float(row["spike_rates"][k])
+                 for row in rows]
         ax_rate.plot(epochs, rates, marker=".", label=f"layer {k}")
     ax_rate.set_ylabel("spike rate (training)")
     if layers:

@@ -1,4 +1,5 @@
-"""Stopping child processes of an interrupted run (data-set workers, Lava's runtime, verify workers)."""
+"""Worker processes: how many may run (:func:`usable_cores`), and stopping those of an interrupted
+run (data-set workers, Lava's runtime, verify workers)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,15 @@ import os
 import signal
 from collections.abc import Iterable
 from typing import Any
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity where the OS tells it, else every core):
+    the most worker processes that do not just queue for each other."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def worker_signals(on_term: Any = None) -> None:

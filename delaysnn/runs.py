@@ -25,6 +25,7 @@ import math
 import os
 import random
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ import numpy as np
 import torch
 
 from .errors import CheckpointError, DataError, DelaysnnError
-from .fileio import check_input_path, write_bytes_atomic
+from .fileio import check_input_path, write_bytes_atomic, write_failure
 
 STATE_FORMAT = "delaysnn-train-state"
 STATE_VERSION = 1
@@ -77,6 +78,43 @@ def prepare_state_dir(state_dir: str | os.PathLike) -> Path:
     except OSError as err:
         raise DelaysnnError(f"{state_dir}: cannot create the state directory ({err.strerror}); choose another -o") from err
     return state_dir
+
+
+LOCK_NAME = "run.lock"  # in the state directory: held by the run writing it (run_lock)
+
+
+@contextlib.contextmanager
+def run_lock(state_dir: str | os.PathLike) -> Iterator[Path]:
+    """Hold ``state_dir/run.lock`` (an exclusive ``fcntl.flock``, the holder's pid in it) for the
+    block, creating ``state_dir``: a second run on the same output (two ``--resume`` runs) would
+    interleave states and overwrite the checkpoint, so it is refused, naming the lock and the pid.
+    The kernel drops the lock when its process ends, crash and ``kill -9`` included: a file left
+    behind never blocks a later run. Where there is no ``fcntl`` (Windows) nothing is locked."""
+    path = prepare_state_dir(state_dir) / LOCK_NAME
+    try:
+        import fcntl
+    except ImportError:
+        yield path
+        return
+    try:
+        handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 (held open for the block: the lock lives as long as it)
+    except OSError as err:
+        raise DelaysnnError(f"{path}: cannot open the run's lock file ({err.strerror}); choose another -o") from err
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            raise DelaysnnError(
+                f"{path}: another run (pid {holder}) is writing this output and its states; wait for it to end, or choose another -o"
+            ) from None
+        try:  # unbuffered, so a full disk fails here and not again when the handle closes
+            os.ftruncate(handle.fileno(), 0)
+            os.pwrite(handle.fileno(), f"{os.getpid()}\n".encode(), 0)
+        except OSError as err:
+            raise write_failure(err, path, "the run's lock file") from err
+        yield path
 
 
 def state_paths(state_dir: str | os.PathLike) -> list[Path]:
@@ -169,9 +207,19 @@ def set_rng_state(state: dict[str, Any], shuffle: torch.Generator, device: torch
 
 
 def write_metrics(path: str | os.PathLike, rows: list[dict[str, Any]]) -> Path:
-    """(Re)write the metrics log: one JSON object per line, fields in :data:`METRIC_FIELDS` order."""
-    text = "".join(json.dumps({k: row.get(k) for k in METRIC_FIELDS}) + "\n" for row in rows)
+    """(Re)write the metrics log: one JSON object per line, fields in :data:`METRIC_FIELDS` order,
+    a non-finite number as null (JSON has no NaN; ``train`` stops a run whose loss is not finite)."""
+    text = "".join(json.dumps({k: _finite(row.get(k)) for k in METRIC_FIELDS}, allow_nan=False) + "\n" for row in rows)
     return write_bytes_atomic(path, text.encode())
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every non-finite float (also in lists: spike_rates) made None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 def read_metrics(path: str | os.PathLike) -> list[dict[str, Any]]:

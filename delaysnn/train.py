@@ -467,6 +467,9 @@ def train(
             if epoch < sigma_epochs and model.sigma > SIGMA_FINAL:
                 model.set_sigma(model.sigma * alpha)
             epoch_loss, train_acc = float(np.mean(losses)), correct / max(seen, 1)
+            if not math.isfinite(epoch_loss):  # the weights are NaN from here on: stop, keeping the last good epoch's state and metrics
+                hint = f" ({FREEZE_NOTE})" if (opts.qat_binary or opts.qat_ternary) and not opts.freeze_bn_stats else ""
+                raise DelaysnnError(f"training diverged at epoch {epoch + 1} (loss {epoch_loss}); lower --lr (it was {opts.lr:g}){hint}")
             val_acc = test_acc = None
             if val_set is not None:
                 val_acc = evaluate(model, val_set, device=device)

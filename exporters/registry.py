@@ -63,6 +63,7 @@ class Backend:
     profile: str | None = None
     for_netx: bool = False
     parallel: bool = False
+    checks_profile: bool = False  # run(..., profile=NAME) refuses what that hardware profile forbids (default loihi2)
 
     def can(self, ability: str) -> bool:
         """Whether this backend can ``ability``: export, float (export the float model), run, describe."""
@@ -78,15 +79,32 @@ class Backend:
             raise UnsupportedError(_cannot(self.name, ability))
         return _load(ref, self.name, self.needs)
 
-    def runner(self) -> Callable[..., Any]:
-        """The ``run(net, x, *, steps=None) -> SimResult`` function itself (imported now)."""
-        return self._function("run")
+    def runner(self, profile: str | None = None) -> Callable[..., Any]:
+        """The ``run(net, x, *, steps=None) -> SimResult`` function itself (imported now); with
+        ``profile``, a backend that checks one checks that profile instead of its default."""
+        run = self._function("run")
+        if profile is not None and self.checks_profile:
+            import functools
+
+            return functools.partial(run, profile=profile)
+        return run
 
     def export(self, net: Any, path: str | os.PathLike, **options: Any) -> Path:
         """Write integer network ``net`` to ``path`` (atomically, through ``delaysnn.fileio``);
         ``options`` go to the backend's function (e.g. NIR's ``dt``)."""
         self._function("export")(net, path, **options)
         return Path(path)
+
+    def check_suffix(self, path: str | os.PathLike) -> Path:
+        """``path`` if it ends in :attr:`suffix` (any case), else a one-line error naming it: a file
+        named for another format is later read as that format and called corrupt."""
+        path = Path(path)
+        if self.suffix and path.suffix.lower() != self.suffix:
+            raise DelaysnnError(
+                f"{path}: --target {self.name} writes {self.suffix} files, not {path.suffix or 'a file without suffix'}; "
+                f"name the output {path.with_suffix(self.suffix).name}"
+            )
+        return path
 
     def export_float(self, model: Any, path: str | os.PathLike, **options: Any) -> Path:
         """Write the float model to ``path`` (``options`` as :meth:`export`)."""
@@ -117,11 +135,11 @@ TARGETS: dict[str, Backend] = {
         Backend("sim", "the bit-accurate reference simulator (delaysnn.sim)", run_ref="delaysnn.sim:run"),
         Backend(
             "lava", "Lava 0.10 process graph (DelayDense -> LIF), bit-accurate CPU simulation",
-            run_ref="exporters.lava.runtime:run", needs=("lava",), parallel=True,
+            run_ref="exporters.lava.runtime:run", needs=("lava",), parallel=True, checks_profile=True,
         ),
         Backend(
             "netx", _NETX, run_ref="exporters.lava.netx_read:netx.run", describe_ref="exporters.lava.describe:describe_netx",
-            suffix=".h5", needs=("lava",), profile="loihi2", for_netx=True, parallel=True,
+            suffix=".h5", needs=("lava",), profile="loihi2", for_netx=True, parallel=True, checks_profile=True,
         ),
         Backend(
             "onnx", "integer ONNX model run by onnxruntime (Scan over time, integer ops)",
@@ -155,6 +173,17 @@ def names(ability: str | None = None) -> list[str]:
     return [n for n, b in TARGETS.items() if ability is None or b.can(ability)]
 
 
+PLAIN_TARGET = "plain"  # --target plain: the plain quantization, fitted for no deploy target (what ir, onnx, nir ship)
+DEFAULT_DEPLOY_TARGET = "loihi"  # verify's network for a checkpoint without --target: the default backends include netx
+
+
+def deploy_targets() -> list[str]:
+    """Targets a network is fitted for (an export target with a hardware profile: loihi): the
+    choices of ``--target`` on quantize, simulate, estimate and verify. Any other export target
+    ships the plain quantization."""
+    return [n for n, b in TARGETS.items() if b.can("export") and b.profile is not None]
+
+
 def backend(name: str, ability: str | None = None) -> Backend:
     """``TARGETS[name]``, or a one-line error listing the known names; with ``ability`` (export,
     float, run, describe) also an error when it lacks that, naming the backends that have it."""
@@ -178,4 +207,4 @@ def for_suffix(suffix: str) -> Backend | None:
     return None
 
 
-__all__ = ["TARGETS", "Backend", "backend", "for_suffix", "names"]
+__all__ = ["DEFAULT_DEPLOY_TARGET", "PLAIN_TARGET", "TARGETS", "Backend", "backend", "deploy_targets", "for_suffix", "names"]

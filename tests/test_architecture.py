@@ -239,3 +239,4 @@ def test_the_loihi2_profile_agrees_with_the_arithmetic():
     assert lim.bias_exp_max.value == C.BIAS_EXP_MAX
     assert lim.graded_spike_bits.value == C.INPUT_BITS_MAX
     assert 2**lim.delay_bits.value - 1 == C.DELAYDENSE_MAX_DELAY
+    assert lim.delay_bits.value == C.DELAYDENSE_DELAY_BITS  # train --delay-bits refuses wider with it

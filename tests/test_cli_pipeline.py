@@ -42,7 +42,7 @@ def test_export_refuses_a_network_beyond_loihi_delays(tmp_path, capsys):
     model = DelaySNN(ModelConfig(input_size=4, output_size=2, hidden_size=6, hidden_layers=1, max_delay=101)).eval()
     model.round_positions()
     ckpt = tmp_path / "long.pt"
-    save_checkpoint(model, ckpt)
+    save_checkpoint(model, ckpt, {"input_max_count": 1})  # a range recorded: loihi refuses to guess one
     out = tmp_path / "long.h5"
     code, _, err = run(["export", str(ckpt), "--target", "loihi", "-o", str(out)], capsys)
     one_line_error(code, err)

@@ -20,7 +20,7 @@ def inputs():
     return test.x.numpy().astype(np.int32), test.y.numpy()
 
 
-@pytest.mark.parametrize("opts", [QuantizeOptions(weight_bits=8, for_netx=True), QuantizeOptions(binary=True, for_netx=True)], ids=["8bit", "binary"])
+@pytest.mark.parametrize("opts", [QuantizeOptions(weight_bits=8, target="loihi"), QuantizeOptions(binary=True, target="loihi")], ids=["8bit", "binary"])
 def test_all_backends_match_the_sim_on_the_trained_model(opts, inputs):
     x, _ = inputs
     net, _ = load_network(EXAMPLE, opts)

@@ -51,7 +51,7 @@ def real_files(tmp_path_factory) -> dict[str, Path]:
         ["quantize", d / "m.pt", "-o", d / "m.dnet"],
         ["export", d / "m.dnet", "--target", "nir", "-o", d / "m.nir"],
         ["export", d / "m.dnet", "--target", "onnx", "-o", d / "m.onnx"],
-        ["export", d / "small.pt", "--target", "loihi", "-o", d / "m.h5"],
+        ["export", d / "small.pt", "--target", "loihi", "--input-bits", "1", "-o", d / "m.h5"],  # small.pt records no input range
     ):
         with pytest.raises(SystemExit) as exc:
             main([str(a) for a in args])

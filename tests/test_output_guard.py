@@ -230,18 +230,20 @@ FULL_COMMANDS = {
     "simulate --plot": ["simulate", MODEL, "--samples", "4", "--plot"],
     "train": ["train", "--epochs", "1", "--samples", "64", "-o"],
 }
+FULL_SUFFIX = {"loihi": ".h5", "onnx": ".onnx", "onnx --float": ".onnx", "nir": ".nir", "ir": ".dnet", "simulate --plot": ".png"}
 
 
 @pytest.mark.parametrize("command", list(FULL_COMMANDS))
 def test_full_disk_is_one_line_and_keeps_the_old_output(command, full_disk, capsys, monkeypatch):
     monkeypatch.setenv("TQDM_DISABLE", "1")
     where, _ = full_disk
+    keep = (where / "keep.out").rename(where / f"keep{FULL_SUFFIX.get(command, '.out')}")  # exports and plots: their format's suffix
     args = FULL_COMMANDS[command]
-    args = args + [where / "keep.out"] if args[-1] in ("-o", "--plot") else args + ["-o", where / "keep.out"]
+    args = args + [keep] if args[-1] in ("-o", "--plot") else args + ["-o", keep]
     code, _, err = run(args, capsys)
     line = one_line(err)
     assert code == 1 and "no space left on device while writing" in line and "free space or choose another -o" in line
-    assert (where / "keep.out").read_bytes() == b"old"
+    assert keep.read_bytes() == b"old"
     assert debris(where) == []
 
 
@@ -249,11 +251,12 @@ def test_full_disk_loihi_export_exits_1_not_a_crash(full_disk):
     where, real = full_disk
     if not real:
         pytest.skip("needs a real full file system (a tmpfs: root); the in-process test covers the fallback")
+    keep = (where / "keep.out").rename(where / "keep.h5")
     proc = subprocess.run([sys.executable, "-c", "from delaysnn.cli import main; main()", "export", str(MODEL),
-                           "--target", "loihi", "-o", str(where / "keep.out")], capture_output=True, text=True, env=ENV, timeout=120)
+                           "--target", "loihi", "-o", str(keep)], capture_output=True, text=True, env=ENV, timeout=120)
     assert proc.returncode == 1, proc.stderr  # was 139: HDF5 segfaulted on ENOSPC
     assert "no space left on device" in one_line(proc.stderr)
-    assert (where / "keep.out").read_bytes() == b"old" and debris(where) == []
+    assert keep.read_bytes() == b"old" and debris(where) == []
 
 
 def test_disk_errors_are_found_behind_wrapping_libraries():

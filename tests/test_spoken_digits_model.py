@@ -16,8 +16,8 @@ from delaysnn.verify import verify
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 MODEL = EXAMPLES / "spoken_digits.pt"
 SLICE = EXAMPLES / "spoken_digits_test64.npz"
-LOIHI_8BIT = QuantizeOptions(weight_bits=8, profile="loihi2", for_netx=True)  # as `export --target loihi`
-LOIHI_BINARY = QuantizeOptions(binary=True, profile="loihi2", for_netx=True)
+LOIHI_8BIT = QuantizeOptions(weight_bits=8, target="loihi")  # as `export --target loihi`
+LOIHI_BINARY = QuantizeOptions(binary=True, target="loihi")
 
 
 @pytest.fixture(scope="module")

@@ -6,16 +6,21 @@ code 1 (``--debug`` re-raises) and a signal an exit code; library code never pri
 from __future__ import annotations
 
 import contextlib
+import errno
+import io
 import json
+import math
+import os
 import signal
 import sys
+import warnings
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from .. import __version__
-from ..errors import DelaysnnError, Terminated
+from ..errors import DelaysnnError, OptionError, Terminated
 
 if TYPE_CHECKING:
     from ..pipeline import QuantizeOptions
@@ -52,6 +57,64 @@ def parse_qat(value: str | None) -> tuple[int | None, bool, bool]:
     return bits, False, False
 
 
+class Finite(click.FloatRange):
+    """The type of every float option: a number within ``click.FloatRange``'s bounds that is also
+    finite. FloatRange alone lets NaN through (every comparison with NaN is false) and infinity
+    through an open end, and either then fails far from the option, as a traceback or a wrong message."""
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        number = click.FLOAT.convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return super().convert(number, param, ctx)
+
+
+class CommaList(click.ParamType):
+    """The type of every comma-separated list option: each item converted by ``item`` (a click
+    type), ``words`` mapping extra spellings (e.g. ``{"full": None}``). An item given twice is a
+    usage error: it would be run, and counted, twice (``--backends sim,sim,sim`` once reported 9
+    samples for 3)."""
+
+    name = "list"
+
+    def __init__(self, item: click.ParamType, words: dict[str, Any] | None = None) -> None:
+        self.item, self.words = item, dict(words or {})
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> list[Any]:
+        if isinstance(value, list):
+            return value
+        out: list[Any] = []
+        for text in (v.strip() for v in str(value).split(",")):
+            if not text:
+                continue
+            item = self.words[text.lower()] if text.lower() in self.words else self.item.convert(text, param, ctx)
+            if item in out:
+                self.fail(f"{text!r} is given twice in {value!r}: list each value once", param, ctx)
+            out.append(item)
+        if not out:
+            self.fail(f"{value!r} lists nothing: give at least one value", param, ctx)
+        return out
+
+
+class Workers(click.IntRange):
+    """``--workers N``: at least 1, capped with a note at the cores this process may use (more only
+    queue for them: 1000 workers on 2 cores ran 23x slower). A cap rather than a refusal, so that
+    one command line runs on machines of any size."""
+
+    def __init__(self) -> None:
+        super().__init__(min=1)
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        from ..processes import usable_cores
+
+        workers = super().convert(value, param, ctx)
+        cores = usable_cores()
+        if workers > cores:
+            note(f"note: --workers {workers} capped at {cores}, the cores this process may use")
+            return cores
+        return workers
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="delaysnn")
 @click.option("--debug", is_flag=True, help="Show full tracebacks instead of one-line errors.")
@@ -66,8 +129,11 @@ def cli(debug: bool) -> None:
     # --debug is read by main() from argv, before click parses anything
 
 
-def quantize_options(f: Any, limits_profile: bool = True) -> Any:
-    """Options shared by every command that may quantize a checkpoint on the way."""
+def quantize_options(f: Any, limits_profile: bool = True, deploy_target: bool = True) -> Any:
+    """Options shared by every command that may quantize a checkpoint on the way; ``deploy_target``:
+    with ``--target`` (export has its own, the file format)."""
+    from exporters.registry import DEFAULT_DEPLOY_TARGET, PLAIN_TARGET, deploy_targets
+
     opts = [
         click.option("--weight-bits", type=click.IntRange(1, 8),
                      help="Fixed-point weight bits (default: the grid a QAT checkpoint was trained through, else 8)."),
@@ -78,13 +144,19 @@ def quantize_options(f: Any, limits_profile: bool = True) -> Any:
         click.option("--delay-bits", type=click.IntRange(1, 12), help="Each layer's delays take at most 2**B values (see --delay-grid)."),
         click.option("--delay-grid", type=click.Choice(["step", "cap"]),
                      help="With --delay-bits: 'step' (default) keeps the range on a per-layer step s (delays s*k), 'cap' clips delays to 2**B - 1."),
-        click.option("--prune", type=click.FloatRange(0, 1, max_open=True), metavar="FRACTION",
+        click.option("--prune", type=Finite(0, 1, max_open=True), metavar="FRACTION",
                      help="Remove this fraction of the synapses, smallest folded |weight| first (pruned synapses are absent)."),
         click.option("--prune-scope", type=click.Choice(["layer", "global"]),
                      help="With --prune: the fraction of each layer (default) or of the whole network (every layer keeps one synapse)."),
     ]
     if limits_profile:
         opts.insert(3, click.option("--profile", default=None, help="Hardware profile to check (name, e.g. loihi2, or a .toml path)."))
+    if deploy_target:
+        opts.insert(0, click.option(
+            "--target", type=click.Choice([*deploy_targets(), PLAIN_TARGET]),
+            help=f"The network export --target ships: {DEFAULT_DEPLOY_TARGET} quantizes within what lava-dl netx files hold and "
+                 f"checks the loihi2 profile (unless --profile); {PLAIN_TARGET}: the plain quantization (what --target "
+                 f"ir/onnx/nir ship). Default: {PLAIN_TARGET}, except verify of a checkpoint: {DEFAULT_DEPLOY_TARGET}."))
     for opt in reversed(opts):
         f = opt(f)
     return f
@@ -98,8 +170,7 @@ def quantize_opts(kw: dict[str, Any]) -> QuantizeOptions:
     binary, ternary = kw.pop("binary"), kw.pop("ternary")
     delay_bits, delay_grid = kw.pop("delay_bits"), kw.pop("delay_grid")
     prune, prune_scope = kw.pop("prune"), kw.pop("prune_scope")
-    if binary and ternary:
-        raise click.BadOptionUsage("ternary", "--binary and --ternary exclude each other: pick one")
+    # contradictions (two weight grids) and options MODEL cannot take: pipeline.check_options, which the api calls
     if delay_grid is not None and delay_bits is None:
         raise click.BadOptionUsage("delay_grid", "--delay-grid needs --delay-bits B (the number of delay bits)")
     if prune_scope is not None and prune is None:
@@ -109,6 +180,7 @@ def quantize_opts(kw: dict[str, Any]) -> QuantizeOptions:
         binary=binary,
         input_bits=kw.pop("input_bits"),
         profile=kw.pop("profile", None),
+        target=kw.pop("target", None),
         clip_delays=kw.pop("clip_delays"),
         ternary=ternary,
         delay_bits=delay_bits,
@@ -156,13 +228,65 @@ def main(argv: list[str] | None = None) -> None:
     """
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
-    with stop_signals():
+    with stop_signals(), warnings.catch_warnings():
+        if not debug:  # --debug keeps Python's own warning lines, file paths included
+            warnings.showwarning = show_warning
         _run(args, debug)
 
 
+def show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int, file: Any = None, line: str | None = None) -> None:
+    """``warnings.showwarning`` of the command line: one ``note:`` line on stderr naming the
+    library that warned (torch, h5py, ...), without its site-packages path and source line."""
+    text = str(message).strip().splitlines()
+    parts = os.path.normpath(filename).split(os.sep)
+    library = next((parts[i + 1].removesuffix(".py") for i in range(len(parts) - 1) if parts[i] in ("site-packages", "dist-packages")), None)
+    prefix = f"{library}: " if library else ""
+    click.echo(f"note: {prefix}{text[0] if text else category.__name__}", err=True)
+
+
+class StdoutError(OSError):
+    """A write to standard output failed (a full disk, ``> /dev/full``, a closed pipe)."""
+
+
+class _Stdout:
+    """``sys.stdout`` while a command runs: a failed write or flush raises :class:`StdoutError`,
+    so :func:`main` tells it from any other ``OSError``; everything else is the stream's."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except OSError as err:
+            raise StdoutError(err.errno, err.strerror) from err
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except OSError as err:
+            raise StdoutError(err.errno, err.strerror) from err
+
+
+def _discard_stdout() -> None:
+    """Point standard output at /dev/null: the interpreter's last flush of what could not be
+    written then fails no more, and prints nothing."""
+    with contextlib.suppress(OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
 def _run(args: list[str], debug: bool) -> None:
+    stdout, sys.stdout = sys.stdout, _Stdout(sys.stdout)
     try:
         code = cli.main(args=args, prog_name="delaysnn", standalone_mode=False)
+        sys.stdout.flush()  # a full stdout fails here, among the handlers, not at interpreter exit
+    except StdoutError as err:
+        if err.errno != errno.EPIPE:  # a closed pipe (``| head``) ends quietly, as other tools do
+            click.echo(f"error: cannot write to standard output ({err.strerror}); what was printed there is incomplete", err=True)
+        sys.exit(1)
     except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("interrupted; no partial output was left behind", err=True)
         sys.exit(130)
@@ -172,9 +296,19 @@ def _run(args: list[str], debug: bool) -> None:
     except click.ClickException as err:
         err.show()
         sys.exit(err.exit_code)
+    except OptionError as err:  # the api's option rules (pipeline.check_options...): a usage error, as click's own
+        usage = click.UsageError(str(err))
+        usage.show()
+        sys.exit(usage.exit_code)
     except DelaysnnError as err:
         if debug:
             raise
         click.echo(f"error: {err}", err=True)
         sys.exit(1)
+    finally:
+        sys.stdout = stdout
+        try:  # what could not be written (click ends a closed pipe itself) must not fail again at exit
+            stdout.flush()
+        except (OSError, ValueError):
+            _discard_stdout()
     sys.exit(code if isinstance(code, int) else 0)

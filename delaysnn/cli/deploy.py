@@ -6,14 +6,15 @@ from typing import Any
 
 import click
 
-from .common import cli, echo_json, note, quantize_options, quantize_opts, targets
+from .common import Finite, cli, echo_json, note, quantize_options, quantize_opts, targets
 
 
 @cli.command()
 @click.argument("model", type=click.Path())
 @click.option("-o", "--output", type=click.Path(), required=True, help="IR file to write (.dnet).")
 @click.option("--json", "as_json", is_flag=True, help="Print the per-layer report as JSON.")
-@click.option("--data", type=click.Path(), help="SHD-layout data directory: sets the input width when the checkpoint records none.")
+@click.option("--data", type=click.Path(), help="SHD-layout data directory: sets the input width when the checkpoint records none, "
+              "and reports the network's accuracy and agreement with the float model on its test split.")
 @click.option("--task", type=click.Choice(["shd", "ssc"]), help="Which files --data holds (default shd).")
 @quantize_options
 def quantize(model: str, output: str, as_json: bool, data: str | None, task: str | None, **kw: Any) -> None:
@@ -22,15 +23,27 @@ def quantize(model: str, output: str, as_json: bool, data: str | None, task: str
     \b
     Example:
       delaysnn quantize model.pt -o model.dnet --weight-bits 4
+      delaysnn quantize model.pt -o model-loihi.dnet --target loihi   # what export --target loihi ships
       delaysnn quantize model.pt -o model-bin.dnet --binary --profile loihi2
     """
     from ..api import quantize as run_quantize
+    from ..pipeline import deployment
 
-    net, report = run_quantize(model, output, quantize_opts(kw), task=task, data=data, note=note)
+    opts = quantize_opts(kw)
+    net, report = run_quantize(model, output, opts, task=task, data=data, note=note)
+    network = deployment(net, model, opts, task, data)
     if as_json:
-        echo_json(report.to_dict())
+        echo_json({**report.to_dict(), "network": network.to_dict()})
     else:
         click.echo(report.to_markdown())
+        if report.evaluation is not None:
+            from ..agreement import agreement_line
+
+            ev = report.evaluation
+            acc = "" if ev.get("accuracy") is None else f": accuracy (integer network) {100 * ev['accuracy']:.1f}%"
+            click.echo(f"on {ev['inputs']}{acc}")
+            click.echo(agreement_line(ev))
+        click.echo(f"network: {network.describe()}")
         click.echo(f"wrote {output}")
 
 
@@ -43,13 +56,13 @@ def quantize(model: str, output: str, as_json: bool, data: str | None, task: str
 @click.option("--task", type=click.Choice(["shd", "ssc"]), help="Which files --data holds (default shd).")
 @click.option(
     "--dt",
-    type=click.FloatRange(min=0, min_open=True),
+    type=Finite(min=0, min_open=True),
     metavar="SECONDS",
     help="nir: seconds per time step written in the graph (default: the network's time step). Every neuron gets "
     "r = tau/dt (CubaLIF: w_in = tau_syn/dt), so NIR's Euler step adds the input undecayed, as our models and "
     "snnTorch do; snnTorch's importer assumes dt = 1e-4: pass --dt 1e-4 for it.",
 )
-@quantize_options
+@lambda f: quantize_options(f, deploy_target=False)
 def export(
     model: str, target: str, output: str | None, float_model: bool, data: str | None, task: str | None, dt: float | None, **kw: Any
 ) -> None:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
-from .common import cli, note
+from .common import CommaList, Finite, cli, note
 
 
 @cli.command("search-deployment")
@@ -14,22 +12,25 @@ from .common import cli, note
 @click.option("--task", type=click.Choice(["synthetic", "shd", "ssc"]), help="Task of --data (default: the checkpoint's).")
 @click.option("--data", type=click.Path(), help="SHD-layout data directory (shd/ssc tasks).")
 @click.option("--profile", default="loihi2", show_default=True, help="Hardware profile: limits, memory widths, cores.")
-@click.option("--budget-kb", type=click.FloatRange(min=0, min_open=True), help="Largest synaptic memory (kB = 1000 bytes) a deployment may take.")
-@click.option("--weight-bits", "weight_bits", default="8,4,2", show_default=True, help="Weight bit widths to try (comma-separated).")
+@click.option("--budget-kb", type=Finite(min=0, min_open=True), help="Largest synaptic memory (kB = 1000 bytes) a deployment may take.")
+@click.option("--weight-bits", "weight_bits", type=CommaList(click.IntRange(1, 8)), default="8,4,2", show_default=True,
+              help="Weight bit widths to try (comma-separated).")
 @click.option("--no-ternary", is_flag=True, help="Do not try ternary weights.")
-@click.option("--delay-bits", "delay_bits", default="full,5,4,3", show_default=True, help="Delay bits to try ('full': the profile's range).")
-@click.option("--prune", "prune", default="0,0.5,0.8", show_default=True, help="Pruning fractions to try.")
+@click.option("--delay-bits", "delay_bits", type=CommaList(click.IntRange(1, 12), {"full": None}), default="full,5,4,3", show_default=True,
+              help="Delay bits to try ('full': the profile's range).")
+@click.option("--prune", "prune", type=CommaList(Finite(0, 1, max_open=True)), default="0,0.5,0.8", show_default=True,
+              help="Pruning fractions to try.")
 @click.option("--delay-grid", type=click.Choice(["step", "cap"]), default="step", show_default=True)
 @click.option("--prune-scope", type=click.Choice(["layer", "global"]), default="layer", show_default=True)
 @click.option("--qat-epochs", type=click.IntRange(0), default=2, show_default=True, help="Short QAT per fine-tuned candidate (0: PTQ only).")
 @click.option("--max-qat", type=click.IntRange(0), default=6, show_default=True, help="How many candidates get QAT (the PTQ front first).")
-@click.option("--val-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.1, show_default=True,
+@click.option("--val-fraction", type=Finite(0, 1, min_open=True, max_open=True), default=0.1, show_default=True,
               help="Training data held out (by speaker for shd/ssc) to select on; test only reports.")
 @click.option("--samples", type=click.IntRange(1), help="Use at most this many samples per split.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("-o", "--output", type=click.Path(), required=True, help="Markdown table to write; the plot (.png) and JSON (.json) go beside it.")
-def search_deployment(model: str, task: str | None, data: str | None, profile: str, budget_kb: float | None, weight_bits: str, no_ternary: bool,
-                      delay_bits: str, prune: str, delay_grid: str, prune_scope: str, qat_epochs: int, max_qat: int, val_fraction: float,
+def search_deployment(model: str, task: str | None, data: str | None, profile: str, budget_kb: float | None, weight_bits: list[int],
+                      no_ternary: bool, delay_bits: list[int | None], prune: list[float], delay_grid: str, prune_scope: str, qat_epochs: int, max_qat: int, val_fraction: float,
                       samples: int | None, seed: int, output: str) -> None:
     """Find the smallest deployments that still work: sweep weight bits x delay bits x pruning.
 
@@ -46,15 +47,9 @@ def search_deployment(model: str, task: str | None, data: str | None, profile: s
     from ..api import SearchRequest
     from ..api import search_deployment as run_search
 
-    def numbers(text: str, option: str, kind: Any) -> list[Any]:
-        try:
-            return [None if v.strip() == "full" else kind(v) for v in text.split(",") if v.strip()]
-        except ValueError:
-            raise click.BadParameter(f"{text!r}: expected comma-separated numbers", param_hint=f"'{option}'") from None
-
     request = SearchRequest(
-        model, output, task=task, data=data, profile=profile, budget_kb=budget_kb, weight_bits=numbers(weight_bits, "--weight-bits", int),
-        ternary=not no_ternary, delay_bits=numbers(delay_bits, "--delay-bits", int), prune=numbers(prune, "--prune", float),
+        model, output, task=task, data=data, profile=profile, budget_kb=budget_kb, weight_bits=weight_bits,
+        ternary=not no_ternary, delay_bits=delay_bits, prune=prune,
         delay_grid=delay_grid, prune_scope=prune_scope, qat_epochs=qat_epochs, max_qat=max_qat, val_fraction=val_fraction,
         samples=samples, seed=seed,
     )

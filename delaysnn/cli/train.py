@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from .common import cli, note, parse_qat
+from .common import Finite, cli, note, parse_qat
 
 
 @cli.command()
@@ -17,25 +17,27 @@ from .common import cli, note, parse_qat
 @click.option("--hidden", type=click.IntRange(min=1), help="Neurons per hidden layer (default 32 synthetic, 256 shd/ssc).")
 @click.option("--max-delay", type=click.IntRange(min=1), help="DCLS kernel size in steps (made odd, as SNN-delays).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-3, show_default=True)
-@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True),
+# Adam moves a weight by up to lr per step (5 x lr at the one-cycle peak), a position by lr_pos steps:
+# beyond these bounds nothing trains, and near float32's range torch fails with a traceback
+@click.option("--lr", type=Finite(min=0, min_open=True, max=1), default=1e-3, show_default=True, help="Learning rate of the weights.")
+@click.option("--dropout", type=Finite(0, 1, max_open=True),
               help="Hidden-layer dropout (default 0.1 synthetic, 0.4 shd/ssc); with --init it replaces the checkpoint's, e.g. lower for QAT or pruning.")
 @click.option("--no-delays", is_flag=True, help="Baseline: every delay fixed at 0, not learned.")
 @click.option("--learn-delays", is_flag=True, help="With --init: the positions learn too (at 10 x --lr unless --lr-pos), e.g. during binary QAT.")
 @click.option("--qat", metavar="BITS|binary|ternary", help="Quantization-aware training through the weight quantizer.")
 @click.option("--delay-bits", type=click.IntRange(1, 12), help="QAT through the delay grid: at most 2**B delays per layer (as quantize --delay-bits).")
 @click.option("--delay-grid", type=click.Choice(["step", "cap"]), help="With --delay-bits: a per-layer step s, delays s*k (default), or delays capped at 2**B-1.")
-@click.option("--prune", type=click.FloatRange(0, 1, max_open=True), metavar="FRACTION", help="With --init: prune this fraction of synapses by magnitude (BN-folded), fine-tune the rest.")
+@click.option("--prune", type=Finite(0, 1, max_open=True), metavar="FRACTION", help="With --init: prune this fraction of synapses by magnitude (BN-folded), fine-tune the rest.")
 @click.option("--prune-scope", type=click.Choice(["layer", "global"]), help="With --prune: the fraction in every layer (default) or over all layers.")
 @click.option("--freeze-bn-stats", is_flag=True,
               help="BatchNorm uses and keeps its running statistics (what is deployed); long binary/ternary QAT runs need it.")
 @click.option("--distill", type=click.Path(), metavar="TEACHER.pt",
               help="Knowledge distillation: the loss adds KL to this model's class scores (e.g. the float model a QAT run starts from).")
-@click.option("--distill-weight", type=click.FloatRange(0, 1),
+@click.option("--distill-weight", type=Finite(0, 1),
               help="With --distill: loss = (1 - w) * cross-entropy + w * T^2 * KL (default 0.5).")
-@click.option("--distill-temperature", type=click.FloatRange(min=0, min_open=True),
+@click.option("--distill-temperature", type=Finite(min=0, min_open=True),
               help="With --distill: the temperature T that softens both class scores (default 2).")
-@click.option("--lr-pos", type=click.FloatRange(min=0, min_open=True),
+@click.option("--lr-pos", type=Finite(min=0, min_open=True, max=100),
               help="Learning rate of the delay positions (default 100 x --lr; 10 x --lr when --init with --delay-bits).")
 @click.option("--samples", type=click.IntRange(min=1), help="Limit the number of training samples.")
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda[:N] (under torchrun, cuda means each rank's LOCAL_RANK GPU).")
@@ -44,7 +46,7 @@ from .common import cli, note, parse_qat
 @click.option("--init", "init_from", type=click.Path(), help="Start from this checkpoint (fine-tuning, e.g. QAT).")
 @click.option("--resume", is_flag=True, help="Continue the run that -o's OUT.state/ holds (same options; a fresh start if it holds none).")
 @click.option("--keep", type=click.IntRange(min=1), default=2, show_default=True, help="Epoch states kept in OUT.state/ (the newest).")
-@click.option("--val-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+@click.option("--val-fraction", type=Finite(0, 1, min_open=True, max_open=True),
               help="Hold out this fraction of the training split (whole speakers where the data name them); -o gets the best validation epoch.")
 @click.option("-o", "--output", type=click.Path(), required=True, help="Checkpoint to write (.pt).")
 def train(**kw: Any) -> None:
@@ -95,7 +97,7 @@ def train(**kw: Any) -> None:
 
 @cli.command("plot-training")
 @click.argument("metrics", type=click.Path())
-@click.option("-o", "--output", type=click.Path(), required=True, help="PNG to write.")
+@click.option("-o", "--output", type=click.Path(), required=True, help="Plot to write (.png, .pdf or .svg).")
 def plot_training(metrics: str, output: str) -> None:
     """Draw a training run's per-epoch metrics (the .jsonl delaysnn train writes beside -o).
 
@@ -114,9 +116,9 @@ def plot_training(metrics: str, output: str) -> None:
 @click.option("--from", "fmt", type=click.Choice(["snn-delays"]), required=True, help="Format of SOURCE.")
 @click.option("-o", "--output", type=click.Path(), required=True)
 @click.option("--max-delay", type=click.IntRange(min=1), default=25, show_default=True)
-@click.option("--time-step-ms", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True)
-@click.option("--tau-ms", type=click.FloatRange(min=0, min_open=True), default=10.05, show_default=True)
-@click.option("--threshold", type=float, default=1.0, show_default=True)
+@click.option("--time-step-ms", type=Finite(min=0, min_open=True), default=10.0, show_default=True)
+@click.option("--tau-ms", type=Finite(min=0, min_open=True), default=10.05, show_default=True)
+@click.option("--threshold", type=Finite(), default=1.0, show_default=True)
 @click.option("--data", type=click.Path(), help="The SHD-layout data it was trained on: records the input range (graded input width).")
 @click.option("--task", type=click.Choice(["shd", "ssc"]), help="Which files --data holds (default shd).")
 def convert(source: str, fmt: str, output: str, data: str | None, task: str | None, **options: Any) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
+from ..limits import MAX_EVENT_SECONDS
 from .cochlea import CochleaConfig, _to_float, encode
 from .lauscher_reference import encode_lauscher
 
@@ -32,6 +33,12 @@ def load_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such audio file; check the path")
+    cut = _truncated_wav(path)
+    if cut is not None:  # scipy reads what is there with only a warning: the encoding would be silently short
+        raise DataError(
+            f"{path}: truncated WAV: its header declares {cut[0]} bytes of audio, the file holds {cut[1]}; "
+            f"copy or export the recording again"
+        )
     wave: np.ndarray | None = None
     rate = 0
     err: Exception | None = None
@@ -64,6 +71,31 @@ def load_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
     return wave.astype(np.float32), int(rate)
 
 
+def _truncated_wav(path: Path) -> tuple[int, int] | None:
+    """``(declared, present)`` bytes of the data chunk of a RIFF WAV cut short, else None (also
+    for other formats, RF64, and the "unknown length" 0xFFFFFFFF that streaming writers leave)."""
+    import struct
+
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            head = fh.read(12)
+            if len(head) < 12 or head[:4] not in (b"RIFF", b"RIFX") or head[8:12] != b"WAVE":
+                return None
+            order = "<" if head[:4] == b"RIFF" else ">"
+            pos = 12
+            while pos + 8 <= size:
+                fh.seek(pos)
+                chunk, length = struct.unpack(order + "4sI", fh.read(8))
+                if chunk == b"data":
+                    present = size - pos - 8
+                    return (length, present) if present < length != 0xFFFFFFFF else None
+                pos += 8 + length + (length & 1)  # chunks are padded to an even size
+    except OSError:
+        return None  # the reader says what is wrong with it
+    return None
+
+
 # ----------------------------------------------------------------------------------------------
 # files -> an SHD-layout file (the ``encode-audio`` command)
 
@@ -91,13 +123,20 @@ def collect_audio(inputs: list[str | os.PathLike]) -> list[Path]:
     return files
 
 
-def read_labels(path: str | os.PathLike, files: list[Path]) -> tuple[np.ndarray, np.ndarray | None]:
+def read_labels(
+    path: str | os.PathLike, files: list[Path], classes: tuple[str, int] | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
     """``(labels, speakers or None)`` for ``files`` from a CSV with columns ``file,label[,speaker]``.
 
     ``file`` is matched by file name (or by the path as given). Every file needs one row and
-    every row one file, else a one-line DataError.
+    every row one file, and labels must be classes of ``classes`` (the task reading the output,
+    ``shd_file.reader_classes``; default SHD's), else a one-line DataError.
     """
     import csv
+
+    from .shd_file import reader_classes
+
+    classes = classes or reader_classes("shd_train.h5")
 
     path = Path(path)
     try:
@@ -130,12 +169,15 @@ def read_labels(path: str | os.PathLike, files: list[Path]) -> tuple[np.ndarray,
         for col, arr in (("label", labels), ("speaker", speakers)):
             if arr is None:
                 continue
+            top = classes[1] - 1 if col == "label" else 65535  # speaker ids: uint16
             try:
-                arr[j] = int(str(row.get(col, "")).strip())
+                value = int(str(row.get(col, "")).strip())
             except ValueError:
-                arr[j] = -1
-            if not 0 <= arr[j] <= 65535:
-                raise DataError(f"{path}: line {row['_line']}: {col} {row.get(col)!r} of {name} is not an integer 0..65535")
+                value = -1
+            if not 0 <= value <= top:
+                task = f" (the classes --task {classes[0]} reads)" if col == "label" else ""
+                raise DataError(f"{path}: line {row['_line']}: {col} {row.get(col)!r} of {name} is not an integer 0..{top}{task}")
+            arr[j] = value
     return labels, speakers
 
 
@@ -156,14 +198,14 @@ def encode_files(
     from tqdm.auto import tqdm
 
     from ..fileio import check_output_path
-    from .shd_file import write_shd
+    from .shd_file import check_sample, reader_classes, write_shd
 
     if cochlea not in ("ours", "lauscher"):
         raise DataError(f"cochlea {cochlea!r}: use ours or lauscher")
     files = collect_audio(inputs)
     check_output_path(output, inputs=[*files, labels])  # never overwrite a recording or the labels
     if labels is not None:
-        y, speakers = read_labels(labels, files)
+        y, speakers = read_labels(labels, files, reader_classes(output))
     else:
         y, speakers = np.zeros(len(files), np.int64), None
     cfg = config or CochleaConfig()
@@ -171,10 +213,17 @@ def encode_files(
     times, units = [], []
     for f in tqdm(files, desc="encoding", unit="file", disable=not progress, leave=False):
         wave, rate = load_audio(f)
+        if wave.size / rate > MAX_EVENT_SECONDS:  # refused before minutes of encoding, by the loader's limit
+            raise DataError(
+                f"{f}: the recording lasts {wave.size / rate:.1f} s, longer than the {MAX_EVENT_SECONDS:g} s of spikes "
+                f"the loader accepts (delaysnn.limits.MAX_EVENT_SECONDS); cut it into shorter pieces, "
+                f"e.g. sox IN.wav OUT.wav trim 0 {MAX_EVENT_SECONDS:g} : newfile : restart"
+            )
         if cochlea == "lauscher":
             t, u = encode_lauscher(wave, rate, name=str(f))
         else:
             t, u = encode(wave, rate, cfg, name=str(f))
+        check_sample(t, u, f"{f} (encoded)")  # now, not after encoding every other file
         times.append(t)
         units.append(u)
     attrs = {

@@ -27,21 +27,35 @@ import numpy as np
 
 from ..errors import DataError
 from ..fileio import check_output_path, write_bytes_atomic
+from ..limits import MAX_EVENT_SECONDS
+from .heidelberg_files import _TASKS, N_UNITS
 
-__all__ = ["write_shd"]
-
-N_UNITS = 700  # SHD's cochlea channels
+__all__ = ["check_sample", "reader_classes", "write_shd"]
 
 
-def _check_sample(i: int, t: np.ndarray, u: np.ndarray, path: Path) -> tuple[np.ndarray, np.ndarray]:
+def reader_classes(path: str | os.PathLike) -> tuple[str, int]:
+    """``(task, classes)`` of the loader that reads an SHD-layout file named ``path``: SSC (35) for
+    ``ssc_*``, else SHD (20); a label outside ``0..classes - 1`` is refused there, so here too."""
+    task = "ssc" if Path(path).name.lower().startswith("ssc_") else "shd"
+    return task, _TASKS[task][0]
+
+
+def check_sample(t: np.ndarray, u: np.ndarray, where: str) -> tuple[np.ndarray, np.ndarray]:
+    """One sample's ``(times, units)`` sorted by time, as stored; a one-line DataError starting with
+    ``where`` for what the loader would refuse (a spike after ``limits.MAX_EVENT_SECONDS`` included)."""
     t = np.asarray(t, dtype=np.float64).ravel()
     u = np.asarray(u).ravel()
     if t.shape != u.shape:
-        raise DataError(f"{path}: sample {i} has {t.size} times but {u.size} units; they must pair up one to one")
+        raise DataError(f"{where} has {t.size} times but {u.size} units; they must pair up one to one")
     if t.size and (not np.all(np.isfinite(t)) or t.min() < 0):
-        raise DataError(f"{path}: sample {i} has a negative or non-finite spike time; times are seconds >= 0")
+        raise DataError(f"{where} has a negative or non-finite spike time; times are seconds >= 0")
+    if t.size and t.max() > MAX_EVENT_SECONDS:
+        raise DataError(
+            f"{where} has a spike at {t.max():.6g} s, later than the {MAX_EVENT_SECONDS:g} s the loader accepts "
+            f"(delaysnn.limits.MAX_EVENT_SECONDS); cut recordings into pieces shorter than {MAX_EVENT_SECONDS:g} s"
+        )
     if u.size and (u.dtype.kind not in "iu" or u.min() < 0 or u.max() >= N_UNITS):
-        raise DataError(f"{path}: sample {i} has units outside 0..{N_UNITS - 1}; SHD has {N_UNITS} channels")
+        raise DataError(f"{where} has units outside 0..{N_UNITS - 1}; SHD has {N_UNITS} channels")
     order = np.argsort(t, kind="stable")
     return t[order].astype(np.float32), u[order].astype(np.uint16)
 
@@ -59,7 +73,8 @@ def write_shd(
     """Write one split in the SHD layout, atomically; returns ``path``.
 
     ``extra`` maps names to arrays stored under ``/extra``; ``attrs`` are root attributes
-    (non-scalar values are stored as JSON text).
+    (non-scalar values are stored as JSON text). What the loader would refuse is refused here
+    (:func:`check_sample`; labels beyond the classes of :func:`reader_classes`).
     """
     import h5py
 
@@ -68,9 +83,16 @@ def write_shd(
     n = len(labels)
     if len(times) != n or len(units) != n:
         raise DataError(f"{path}: {len(times)} spike-time arrays, {len(units)} unit arrays and {n} labels; one each per sample")
-    if n and (labels.dtype.kind not in "iu" or labels.min() < 0 or labels.max() > np.iinfo(np.uint16).max):
-        raise DataError(f"{path}: labels must be non-negative integers (uint16)")
-    samples = [_check_sample(i, t, u, path) for i, (t, u) in enumerate(zip(times, units))]
+    task, classes = reader_classes(path)
+    if n and labels.dtype.kind not in "iu":
+        raise DataError(f"{path}: labels have dtype {labels.dtype}; give integer classes 0..{classes - 1}")
+    bad = np.flatnonzero((labels < 0) | (labels >= classes))
+    if bad.size:
+        raise DataError(
+            f"{path}: label {labels[bad[0]]} of sample {bad[0]} is outside 0..{classes - 1}, the classes "
+            f"--task {task} reads ({len(bad)} such label(s)); relabel those samples"
+        )
+    samples = [check_sample(t, u, f"{path}: sample {i}") for i, (t, u) in enumerate(zip(times, units))]
     buffer = io.BytesIO()  # in memory, then written by write_bytes_atomic: HDF5 crashes on a full disk
     with h5py.File(buffer, "w") as h5:
         spikes = h5.create_group("spikes")

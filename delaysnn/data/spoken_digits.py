@@ -53,7 +53,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataError
-from ..processes import stop_pool, worker_signals
+from ..processes import stop_pool, usable_cores, worker_signals
 from . import espeak
 
 __all__ = [
@@ -237,13 +237,6 @@ def _encode_one(u: Utterance) -> tuple[np.ndarray, np.ndarray]:
 
 
 
-def _default_workers() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
-
-
 def _encode_all(
     utterances: list[Utterance], workers: int, progress: bool
 ) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -302,7 +295,7 @@ def make_spoken_digits(
         raise DataError(f"per_class={per_class!r}: need at least 2 utterances per class (one per split)")
     if not 0.0 < test_fraction < 1.0:
         raise DataError(f"test_fraction={test_fraction!r}: expected a fraction strictly between 0 and 1")
-    workers = _default_workers() if workers is None else max(1, int(workers))
+    workers = usable_cores() if workers is None else max(1, int(workers))
 
     split = speaker_split(seed, test_fraction, variants)
     plan = plan_utterances(per_class, seed, split, test_fraction)

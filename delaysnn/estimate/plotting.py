@@ -1,4 +1,4 @@
-"""``plot(est, path)``: one PNG with the energy breakdown per profile, per-layer activity and delay histograms."""
+"""``plot(est, path)``: one figure (PNG, PDF or SVG, by the suffix) with the energy breakdown per profile, per-layer activity and delay histograms."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from .report import Estimate, si
 
 
 def plot(est: Estimate, path: str | Path) -> Path:
-    """PNG: energy breakdown per profile, per-layer activity, delay histograms (written atomically)."""
+    """A figure (format from the suffix): energy breakdown per profile, per-layer activity, delay histograms (written atomically)."""
     from ..plots import pyplot, save_figure
 
     fig, axes = pyplot().subplots(1, 3, figsize=(15, 4.5))

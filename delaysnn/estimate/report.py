@@ -55,6 +55,22 @@ class Estimate:
     delay_histograms: list[list[int]]  # per layer: non-zero synapses per delay 0..max_delay
     memory: NetworkMemory
     definitions: list[str] = field(default_factory=lambda: list(DEFINITIONS))
+    # against the float model (delaysnn.agreement), on the same inputs; None: no float model (an IR file)
+    float_agreement: float | None = None  # share of samples whose predicted classes are equal
+    spike_agreement: list[float] | None = None  # per hidden layer: share of equal (sample, step, neuron) spikes
+
+    @property
+    def no_input_events(self) -> bool:
+        """The inputs had no events at all: every count is the idle network's (bias, static power),
+        and a dense/SNN ratio on them would compare nothing with nothing."""
+        return not self.layers or self.layers[0].input_events == 0
+
+    def dense_ratios(self) -> dict[str, float | None]:
+        """Per profile: dense-equivalent energy / SNN energy (None: no dense equivalent, or no input events)."""
+        return {
+            e.label: e.dense_equivalent_j / e.total_j if e.dense_equivalent_j is not None and e.total_j and not self.no_input_events else None
+            for e in self.energy
+        }
 
     @property
     def totals(self) -> dict[str, float]:
@@ -74,6 +90,8 @@ class Estimate:
             row["memory"] = mem.to_dict()
         out["memory"] = self.memory.to_dict(layers=False)
         out["totals"] = self.totals
+        out["no_input_events"] = self.no_input_events
+        out["dense_ratio"] = self.dense_ratios()  # null per profile on empty input
         return out
 
     @classmethod
@@ -100,6 +118,10 @@ class Estimate:
 
 
 # --- presentation --------------------------------------------------------------------------
+
+
+# api.estimate's note on empty input (the table says "n/a (no input events)" in the ratio column)
+NO_EVENTS_NOTE = "note: the inputs have no events: the counts are the idle network's, and no dense/SNN ratio is given"
 
 
 def si(value: float, unit: str = "") -> str:
@@ -181,17 +203,19 @@ def format_table(est: Estimate) -> str:
     lines += [f"cores (Loihi 2): {int(t['cores'])} [{_limits_text(est.core_limits)}]", ""]
     header = ["profile", "synaptic", "neuron", "spikes", "memory", "static", "total", "dense equiv.", "dense/SNN"]
     rows = []
+    ratios = est.dense_ratios()
     for e in est.energy:
         c = e.categories
         priced = {i.category for i in e.items}
         dense = e.dense_equivalent_j
+        ratio = "n/a (no input events)" if est.no_input_events else f"{ratios[e.label]:.2f}x" if ratios[e.label] is not None else "-"
         rows.append(
             [
                 e.label,
                 *(si(c[k], "J") if k in priced else "-" for k in ("synaptic", "neuron", "spikes", "memory", "static")),
                 si(e.total_j, "J"),
                 si(dense, "J") if dense is not None else "-",
-                f"{dense / e.total_j:.2f}x" if dense is not None and e.total_j else "-",
+                ratio,
             ]
         )
     lines += ["energy per inference:", *_grid(header, rows)]

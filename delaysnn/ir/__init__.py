@@ -16,6 +16,7 @@ from __future__ import annotations
 from ..constants import DECAY_MAX, READOUT_VTH, VTH_MAX
 from ..errors import IRValidationError
 from .files import FORMAT, VERSION, from_bytes, load, save, to_bytes
+from .identity import Deployment, network_id
 from .network import DELAY_BITS_MAX, DelayLayer, DelayNetwork, NeuronParams, check_network
 
 __all__ = [
@@ -26,12 +27,14 @@ __all__ = [
     "VERSION",
     "VTH_MAX",
     "DelayLayer",
+    "Deployment",
     "DelayNetwork",
     "IRValidationError",
     "NeuronParams",
     "check_network",
     "from_bytes",
     "load",
+    "network_id",
     "save",
     "to_bytes",
 ]

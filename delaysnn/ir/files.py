@@ -34,6 +34,16 @@ _LAYER_ARRAYS = ("weight", "delay", "bias_mant")
 
 def to_bytes(net: DelayNetwork) -> bytes:
     """Serialise to the ``.dnet`` byte format (npz + JSON header, no pickle)."""
+    header, arrays = contents(net)
+    buf = io.BytesIO()
+    np.savez(buf, header=np.frombuffer(json.dumps(header, sort_keys=True).encode(), dtype=np.uint8), **arrays)
+    return buf.getvalue()
+
+
+def contents(net: DelayNetwork) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """What a ``.dnet`` holds: its JSON header and its arrays by name (checked first). The
+    network's identity (``ir.identity.network_id``) hashes these, not the zip bytes, which depend on
+    the numpy and zipfile versions that wrote them."""
     net.check()
     header = {
         "format": FORMAT,
@@ -55,9 +65,7 @@ def to_bytes(net: DelayNetwork) -> bytes:
         arrays[f"layer{i}.weight"] = np.ascontiguousarray(layer.weight)
         arrays[f"layer{i}.delay"] = np.ascontiguousarray(layer.delay)
         arrays[f"layer{i}.bias_mant"] = np.ascontiguousarray(layer.neuron.bias_mant)
-    buf = io.BytesIO()
-    np.savez(buf, header=np.frombuffer(json.dumps(header, sort_keys=True).encode(), dtype=np.uint8), **arrays)
-    return buf.getvalue()
+    return header, arrays
 
 
 def from_bytes(data: bytes, source: str = "<bytes>") -> DelayNetwork:

@@ -59,6 +59,8 @@ class QuantReport:
     prune: float | None = None  # fraction of synapses pruned by magnitude
     prune_scope: str | None = None  # "layer" or "global" with prune, else None
     memory: Any = None  # delaysnn.estimate.NetworkMemory: the network's memory as hardware stores it
+    # quantize --data: the network on the data's test split (api.Simulated.to_dict: accuracy, agreement with the float model)
+    evaluation: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)

@@ -3,7 +3,7 @@ results (:class:`SimResult`, :func:`class_scores`, :func:`predict`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -217,10 +217,13 @@ class RunSummary:
         return [c / n if n else 0.0 for c, n in zip(self.spike_counts, self.neuron_steps)]
 
 
-def simulate_batches(net: DelayNetwork, batches: Iterable[Any], *, steps: int | None = None) -> RunSummary:
+def simulate_batches(
+    net: DelayNetwork, batches: Iterable[Any], *, steps: int | None = None, each: Callable[[Any, SimResult], None] | None = None
+) -> RunSummary:
     """:func:`simulate` over ``batches`` (each ``[batch, time, input_size]``) one at a time, keeping
     only a :class:`RunSummary`: peak memory is that of one batch, whatever the number of samples.
-    Samples are independent, so the predictions and counts equal those of one run on all of them."""
+    Samples are independent, so the predictions and counts equal those of one run on all of them.
+    ``each(x, result)`` sees every batch's full result (e.g. ``delaysnn.agreement``) without a second run."""
     predictions: list[np.ndarray] = []
     counts: list[int] = [0] * (len(net.layers) - 1)
     sizes: list[int] = [0] * (len(net.layers) - 1)
@@ -228,6 +231,8 @@ def simulate_batches(net: DelayNetwork, batches: Iterable[Any], *, steps: int | 
     for x in batches:
         result = simulate(net, x, record=False, steps=steps)
         predictions.append(result.predict())
+        if each is not None:
+            each(x, result)
         for li, s in enumerate(result.spikes):
             counts[li] += int(np.count_nonzero(s))
             sizes[li] += int(s.size)

@@ -82,56 +82,119 @@ def read_netx_layout(path: str | os.PathLike) -> tuple[dict[str, Any], list[dict
     except OSError as err:
         raise DelaysnnError(f"{path}: not an HDF5 file ({' '.join(str(err).split())[:120]}); expected a lava-dl netx .h5") from err
     with f:
-        attrs = {}
-        # integer attributes and their ranges: the IR's payload width, the sim's run-length limit
-        ranges = {"input_bits": (1, INPUT_BITS_MAX), "tail_steps": (0, MAX_STEPS)}
-        for key, default in (("input_bits", 1), ("tail_steps", 0), ("readout_scale", 1.0)):
-            value = f.attrs.get(key, default)
-            try:
-                number = float(np.asarray(value).reshape(()))
-            except (TypeError, ValueError) as err:
-                raise _netx_error(path, f"attribute {key!r}", f"is {value!r}, expected a number") from err
-            lo, hi = ranges.get(key, (0, np.inf))
-            if not np.isfinite(number) or not lo <= number <= hi or (key in ranges and number != int(number)):
-                raise _netx_error(path, f"attribute {key!r}", f"is {value!r}, out of range" + (f" (expected an integer in {lo}..{hi})" if key in ranges else ""))
-            attrs[key] = number if key == "readout_scale" else int(number)
-        fmt = f.attrs.get("format")
-        attrs["format"] = fmt.decode(errors="replace") if isinstance(fmt, bytes) else fmt
-        top = f.get("layer")
-        if not isinstance(top, h5py.Group):
-            raise DelaysnnError(f"{path}: no '/layer' group; not a lava-dl netx file")
-        keys = list(top)
-        bad = [k for k in keys if not k.isdigit()]
-        if bad or not keys:
-            raise _netx_error(path, "/layer", f"has groups {bad[:3]}, expected 0, 1, 2, ..." if bad else "is empty")
-        layers = []
-        for key in sorted(keys, key=int):
-            g = top[key]
-            if not isinstance(g, h5py.Group):
-                raise _netx_error(path, g.name, "is a dataset, expected a layer group")
-            shape = _netx_array(path, g, "shape", (1,), "iu")
-            if shape.size == 0 or shape.min() < 1 or shape.max() > MAX_NEURONS:
-                raise _netx_error(path, f"{g.name}/shape", f"is {shape.tolist()}, expected sizes in 1..{MAX_NEURONS} (delaysnn.limits.MAX_NEURONS)")
-            layer: dict[str, Any] = {"key": key, "type": _netx_text(path, g, "type"), "shape": shape.tolist()}
-            if "weight" in g:
-                w = _netx_array(path, g, "weight", (2,))
-                d = _netx_array(path, g, "delay", (0, 1, 2)) if "delay" in g else np.zeros((), np.int64)
-                if d.ndim == 2 and d.shape != w.shape or d.ndim == 1 and d.shape[0] != w.shape[1]:
-                    raise _netx_error(path, f"{g.name}/delay", f"has shape {list(d.shape)}, weight {list(w.shape)}")
-                if d.size and (d.min() < 0 or d.max() > MAX_DELAY_STEPS or np.any(d != np.rint(d))):
-                    raise _netx_error(
-                        path, f"{g.name}/delay", f"holds negative, fractional or huge delays, expected whole steps in 0..{MAX_DELAY_STEPS} (delaysnn.limits.MAX_DELAY_STEPS)"
-                    )
-                layer.update(weight=w, delay=d.astype(np.int64))
-                neuron = g.get("neuron")
-                params = {}
-                if isinstance(neuron, h5py.Group):
-                    for name in ("iDecay", "vDecay", "vThMant"):
-                        if name in neuron:
-                            params[name] = int(_netx_array(path, neuron, name, (0, 1)).reshape(-1)[0])
-                layer["neuron"] = params
-            layers.append(layer)
-        return attrs, layers
+        try:
+            return _read_layout(path, f)
+        except (OSError, RuntimeError, KeyError, ValueError, TypeError) as err:
+            # damaged structures (bad B-tree, heap, symbol table node, datatype) surface as raw h5py
+            # errors only when a group is walked or a dtype read; each is one line naming the file
+            raise DelaysnnError(
+                f"{path}: damaged HDF5 file ({' '.join(str(err).split())[:120]}); re-export it with delaysnn export --target loihi"
+            ) from err
+
+
+def _read_layout(path: Path, f: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """:func:`read_netx_layout` on the open file ``f``."""
+    import h5py
+
+    from delaysnn.errors import DelaysnnError
+
+    attrs = {}
+    # integer attributes and their ranges: the IR's payload width, the sim's run-length limit
+    ranges = {"input_bits": (1, INPUT_BITS_MAX), "tail_steps": (0, MAX_STEPS)}
+    for key, default in (("input_bits", 1), ("tail_steps", 0), ("readout_scale", 1.0)):
+        value = f.attrs.get(key, default)
+        try:
+            number = float(np.asarray(value).reshape(()))
+        except (TypeError, ValueError) as err:
+            raise _netx_error(path, f"attribute {key!r}", f"is {value!r}, expected a number") from err
+        lo, hi = ranges.get(key, (0, np.inf))
+        if not np.isfinite(number) or not lo <= number <= hi or (key in ranges and number != int(number)):
+            raise _netx_error(path, f"attribute {key!r}", f"is {value!r}, out of range" + (f" (expected an integer in {lo}..{hi})" if key in ranges else ""))
+        attrs[key] = number if key == "readout_scale" else int(number)
+    fmt = f.attrs.get("format")
+    attrs["format"] = fmt.decode(errors="replace") if isinstance(fmt, bytes) else fmt
+    top = f.get("layer")
+    if not isinstance(top, h5py.Group):
+        raise DelaysnnError(f"{path}: no '/layer' group; not a lava-dl netx file")
+    keys = list(top)
+    bad = [k for k in keys if not k.isdigit()]
+    if bad or not keys:
+        raise _netx_error(path, "/layer", f"has groups {bad[:3]}, expected 0, 1, 2, ..." if bad else "is empty")
+    layers = []
+    for key in sorted(keys, key=int):
+        g = top[key]
+        if not isinstance(g, h5py.Group):
+            raise _netx_error(path, g.name, "is a dataset, expected a layer group")
+        shape = _netx_array(path, g, "shape", (1,), "iu")
+        if shape.size == 0 or shape.min() < 1 or shape.max() > MAX_NEURONS:
+            raise _netx_error(path, f"{g.name}/shape", f"is {shape.tolist()}, expected sizes in 1..{MAX_NEURONS} (delaysnn.limits.MAX_NEURONS)")
+        layer: dict[str, Any] = {"key": key, "type": _netx_text(path, g, "type"), "shape": shape.tolist()}
+        if "weight" in g:
+            w = _netx_array(path, g, "weight", (2,))
+            d = _netx_array(path, g, "delay", (0, 1, 2)) if "delay" in g else np.zeros((), np.int64)
+            if d.ndim == 2 and d.shape != w.shape or d.ndim == 1 and d.shape[0] != w.shape[1]:
+                raise _netx_error(path, f"{g.name}/delay", f"has shape {list(d.shape)}, weight {list(w.shape)}")
+            if d.size and (d.min() < 0 or d.max() > MAX_DELAY_STEPS or np.any(d != np.rint(d))):
+                raise _netx_error(
+                    path, f"{g.name}/delay", f"holds negative, fractional or huge delays, expected whole steps in 0..{MAX_DELAY_STEPS} (delaysnn.limits.MAX_DELAY_STEPS)"
+                )
+            layer.update(weight=w, delay=d.astype(np.int64))
+            if "bias" in g:
+                layer["bias"] = _netx_array(path, g, "bias", (1,), "iu")
+            neuron = g.get("neuron")
+            params = {}
+            if isinstance(neuron, h5py.Group):
+                for name in ("iDecay", "vDecay", "vThMant"):
+                    if name in neuron:
+                        params[name] = int(_netx_array(path, neuron, name, (0, 1)).reshape(-1)[0])
+            layer["neuron"] = params
+        layers.append(layer)
+    return attrs, layers
+
+
+def read_netx_network(path: str | os.PathLike) -> DelayNetwork:
+    """The integer network a netx HDF5 holds, as netx builds it (``LIF(du=iDecay-1, dv=vDecay,
+    vth=vThMant, bias_exp=6)``; the last layer is the non-spiking readout), for ``delaysnn.sim``:
+    what a file ``export --target loihi`` wrote computes, read from the file alone. Weights are
+    split into an 8-bit mantissa and an exponent; per-synapse and per-axon delays become matrices."""
+    from delaysnn.constants import NETX_BIAS_EXP, NETX_CURRENT_DECAY_OFFSET, WEIGHT_BITS_MAX, WEIGHT_EXP_MAX
+    from delaysnn.errors import DelaysnnError
+    from delaysnn.ir import DelayLayer, NeuronParams
+
+    attrs, layout = read_netx_layout(path)
+    dense = [layer for layer in layout if "weight" in layer]
+    if not dense:
+        raise DelaysnnError(f"{path}: no layer with weights; not a netx network")
+    layers = []
+    for i, layer in enumerate(dense):
+        w = layer["weight"].astype(np.int64)
+        half = 1 << (WEIGHT_BITS_MAX - 1)
+        exp = 0  # the smallest exponent whose mantissa fits 8 signed bits (netx stores weight << weight_exp)
+        while exp < WEIGHT_EXP_MAX and not -half <= int(w.min() >> exp) <= int(w.max() >> exp) < half and not np.any(w % (2 << exp)):
+            exp += 1
+        d = layer["delay"]
+        delay = np.broadcast_to(d if d.ndim != 1 else d[None, :], w.shape).astype(np.int32)
+        n = layer.get("neuron", {})
+        bias = layer.get("bias")
+        out = w.shape[0]
+        layers.append(DelayLayer(
+            weight=(w >> exp).astype(np.int32), delay=np.ascontiguousarray(delay), weight_exp=exp,
+            neuron=NeuronParams(
+                du=n.get("iDecay", NETX_CURRENT_DECAY_OFFSET) - NETX_CURRENT_DECAY_OFFSET, dv=n.get("vDecay", 0),
+                vth=None if i == len(dense) - 1 else n.get("vThMant", 0),
+                bias_mant=np.zeros(out, np.int32) if bias is None else bias.astype(np.int32), bias_exp=NETX_BIAS_EXP,
+            ),
+        ))
+    net = DelayNetwork(
+        input_size=int(layout[0]["shape"][0]) if "weight" not in layout[0] else int(dense[0]["weight"].shape[1]),
+        layers=layers, input_bits=attrs["input_bits"],
+        provenance={"source": "netx", "source_file": Path(path).name, "readout_scale": attrs["readout_scale"], "tail_steps": attrs["tail_steps"]},
+    )
+    try:
+        net.check()
+    except DelaysnnError as err:
+        raise DelaysnnError(f"{path}: {err}") from err
+    return net
 
 
 def build_netx(
@@ -215,14 +278,15 @@ class NetxBackend:
     sparse: bool | None = None  # netx's sparse_fc_layer (None: see build_netx)
     copies: int | None = None
 
-    def run(self, net: DelayNetwork, x: Any, *, steps: int | None = None) -> SimResult:
+    def run(self, net: DelayNetwork, x: Any, *, steps: int | None = None, profile: Any = None) -> SimResult:
+        """``profile``: the hardware profile the netx file is checked against (default ``self.profile``)."""
         from .graph import tile_network
 
         xs = as_input(net, x)
         n_steps = alignment(net, xs.shape[1], steps).steps
         size = max(1, min(netx_copies(net) if self.copies is None else int(self.copies), xs.shape[0]))
         with tempfile.TemporaryDirectory(prefix="delaysnn-netx-") as tmp:
-            path = save_netx(tile_network(net, size), Path(tmp) / "network.net", self.profile)
+            path = save_netx(tile_network(net, size), Path(tmp) / "network.net", profile or self.profile)
             if size == 1:
                 return run_netx(path, xs, steps=n_steps, sparse=self.sparse)
             layout = read_netx_layout(path)  # once: every slice loads the same file

@@ -126,7 +126,12 @@ def save_netx(net: DelayNetwork, path: str | os.PathLike, profile: Any = "loihi2
             problems.append(f"layer {li}: {why}")
         biases.append(bias)
     if problems:
-        raise UnsupportedError("netx cannot represent this network exactly: " + "; ".join(problems))
+        advice = ""
+        if net.provenance.get("target") != "loihi":  # not quantized within netx's limits: say how to
+            from delaysnn.ir.identity import refit_advice
+
+            advice = "; " + refit_advice(net, "loihi")
+        raise UnsupportedError("netx cannot represent this network exactly: " + "; ".join(problems) + advice)
     buffer = io.BytesIO()  # in memory, then written by write_bytes_atomic: HDF5 crashes on a full disk
     with h5py.File(buffer, "w") as f:
         f.attrs["format"] = NETX_FORMAT
