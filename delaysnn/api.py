@@ -562,7 +562,8 @@ def verify(
 
         qopts = replace(options or QuantizeOptions(), target=DEFAULT_DEPLOY_TARGET)
     net, x = source_and_inputs(source, inputs, qopts, task, data, samples, note)
-    note(f"network: {deployment(net, source, qopts, task, data).describe()}")
+    deployed = deployment(net, source, qopts, task, data)
+    note(f"network: {deployed.describe()}")
     index, count = shard or (1, 1)
     start, stop = shard_range(x.count, index, count)
     if start == stop:
@@ -577,7 +578,8 @@ def verify(
     reports = verify_batches(net, x.batches(start=start, stop=stop), list(backends), on_backend=on_backend, workers=workers, start=start,
                              profile=profile)
     # the whole set's sha256, shard or not: verify-merge refuses shards of different input sets
-    run = VerifyRun(network_id(net), x.description, inputs_id(x), x.count, len(net.layers), start, stop, reports, shard=(index, count))
+    run = VerifyRun(network_id(net), x.description, inputs_id(x), x.count, len(net.layers), start, stop, reports, shard=(index, count),
+                    deployment=deployed.to_dict())
     write_verify_outputs(run, report_path, junit_path)
     return run
 

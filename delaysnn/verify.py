@@ -384,6 +384,7 @@ class VerifyRun:
     stop: int
     reports: list[ParityReport]
     shard: tuple[int, int] = (1, 1)
+    deployment: dict[str, Any] | None = None  # ir.identity.Deployment.to_dict(): target, and whether it differs from the plain quantization
 
     @property
     def ok(self) -> bool:
@@ -450,6 +451,7 @@ class VerifyRun:
                 network=str(body["network"]), inputs=str(body["inputs"]), inputs_sha256=str(body["inputs_sha256"]),
                 samples=int(body["samples"]), layers=int(body["layers"]),
                 start=int(body["start"]), stop=int(body["stop"]), reports=reports, shard=(int(i), int(n)),
+                deployment=body.get("deployment"),
             )
         except (ValueError, KeyError, TypeError, AttributeError) as err:
             raise DelaysnnError(f"{source}: not a delaysnn verify report ({type(err).__name__}: {err}); write one with delaysnn verify --report") from err
@@ -499,7 +501,8 @@ def merge_runs(runs: list[VerifyRun], names: list[str] | None = None) -> VerifyR
         missing = _missing_shards(runs, at, base.samples)
         raise DelaysnnError(f"verify-merge: samples {at}..{base.samples - 1} of {base.samples} are in no report{missing}; add the missing shard")
     reports = [merge([runs[k].reports[b] for k in order], [0] * len(runs)) for b in range(len(base.reports))]
-    return VerifyRun(base.network, base.inputs, base.inputs_sha256, base.samples, base.layers, 0, base.samples, reports, shard=(1, 1))
+    return VerifyRun(base.network, base.inputs, base.inputs_sha256, base.samples, base.layers, 0, base.samples, reports, shard=(1, 1),
+                     deployment=base.deployment)
 
 
 def _missing_shards(runs: list[VerifyRun], start: int, stop: int) -> str:

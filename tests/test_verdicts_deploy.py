@@ -86,7 +86,9 @@ def test_simulate_estimate_verify_measure_and_name_the_deployed_network(loihi_dn
     code, out, err = run_cli(["verify", EXAMPLE, "--target", "loihi", "--backends", "sim,onnx", "--samples", "2",
                               "--report", report], capsys)
     assert code == 0, err
-    assert json.loads(report.read_text())["network"] == sha and "network: deployed network for loihi" in err
+    written = json.loads(report.read_text())
+    assert written["network"] == sha and "network: deployed network for loihi" in err
+    assert (written["deployment"]["target"], written["deployment"]["differs_from_plain"]) == ("loihi", True)  # the report says so too
     # the file quantize wrote, opened as is, is the same network, and says what it was fitted for
     code, out, err = run_cli(["simulate", loihi_dnet, "--task", "synthetic", "--samples", "8", "--json"], capsys)
     net = json.loads(out)["network"]
