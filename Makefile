@@ -44,9 +44,22 @@ test: install system-deps
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
+# Everything but the tests marked slow (training, whole data sets, many draws) or lava (a Lava
+# process per network): the inner loop, under 2 minutes. `make test` runs them all.
+.PHONY: test-fast
+test-fast: install system-deps
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q -m "not slow and not lava"
+
 # The spoken-digits data set (synthesized speech in the SHD layout; ~3000 utterances, a few minutes).
 dataset: install system-deps
 	$(BIN)/delaysnn make-dataset spoken-digits -o data/spoken-digits
+
+# The documentation site (docs/, mkdocs.yml) into site/; --strict turns a broken link or a stale
+# API/CLI reference into an error, so CI catches it.
+.PHONY: docs
+docs: install
+	$(BIN)/mkdocs build --strict --quiet --site-dir site
 
 lint: install
 	$(BIN)/ruff check .

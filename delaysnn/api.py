@@ -50,6 +50,7 @@ from .pipeline import (
     source_and_inputs,
     train_counts,
 )
+from .spec import FINE_TUNING_LR_POS, DeploySpec, FineTuning
 
 __all__ = [
     "TASK_DEFAULTS", "EvaluationInputs", "QuantizeOptions", "TrainRequest", "TrainOutcome", "SearchRequest",
@@ -115,16 +116,12 @@ class TrainRequest:
     lr: float = 1e-3
     dropout: float | None = None
     no_delays: bool = False
-    learn_delays: bool = False  # with init_from: the positions learn too (a fresh model's always do)
-    qat_bits: int | None = None
-    qat_binary: bool = False
-    qat_ternary: bool = False
-    delay_bits: int | None = None
-    delay_grid: str | None = None
-    prune: float | None = None
-    prune_scope: str | None = None
-    freeze_bn_stats: bool = False
-    distill: str | None = None  # teacher checkpoint for knowledge distillation
+    # with init_from: the positions learn too (a fresh model's always do); None: the fine-tuning recipe's
+    learn_delays: bool | None = None
+    spec: DeploySpec = field(default_factory=DeploySpec)  # the grids QAT trains through, and pruning (needs init_from)
+    freeze_bn_stats: bool | None = None  # None: on when fine-tuning through spec's grids (spec.FineTuning)
+    distill: str | None = None  # teacher checkpoint for knowledge distillation; fine-tuning through grids: init_from
+    no_distill: bool = False  # fine-tuning through grids without the default distillation from init_from
     distill_weight: float = 0.5
     distill_temperature: float = 2.0
     lr_pos: float | None = None
@@ -169,26 +166,33 @@ def fix_delays(model: Any) -> None:
 
 def check_request(r: TrainRequest) -> None:
     """Refuse, before any data is read, options the run would drop: the sizes with ``init_from``
-    (they come from the checkpoint), what acts on delays with ``no_delays``, and delay bits no
-    deployment to Loihi 2 takes (export --target loihi would refuse the result). OptionError."""
-    from .constants import DELAYDENSE_DELAY_BITS
+    (they come from the checkpoint), what acts on delays with ``no_delays``, what needs a model to
+    fine-tune without ``init_from``, and a recipe ``spec`` training cannot take (its
+    ``validate(training=True)``: e.g. delay bits no deployment to Loihi 2 takes). OptionError."""
     from .errors import OptionError
 
+    r.spec.validate(training=True)
     if r.init_from:
         sizes = [f"--{name.replace('_', '-')}" for name in ("layers", "hidden", "max_delay") if getattr(r, name) is not None]
         if sizes:
             raise OptionError(f"{', '.join(sizes)} with --init {r.init_from}: the sizes come from the checkpoint; "
                               "drop them, or train a new model without --init")
+    else:
+        if r.spec.prune is not None:
+            raise OptionError("--prune needs --init MODEL.pt: it prunes a trained model's smallest synapses, then fine-tunes the rest")
+        if r.learn_delays is not None:
+            flag = "--learn-delays" if r.learn_delays else "--no-learn-delays"
+            raise OptionError(f"{flag} is for fine-tuning: it needs --init MODEL.pt (a fresh model learns its delays, "
+                              "--no-delays fixes them at 0)")
+        if r.no_distill:
+            raise OptionError("--no-distill is for fine-tuning: it needs --init MODEL.pt (a fresh model is distilled only with --distill)")
+    if r.no_distill and r.distill is not None:
+        raise OptionError(f"--no-distill and --distill {r.distill} contradict each other: drop one")
     if r.no_delays:
-        on_delays = [flag for flag, given in (("--delay-bits", r.delay_bits is not None), ("--delay-grid", r.delay_grid is not None),
-                                              ("--learn-delays", r.learn_delays), ("--lr-pos", r.lr_pos is not None)) if given]
+        on_delays = [flag for flag, given in (("--delay-bits", r.spec.delay_bits is not None), ("--delay-grid", r.spec.delay_grid is not None),
+                                              ("--learn-delays", bool(r.learn_delays)), ("--lr-pos", r.lr_pos is not None)) if given]
         if on_delays:
             raise OptionError(f"--no-delays fixes every delay at 0, so {', '.join(on_delays)} would act on nothing: drop one or the other")
-    if r.delay_bits is not None and r.delay_bits > DELAYDENSE_DELAY_BITS:
-        raise OptionError(
-            f"--delay-bits {r.delay_bits}: Loihi 2 delays take at most {DELAYDENSE_DELAY_BITS} bits (delaysnn.constants."
-            f"DELAYDENSE_DELAY_BITS), so export --target loihi would refuse the result; pass --delay-bits {DELAYDENSE_DELAY_BITS} or less"
-        )
 
 
 def fit(model: Any, train_set: Any, test_set: Any, options: Any, output: str | os.PathLike | None = None,
@@ -222,7 +226,7 @@ def _train(r: TrainRequest, world: Any, note: Note) -> TrainOutcome:
     from .checkpoint import load_checkpoint, save_checkpoint
     from .model import ModelConfig
     from .runs import run_files, run_lock, state_paths
-    from .train import TrainOptions, deployment_settings, seed_everything
+    from .train import TrainOptions, seed_everything
     from .train import train as run_training
 
     check_request(r)
@@ -242,11 +246,17 @@ def _train(r: TrainRequest, world: Any, note: Note) -> TrainOutcome:
     max_delay = r.max_delay or defaults["max_delay"]
     max_delay += 1 - max_delay % 2  # odd kernel, as SNN-delays forces
     seed_everything(r.seed)
+    recipe = FineTuning(r.distill, r.no_distill, r.freeze_bn_stats, r.dropout, r.learn_delays, r.lr_pos, r.epochs)
     if r.init_from:
         model = load_checkpoint(r.init_from)
-        # fine-tuning keeps the learned integer delays, unless asked to learn them or a delay grid is
-        # trained; --no-delays makes the checkpoint the no-delay baseline (check_request refuses the clashes)
-        learn = (r.learn_delays or r.delay_bits is not None) and not r.no_delays
+        # through a grid (or pruned), the recipe measured best unless told otherwise (spec.FineTuning:
+        # positions learn, through the delay grid if any); else fine-tuning keeps the learned integer
+        # delays unless asked to learn them; --no-delays makes the checkpoint the no-delay baseline
+        # (check_request refuses the clashes)
+        recipe, header = recipe.resolve(r.spec, r.init_from, no_delays=r.no_delays)
+        if header is not None:
+            note(header)
+        learn = bool(recipe.learn_delays) and not r.no_delays
         if r.no_delays:
             fix_delays(model)
             note(f"note: --no-delays: every delay of {r.init_from} set to 0, and kept there")
@@ -263,26 +273,20 @@ def _train(r: TrainRequest, world: Any, note: Note) -> TrainOutcome:
         learn = not r.no_delays
         model = new_model(cfg, learn)
     opts = TrainOptions(
-        epochs=r.epochs or defaults["epochs"],
+        epochs=recipe.epochs or defaults["epochs"],
         batch_size=r.batch_size,
         lr=r.lr,
         # positions moving at 100 x lr undo a fine-tuned model's delays (step grid, measured)
-        lr_pos=r.lr_pos or (10 * r.lr if r.init_from and learn else None),
+        lr_pos=r.lr_pos or (FINE_TUNING_LR_POS * r.lr if r.init_from and learn else None),
         learn_delays=learn,
         seed=r.seed,
         device=r.device,
-        qat_bits=r.qat_bits,
-        qat_binary=r.qat_binary,
-        qat_ternary=r.qat_ternary,
-        delay_bits=r.delay_bits,
-        delay_grid=r.delay_grid or "step",
-        prune=r.prune,
-        prune_scope=r.prune_scope or "layer",
-        freeze_bn_stats=r.freeze_bn_stats,
-        distill=r.distill,
+        spec=r.spec,
+        freeze_bn_stats=bool(recipe.freeze_bn_stats),
+        distill=recipe.distill,
         distill_weight=r.distill_weight,
         distill_temperature=r.distill_temperature,
-        dropout=r.dropout if r.init_from else None,  # a fresh model has it in its config already
+        dropout=recipe.dropout if r.init_from else None,  # a fresh model has it in its config already
         amp=r.amp,
         desc=f"train {r.task}",
         state_dir=files.state_dir,
@@ -309,7 +313,10 @@ def _train(r: TrainRequest, world: Any, note: Note) -> TrainOutcome:
             "seed": r.seed,
             "input_max_count": input_max_count,  # sets the graded input's bit width when quantizing
         }
-        meta.update(deployment_settings(opts))  # qat, delay_bits/delay_grid, prune/prune_scope
+        meta.update(r.spec.to_meta())  # qat, delay_bits/delay_grid, prune/prune_scope
+        if r.init_from:  # how it was fine-tuned (spec.FineTuning): the recipe's settings as they ran
+            meta["fine_tuning"] = {"init": os.fspath(r.init_from), "distill": opts.distill, "freeze_bn_stats": opts.freeze_bn_stats,
+                                   "dropout": model.cfg.dropout, "learn_delays": opts.learn_delays, "lr_pos": opts.lr_pos}
         if result.selected_epoch is not None:
             meta.update(selected_by="val_acc", selected_epoch=result.selected_epoch, val_split=val_how,
                         val_acc=result.val_acc[result.selected_epoch - 1], last_epoch_test_acc=result.test_acc[-1])

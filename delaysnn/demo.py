@@ -13,6 +13,7 @@ import torch
 from . import api
 from .data.datasets import SpikeDataset, SyntheticTask, synthetic_splits
 from .model import ModelConfig
+from .spec import DeploySpec
 from .train import TrainOptions
 
 
@@ -180,9 +181,10 @@ def qat_binary(out_dir: Path, work: Workload, summary: DemoSummary, echo: Callab
     """Fine-tune the learned-delay model through the binary quantizer (delays kept)."""
     model = api.load(out_dir / "model.pt")
     t0 = time.perf_counter()
-    opts = TrainOptions(epochs=work.qat_epochs, learn_delays=False, qat_binary=True, seed=seed, desc="QAT binary")
+    spec = DeploySpec("binary")
+    opts = TrainOptions(epochs=work.qat_epochs, learn_delays=False, spec=spec, seed=seed, desc="QAT binary")
     path = out_dir / "model-qat-binary.pt"
-    result = api.fit(model, work.train_set, work.test_set, opts, path, {**work.meta, "qat": "binary"})
+    result = api.fit(model, work.train_set, work.test_set, opts, path, {**work.meta, **spec.to_meta()})
     summary.add("QAT fine-tune (binary)", f"{100 * result.final_test_acc:.1f}% test", f"{time.perf_counter() - t0:.0f} s -> {path.name}")
     echo(f"binary QAT fine-tuning: test accuracy {100 * result.final_test_acc:.1f}%")
 

@@ -56,6 +56,7 @@ def describe_checkpoint(path: Path) -> dict[str, Any]:
 def describe_ir(path: Path) -> dict[str, Any]:
     from . import ir
     from .estimate import memory
+    from .ir import WeightKind
     from .ir.identity import Deployment
 
     net = ir.load(path)
@@ -64,7 +65,7 @@ def describe_ir(path: Path) -> dict[str, Any]:
     for i, layer in enumerate(net.layers):
         n = layer.neuron
         kind = "readout" if not n.spiking else "hidden"
-        wkind = "binary" if layer.binary else f"{layer.weight_bits}-bit"
+        wkind = f"{layer.weight_bits}-bit" if layer.weight_kind is WeightKind.FIXED else layer.weight_kind.value
         layers.append(
             f"{i} {kind}: {layer.shape[1]}->{layer.shape[0]}, {int((layer.weight != 0).sum())} synapses, "
             f"{wkind} weights exp {layer.weight_exp}, du {n.du} dv {n.dv} vth {n.vth}, "
@@ -76,6 +77,8 @@ def describe_ir(path: Path) -> dict[str, Any]:
         "sizes": "-".join(map(str, net.sizes)),
         "input_bits": net.input_bits,
         "dt_ms": net.time_step_ms,
+        "tail_steps": net.tail_steps,
+        "readout_scale": net.readout_scale,
         "max_delay": max(layer.max_delay for layer in net.layers),
         "network": Deployment.of(net).describe(),  # its sha256, and the target it was fitted for
         "layers": layers,

@@ -27,6 +27,7 @@ from typing import Any
 from .data.datasets import SpikeDataset
 from .errors import DelaysnnError
 from .ir import DelayNetwork
+from .spec import DeploySpec
 
 __all__ = ["Candidate", "Point", "SearchResult", "SUN_2025", "candidate_grid", "pareto_front", "search"]
 
@@ -56,27 +57,22 @@ class Candidate:
         p = f", {round(100 * self.prune)}% pruned" if self.prune else ""
         return f"{w}, {d}{p}"
 
+    def spec(self, delay_grid: str, prune_scope: str) -> DeploySpec:
+        """This candidate's grids as a :class:`~delaysnn.spec.DeploySpec` (``delay_grid`` and
+        ``prune_scope``: the search's, for every candidate)."""
+        weights = "ternary" if self.ternary else "binary" if self.binary else "fixed"
+        return DeploySpec(weights, self.weight_bits if weights == "fixed" else None,
+                          self.delay_bits, None if self.delay_bits is None else delay_grid,
+                          self.prune or None, prune_scope if self.prune else None)
+
     def quantize_options(self, delay_grid: str, prune_scope: str) -> dict[str, Any]:
-        out: dict[str, Any] = {"weight_bits": self.weight_bits or 8, "binary": self.binary, "ternary": self.ternary}
-        if self.delay_bits is not None:
-            out.update(delay_bits=self.delay_bits, delay_grid=delay_grid)
-        if self.prune:
-            out.update(prune=self.prune, prune_scope=prune_scope)
-        return out
+        """``quantize_model`` keyword arguments for this candidate's grids."""
+        return self.spec(delay_grid, prune_scope).quantize_kwargs()
 
     def train_options(self, delay_grid: str, prune_scope: str) -> dict[str, Any]:
         """:class:`delaysnn.train.TrainOptions` fields that train through this candidate's grids."""
-        out: dict[str, Any] = {
-            "qat_bits": None if (self.ternary or self.binary) else self.weight_bits,
-            "qat_binary": self.binary,
-            "qat_ternary": self.ternary,
-            "learn_delays": self.delay_bits is not None,  # positions learn through the delay grid
-        }
-        if self.delay_bits is not None:
-            out.update(delay_bits=self.delay_bits, delay_grid=delay_grid)
-        if self.prune:
-            out.update(prune=self.prune, prune_scope=prune_scope)
-        return out
+        # positions learn through the delay grid
+        return {"spec": self.spec(delay_grid, prune_scope), "learn_delays": self.delay_bits is not None}
 
 
 @dataclass

@@ -16,6 +16,7 @@ import numpy as np
 from .errors import DelaysnnError
 from .fileio import check_input_path
 from .ir import DelayNetwork
+from .spec import DeploySpec
 
 if TYPE_CHECKING:
     from .ir.identity import Deployment
@@ -45,28 +46,29 @@ class QuantizeOptions:
     delay_grid: str | None = None  # how: "step" (default: coarser per-layer step) or "cap" (clip to 2**delay_bits - 1)
     prune: float | None = None  # fraction of synapses removed by magnitude
     prune_scope: str | None = None  # "layer" (default) or "global"
+    # (the seven grid fields above are the keyword spelling of a DeploySpec: ``spec``, ``with_spec``)
+
+    @property
+    def spec(self) -> DeploySpec:
+        """The weight grid, delay grid and pruning asked for, as one :class:`~delaysnn.spec.DeploySpec`
+        (two weight grids: an OptionError)."""
+        return DeploySpec.from_flags(self.weight_bits, self.binary, self.ternary, self.delay_bits, self.delay_grid, self.prune,
+                                     self.prune_scope)
+
+    def with_spec(self, spec: DeploySpec) -> QuantizeOptions:
+        """These options on the grids of ``spec``."""
+        from dataclasses import replace
+
+        return replace(self, weight_bits=spec.weight_bits, binary=spec.binary, ternary=spec.ternary, delay_bits=spec.delay_bits,
+                       delay_grid=spec.delay_grid, prune=spec.prune, prune_scope=spec.prune_scope)
 
 
 def trained_options(opts: QuantizeOptions, meta: dict[str, Any]) -> QuantizeOptions:
-    """``opts`` completed with the grids the checkpoint records (``train.quantize_defaults``):
-    each group (weight grid; delay bits and grid; pruning and scope) the caller left unset takes
-    the checkpoint's, so a QAT model deploys on the grid it was trained through."""
-    from dataclasses import replace
-
-    from .train import quantize_defaults
-
-    trained = quantize_defaults(meta)
-    out = replace(opts)
-    if opts.weight_bits is None and not opts.binary and not opts.ternary:
-        out.weight_bits = trained.get("weight_bits", 8)
-        out.binary, out.ternary = trained.get("binary", False), trained.get("ternary", False)
-    if opts.delay_bits is None and "delay_bits" in trained:
-        out.delay_bits, out.delay_grid = trained["delay_bits"], opts.delay_grid or trained["delay_grid"]
-    if opts.prune is None and "prune" in trained:
-        out.prune, out.prune_scope = trained["prune"], opts.prune_scope or trained["prune_scope"]
-    out.weight_bits = 8 if out.weight_bits is None else out.weight_bits
-    out.delay_grid, out.prune_scope = out.delay_grid or "step", out.prune_scope or "layer"
-    return out
+    """``opts`` completed with the grids the checkpoint records (``DeploySpec.from_meta``): each
+    group (weight grid; delay bits and grid; pruning and scope) the caller left unset takes the
+    checkpoint's (``DeploySpec.over``), so a QAT model deploys on the grid it was trained through;
+    then the defaults (8-bit weights, step delay grid, per-layer pruning)."""
+    return opts.with_spec(opts.spec.over(DeploySpec.from_meta(meta)).resolved())
 
 
 def deployment(
@@ -115,12 +117,7 @@ def check_options(
 
     if opts is None:
         return
-    grids = [flag for flag, on in (("--binary", opts.binary), ("--ternary", opts.ternary)) if on]
-    if len(grids) > 1:
-        raise OptionError("--binary and --ternary exclude each other: pick one")
-    if grids and opts.weight_bits is not None:
-        raise OptionError(f"--weight-bits {opts.weight_bits} and {grids[0]} are two weight grids: pick one "
-                          f"({grids[0]} weights take no bit width)")
+    opts.spec.validate()  # the recipe's own rules (two weight grids, a mode without its bits...)
     defaults = {f.name: f.default for f in fields(QuantizeOptions)}
     given = [flag for name, flag in QUANTIZE_FLAGS.items() if getattr(opts, name) != defaults[name]]
     if float_model and given:
@@ -172,16 +169,10 @@ def load_network(
     profile = load_profile(profile_name) if profile_name else None
     net, report = quantize_with_report(
         model,
-        weight_bits=opts.weight_bits,
-        binary=opts.binary,
         input_bits=input_bits,
         clip_delays=opts.clip_delays,
         profile=profile,
-        ternary=opts.ternary,
-        delay_bits=opts.delay_bits,
-        delay_grid=opts.delay_grid,
-        prune=opts.prune,
-        prune_scope=opts.prune_scope,
+        **opts.spec.quantize_kwargs(),
         **(NETX_OPTIONS if spec is not None and spec.for_netx else {}),
     )
     if spec is not None:

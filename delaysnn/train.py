@@ -7,7 +7,8 @@
 - at the end positions are rounded (the delays become integers) and sigma is set to 0;
 - evaluation always uses hard (rounded) delays.
 
-Quantization-aware training trains through the grids ``quantize`` deploys (:mod:`delaysnn.quantization.grids`):
+Quantization-aware training trains through the grids ``quantize`` deploys (:mod:`delaysnn.quantization.grids`),
+given as one ``TrainOptions(spec=DeploySpec(...))`` (:mod:`delaysnn.spec`) or field by field:
 ``qat_bits``/``qat_binary``/``qat_ternary`` the weight grid of the BatchNorm-folded weights,
 ``delay_bits``/``delay_grid`` the per-layer delay grid (positions snap to it in the forward pass,
 straight-through gradient). ``prune`` computes magnitude-pruning masks once, on the BN-folded
@@ -33,7 +34,7 @@ import random
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -43,8 +44,9 @@ from tqdm.auto import tqdm
 
 from . import distributed
 from .data.datasets import SpikeDataset
-from .errors import DataError, DelaysnnError, UnsupportedError
+from .errors import DataError, DelaysnnError
 from .model import DelaySNN, class_scores, predict
+from .spec import DeploySpec
 
 SIGMA_FINAL = 0.23  # SNN-delays decays sigma to 0.23, then rounds
 
@@ -86,17 +88,18 @@ class TrainOptions:
     resume: bool = False  # continue from the newest state in state_dir (a fresh start if none)
     metrics_path: str | os.PathLike | None = None  # JSONL, one object per epoch (runs.METRIC_FIELDS)
     run_info: dict[str, Any] = field(default_factory=dict)  # more settings a resume must match (task...)
+    # the grids and pruning as one DeploySpec (delaysnn.spec): it sets qat_*/delay_*/prune* above,
+    # which stay the keyword spelling of older callers and the resume fingerprint's keys
+    spec: InitVar[DeploySpec | None] = None
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, spec: DeploySpec | None) -> None:
+        if spec is not None:
+            self._take_spec(spec)
         if self.epochs < 1:
             raise DelaysnnError(f"--epochs must be >= 1 (got {self.epochs})")
         if self.batch_size < 1:
             raise DelaysnnError(f"--batch-size must be >= 1 (got {self.batch_size})")
-        if self.qat_bits is not None and not 1 <= self.qat_bits <= 8:
-            raise DelaysnnError(f"--qat must be 1..8, 'binary' or 'ternary' (got {self.qat_bits})")
-        if (self.qat_bits is not None) + self.qat_binary + self.qat_ternary > 1:
-            raise DelaysnnError("--qat takes one of a bit width, 'binary' or 'ternary', not several")
-        check_qat_options(self.delay_bits, self.delay_grid, self.prune, self.prune_scope)
+        self.deploy_spec.validate()
         if self.keep < 1:
             raise DelaysnnError(f"--keep must be >= 1 (got {self.keep})")
         if self.resume and self.state_dir is None:
@@ -112,6 +115,26 @@ class TrainOptions:
         if self.distill is not None:  # a str: the fingerprint goes into states loaded with weights_only
             self.distill = os.fspath(self.distill)
 
+    def _take_spec(self, spec: DeploySpec) -> None:
+        if any(getattr(self, k) != default for k, default in _SPEC_FIELDS.items()):
+            raise DelaysnnError("TrainOptions takes the grids either as spec= or as qat_*/delay_*/prune* keywords, not both")
+        self.qat_bits = spec.weight_bits if spec.weights == "fixed" else None
+        self.qat_binary, self.qat_ternary = spec.binary, spec.ternary
+        self.delay_bits, self.delay_grid = spec.delay_bits, spec.delay_grid or "step"
+        self.prune, self.prune_scope = spec.prune, spec.prune_scope or "layer"
+
+    @property
+    def deploy_spec(self) -> DeploySpec:
+        """The grids and pruning QAT trains through (what the checkpoint records, :func:`deployment_settings`)."""
+        if (self.qat_bits is not None) + self.qat_binary + self.qat_ternary > 1:
+            raise DelaysnnError("--qat takes one of a bit width, 'binary' or 'ternary', not several")
+        return DeploySpec.from_flags(
+            self.qat_bits, self.qat_binary, self.qat_ternary, self.delay_bits,
+            # the defaults stand for "not given" (a grid without bits is no rule broken here)
+            None if self.delay_bits is None and self.delay_grid == "step" else self.delay_grid,
+            self.prune, None if self.prune is None and self.prune_scope == "layer" else self.prune_scope,
+        )
+
     def fingerprint(self) -> dict[str, Any]:
         """The options that shape the trajectory (a resume must match them; the device may differ)."""
         keys = ("epochs", "batch_size", "lr", "lr_pos", "weight_decay", "learn_delays", "seed", "qat_bits", "qat_binary")
@@ -120,26 +143,11 @@ class TrainOptions:
         return {**{k: getattr(self, k) for k in keys}, **extra, **self.run_info}
 
 
-def check_qat_options(delay_bits: int | None, delay_grid: str = "step", prune: float | None = None, prune_scope: str = "layer") -> None:
-    """One-line :class:`DelaysnnError` naming the option for a bad delay grid or prune setting
-    (the ranges are :mod:`delaysnn.quantization.grids`', the quantizer's)."""
-    from .quantization.grids import check_delay_bits, check_prune
-
-    try:
-        if delay_bits is not None:
-            check_delay_bits(delay_bits, delay_grid)
-    except UnsupportedError as err:
-        raise DelaysnnError(f"--delay-bits/--delay-grid: {err}") from err
-    try:
-        if prune is not None:
-            check_prune(prune, prune_scope)
-    except UnsupportedError as err:
-        raise DelaysnnError(f"--prune/--prune-scope: {err}") from err
-
-
 # option -> its default; a default value is left out of the fingerprint
 _FINGERPRINT_EXTRAS = {"qat_ternary": False, "delay_bits": None, "delay_grid": "step", "prune": None, "prune_scope": "layer",
                        "freeze_bn_stats": False, "distill": None, "distill_weight": 0.5, "distill_temperature": 2.0, "dropout": None}
+_SPEC_FIELDS = {"qat_bits": None, "qat_binary": False, "qat_ternary": False, "delay_bits": None, "delay_grid": "step", "prune": None,
+                "prune_scope": "layer"}  # TrainOptions' spelling of a DeploySpec, and its defaults
 
 # Why binary (and ternary) QAT with training-mode BatchNorm diverges (issue 11): the quantizer
 # folds the BN gain g = gamma / sqrt(running_var) into each row and binarizes the layer with one
@@ -153,37 +161,22 @@ FREEZE_NOTE = "binary/ternary QAT: BatchNorm running variances grow geometricall
 
 
 def deployment_settings(opts: TrainOptions) -> dict[str, Any]:
-    """The QAT settings a checkpoint records in its metadata, so that ``quantize``/``export`` can
-    deploy on the grids it was trained on (:func:`quantize_defaults` reads them back):
-    ``qat`` ("4", "binary", "ternary"), ``delay_bits`` and ``delay_grid``, ``prune`` and
-    ``prune_scope``; only those that were set."""
-    meta: dict[str, Any] = {}
-    if opts.qat_bits is not None or opts.qat_binary or opts.qat_ternary:
-        meta["qat"] = "binary" if opts.qat_binary else "ternary" if opts.qat_ternary else str(opts.qat_bits)
-    if opts.delay_bits is not None:
-        meta.update(delay_bits=opts.delay_bits, delay_grid=opts.delay_grid)
-    if opts.prune is not None:
-        meta.update(prune=opts.prune, prune_scope=opts.prune_scope)
-    return meta
+    """The QAT settings a checkpoint records in its metadata (``DeploySpec.to_meta``), so that
+    ``quantize``/``export`` deploy on the grids it was trained on (:func:`quantize_defaults`)."""
+    return opts.deploy_spec.to_meta()
 
 
 def quantize_defaults(meta: dict[str, Any]) -> dict[str, Any]:
-    """``delaysnn.quantize`` keyword arguments for the grids a checkpoint's metadata says it was
-    trained on (:func:`deployment_settings`); empty for a checkpoint trained without QAT (old
-    checkpoints record at most ``qat``). Explicit command-line options override these."""
-    out: dict[str, Any] = {}
-    qat = meta.get("qat")
-    if qat == "binary":
-        out["binary"] = True
-    elif qat == "ternary":
-        out["ternary"] = True
-    elif isinstance(qat, str) and qat.isdigit():
-        out["weight_bits"] = int(qat)
-    if meta.get("delay_bits") is not None:
-        out.update(delay_bits=int(meta["delay_bits"]), delay_grid=str(meta.get("delay_grid", "step")))
-    if meta.get("prune") is not None:
-        out.update(prune=float(meta["prune"]), prune_scope=str(meta.get("prune_scope", "layer")))
-    return out
+    """``delaysnn.quantize`` keyword arguments for the grids a checkpoint's metadata records
+    (``DeploySpec.from_meta``); only those it records, so empty for a checkpoint trained without
+    QAT. Explicit command-line options override these."""
+    spec = DeploySpec.from_meta(meta)
+    kwargs = spec.quantize_kwargs() if spec.constrained else {}
+    # only the groups recorded: the quantizer's own defaults stand for the rest
+    keep = {"weight_bits": spec.weights == "fixed" and spec.weight_grid_given, "binary": spec.binary, "ternary": spec.ternary,
+            "delay_bits": spec.delay_bits is not None, "delay_grid": spec.delay_bits is not None,
+            "prune": spec.prune is not None, "prune_scope": spec.prune is not None}
+    return {k: v for k, v in kwargs.items() if keep[k]}
 
 
 def distill_loss(scores: torch.Tensor, teacher_scores: torch.Tensor, temperature: float) -> torch.Tensor:

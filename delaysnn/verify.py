@@ -457,7 +457,7 @@ class VerifyRun:
             raise DelaysnnError(f"{source}: not a delaysnn verify report ({type(err).__name__}: {err}); write one with delaysnn verify --report") from err
 
 
-# verify's exit codes (``delaysnn verify --help``, README): which verdict, never "failed" for a skip
+# verify's exit codes (``delaysnn verify --help``, docs/backends.md): which verdict, never "failed" for a skip
 EXIT_IDENTICAL = 0  # every backend ran and is identical (a vacuous verdict too, unless strict)
 EXIT_MISMATCH = 1  # some backend differs from the reference
 EXIT_SKIPPED = 3  # none differs, but some backend could not run the network

@@ -39,7 +39,7 @@ def main() -> None:
     # 3. The bit-accurate reference simulator.
     x = test.x.numpy().astype(np.int32)
     result = delaysnn.simulate(net, x)
-    pred = result.predict(net.provenance["readout_scale"])
+    pred = result.predict(net.readout_scale)
     acc = (pred == test.y.numpy()).mean()
     # equal accuracies can hide different predictions: compare the classes with the float model's
     agree = (pred == float_predictions(model, [x])).mean()

@@ -43,7 +43,7 @@ def main() -> None:
 
     net = delaysnn.quantize(model, weight_bits=8, input_bits=input_bits_for(test_set.max_count))
     sim = delaysnn.simulate(net, test_set.x.numpy().astype(np.int32))
-    acc = (sim.predict(net.provenance["readout_scale"]) == test_set.y.numpy()).mean()
+    acc = (sim.predict(net.readout_scale) == test_set.y.numpy()).mean()
     print(f"8-bit integer network: {100 * acc:.1f}%")
 
 

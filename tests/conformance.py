@@ -13,7 +13,13 @@ is then checked against it like every other backend), else the reference simulat
   int32 register wraps);
 - the memory frontier's IR features (delay bits on the step and cap grids, ternary, pruned with
   all-zero rows and columns, pruned to one synapse) and binary / delay-free / hot networks from
-  ``tests.factories``.
+  ``tests.factories``;
+- the networks the backends' own test files once compared one by one: ``NAMED_SPECS`` as drawn,
+  the graded-input edges of ONNX's MatMul lowerings and Lava's int32 registers, one-neuron
+  networks at the decay and threshold extremes, and a scaled-down SHD-shaped network.
+
+Every parity check of the tests goes through :func:`assert_identical` (``verify.compare``);
+``tests/test_conformance.py`` also runs random networks (hypothesis) on every backend.
 
 A backend that cannot run a case is listed in :data:`EXCLUDED` with the reason; the test file
 checks that every excluded pair still fails, so an exclusion cannot outlive its reason.
@@ -22,14 +28,15 @@ checks that every excluded pair still fails, so an exclusion cannot outlive its 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 
 import numpy as np
 
-from delaysnn.ir import READOUT_VTH, DelayLayer, DelayNetwork, NeuronParams
+from delaysnn.ir import READOUT_VTH, DelayLayer, DelayNetwork, NeuronParams, WeightKind
 from delaysnn.sim import SimResult, alignment
-from tests.factories import FRONTIER_SPECS, NAMED_SPECS, NetSpec, random_input, random_network
+from delaysnn.verify import compare
+from tests.factories import FRONTIER_SPECS, NAMED_SPECS, NetSpec, random_input, random_network, shd_like_network
 
 # A claim: a property of (network, reference run) the case exists to exercise.
 Claim = Callable[[DelayNetwork, SimResult], bool]
@@ -298,7 +305,7 @@ def _spec_claims(spec: NetSpec) -> dict[str, Claim]:
         claims[f"delays on a {spec.delay_bits}-bit {spec.delay_grid} grid"] = lambda n, r: all(map(_grid_ok, n.layers))
     if spec.ternary:
         claims["ternary weights, zeros included"] = lambda n, r: all(
-            lay.ternary and set(np.unique(lay.weight)) <= {-1, 0, 1} and (lay.weight == 0).any() for lay in n.layers
+            lay.weight_kind is WeightKind.TERNARY and set(np.unique(lay.weight)) <= {-1, 0, 1} and (lay.weight == 0).any() for lay in n.layers
         )
     if spec.binary:
         claims["binary weights"] = lambda n, r: all(set(np.unique(lay.weight)) <= {-1, 1} for lay in n.layers)
@@ -324,8 +331,10 @@ def _netx_biases(net: DelayNetwork) -> DelayNetwork:
     return net
 
 
-def _spec_case(name: str, spec: NetSpec, why: str, **claims: Claim) -> Case:
-    net = _netx_biases(random_network(spec))
+def _spec_case(name: str, spec: NetSpec, why: str, netx_biases: bool = True, **claims: Claim) -> Case:
+    net = random_network(spec)
+    if netx_biases:
+        net = _netx_biases(net)
     x = random_input(net, 3, 30, rate=0.4, seed=spec.seed)
     return Case(name, net, x, why=why, claims={**_spec_claims(spec), **{k.replace("_", " "): f for k, f in claims.items()}})
 
@@ -349,6 +358,64 @@ def _factory_cases() -> list[Case]:
     ]
 
 
+# --- the networks the backends' own files once compared one by one (ONNX, NIR) --------------------
+
+
+def _named_cases() -> list[Case]:
+    """``NAMED_SPECS`` as drawn (biases off netx's grid: netx is excluded where it refuses), and the
+    graded-input edges that pick ONNX's MatMul lowering and wrap Lava's int32 registers."""
+    named = {spec.seed: _spec_case(f"named_seed{spec.seed}", spec, f"a named factory network: {spec}", netx_biases=False) for spec in NAMED_SPECS}
+    # two draws keep a hidden layer silent whatever the input (vth 3617 with dv 4094; vth 2**17 - 1):
+    # their claims say what is still compared
+    named[2] = replace(named[2], claims={"layer 0 fires": lambda n, r: r.spikes[0].any(), "readout moves": readout_moves})
+    named[3] = replace(named[3], claims={"readout moves (bias only: the hidden layer never reaches vth 2**17 - 1)": readout_moves})
+    return list(named.values()) + [
+        _spec_case(
+            "hot_weight_exp_7_seed7", NetSpec(sizes=(4, 6, 3), hot=True, weight_exp=7, seed=7),
+            "driven hot with weight_exp 7, biases as drawn", netx_biases=False,
+        ),
+        _spec_case(
+            "graded_12_bit_int32_wraps", NetSpec(sizes=(3, 4, 2), input_bits=12, weight_exp=7, hot=True, seed=8),
+            "12-bit graded payloads x 127 << 7: products beyond uint8 x int8, activations past int32", netx_biases=False,
+            activations_pass_int32=lambda n, r: max(int(np.abs(u).max()) for u in r.u) >= 2**24,
+        ),
+        _spec_case(
+            "graded_24_bit", NetSpec(sizes=(2, 3, 2), input_bits=24, weight_exp=7, seed=9),
+            "24-bit graded payloads, the widest input the IR takes", netx_biases=False,
+        ),
+    ]
+
+
+def _one_neuron(du: int, dv: int, vth: int, bias: int, weight: int, delay: int) -> DelayNetwork:
+    """1 -> 1 -> 1: the readout copies the hidden spikes through weight 1, delay 0."""
+    return DelayNetwork(1, [layer([[weight]], [[delay]], du=du, dv=dv, vth=vth, bias=bias), layer([[1]], [[0]])], input_bits=3)
+
+
+def _one_neuron_cases() -> list[Case]:
+    x = np.tile(np.array([7, 0, 3, 7, 7, 1, 0, 0, 5, 7])[None, :, None], (2, 8, 1)).astype(np.int64)
+    base = {"the hidden neuron fires": fires(), "readout moves": readout_moves}
+    return [
+        Case("one_neuron_no_decay", _one_neuron(0, 0, 5, 0, 7, 0), x, why="no decay at all: u and v integrate forever", claims=base),
+        Case("one_neuron_cleared_vth_0", _one_neuron(4095, 4095, 0, 0, 1, 3), x, why="u and v cleared every step, threshold 0", claims=base),
+        Case(
+            "one_neuron_negative_bias", _one_neuron(100, 2000, 3, -300, 127, 62), x,
+            why="negative bias: truncation toward zero of negative v; delay 62", claims=base,
+        ),
+        Case(
+            "one_neuron_largest_vth", _one_neuron(0, 0, 2**17 - 1, 4095, 127, 1), x, why="the largest threshold: v climbs past 2**22 before each spike",
+            claims={**base, "v beyond 2**22": lambda n, r: int(r.v[0].max()) > 2**22},
+        ),
+    ]
+
+
+def _shd_like_case() -> Case:
+    net = shd_like_network(sizes=(20, 24, 5), max_delay=12)
+    return Case(
+        "shd_like", net, random_input(net, 3, 20, seed=3), why="the benchmark's shape scaled down: du 4095, dv 4076, 3-bit graded input",
+        claims={"every hidden layer fires": fires(), "readout moves": readout_moves},
+    )
+
+
 @cache
 def _all() -> tuple[Case, ...]:
     return (
@@ -366,6 +433,9 @@ def _all() -> tuple[Case, ...]:
         _graded_weight_exp(),
         _sign_mode_trap(),
         *_factory_cases(),
+        *_named_cases(),
+        *_one_neuron_cases(),
+        _shd_like_case(),
     )
 
 
@@ -378,11 +448,31 @@ def case(name: str) -> Case:
     return next(c for c in CASES if c.name == name)
 
 
+def assert_identical(want: SimResult, got: SimResult, backend: str, what: str = "") -> None:
+    """The one parity check of the tests: the same time axis, layers and dtypes, then
+    ``verify.compare`` (every hidden spike and readout voltage) with zero mismatches over a
+    non-empty comparison."""
+    assert got.alignment == want.alignment, f"{what}: {backend} alignment {got.alignment}, reference {want.alignment}"
+    dtypes = [a.dtype for a in (*got.spikes, got.voltages)], [a.dtype for a in (*want.spikes, want.voltages)]
+    assert dtypes[0] == dtypes[1], f"{what}: {backend} dtypes {dtypes[0]}, reference {dtypes[1]}"
+    report = compare(want, got, backend)
+    assert report.ok and report.compared > 0, f"{what}: {report.summary()}"
+
+
 # (backend, case) pairs a backend cannot run, with the reason. tests/test_conformance.py runs each
 # and fails once it passes, so an entry goes when its reason does.
+_OFF_NETX_BIAS = "netx fixes bias_exp = 6: a bias_mant << bias_exp off the 2**6 grid is refused by save_netx"
 EXCLUDED: dict[tuple[str, str], str] = {
     ("netx", "int32_registers"): "netx has no weight exponent: 127 << 7 = 16256 exceeds the 255 its weights hold",
     ("netx", "hot_weight_exp_7"): "netx has no weight exponent: weights << 7 span [-16128, 16256], netx clips to [-256, 254]",
     ("netx", "all_negative_with_-128"): "lava-dl's optimize_weight_bits rescales an all-negative matrix holding -128 (and bias 4095 << 7 exceeds netx's 13-bit mantissa at bias_exp 6)",
     ("netx", "pruned_to_one_synapse"): "lava-dl's optimize_weight_bits does not reproduce a matrix whose only synapse is -1",
+    # the networks drawn without netx's grids (biases as drawn, weight_exp up to 7): save_netx refuses them
+    **{("netx", f"named_seed{s}"): _OFF_NETX_BIAS for s in (1, 2, 3, 4, 5, 6)},
+    ("netx", "one_neuron_negative_bias"): _OFF_NETX_BIAS,
+    ("netx", "one_neuron_largest_vth"): _OFF_NETX_BIAS,
+    ("netx", "hot_weight_exp_7_seed7"): "netx has no weight exponent: weights << 7 span [-9088, 16256], netx clips to [-256, 254]",
+    ("netx", "graded_12_bit_int32_wraps"): "netx has no weight exponent: weights << 7 reach 16256, netx holds at most 255",
+    ("netx", "graded_24_bit"): "netx has no weight exponent (weights << 7) and biases off its 2**6 grid",
+    ("lava", "graded_24_bit"): "Lava 0.10 multiplies weight x payload in int32: 118 x (2**24 - 1) overflows, refused",
 }

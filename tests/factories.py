@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from hypothesis import strategies as st
 
-from delaysnn.ir import DECAY_MAX, VTH_MAX, DelayLayer, DelayNetwork, NeuronParams
+from delaysnn.ir import DECAY_MAX, VTH_MAX, DelayLayer, DelayNetwork, NeuronParams, WeightKind
 from delaysnn.quantization.grids import delay_grid
 
 EDGE_DECAYS = (0, 1, 2048, 4094, 4095)
@@ -103,8 +103,7 @@ def random_layer(
         neuron=neuron,
         weight_bits=weight_bits,
         weight_exp=weight_exp,
-        binary=binary,
-        ternary=ternary,
+        weight_kind=WeightKind.BINARY if binary else WeightKind.TERNARY if ternary else WeightKind.FIXED,
         delay_bits=grid_bits,
         delay_step=grid_step,
     )

@@ -40,6 +40,7 @@ def by_hand(model, net, x):
 
 
 @pytest.mark.parametrize("options", [{"weight_bits": 8}, {"binary": True}], ids=["8-bit", "binary"])
+@pytest.mark.slow
 def test_agreement_is_the_direct_computation_batch_by_batch(synthetic_test, options):
     x, y = synthetic_test
     model = api.load(EXAMPLE)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import subprocess
 import sys
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -240,3 +241,154 @@ def test_the_loihi2_profile_agrees_with_the_arithmetic():
     assert lim.graded_spike_bits.value == C.INPUT_BITS_MAX
     assert 2**lim.delay_bits.value - 1 == C.DELAYDENSE_MAX_DELAY
     assert lim.delay_bits.value == C.DELAYDENSE_DELAY_BITS  # train --delay-bits refuses wider with it
+
+
+# --- layers: package-level dependencies (issue #24) -------------------------------------------
+#
+# A package is the folder a module sits in (``delaysnn/api.py`` is in ``delaysnn``,
+# ``exporters/lava/graph.py`` in ``exporters.lava``). The module-level cycle test above passes
+# while whole packages still import each other through different modules: these rules read the
+# same graph (lazy imports and registry strings included) one level up.
+
+# The application layer and the CLI: the only importers of the backends.
+APPLICATION = ("delaysnn.api", "delaysnn.pipeline", "delaysnn.verify", "delaysnn.frontier", "delaysnn.demo", "delaysnn.inspect", "delaysnn.cli")
+TRAINING = ("delaysnn.train", "delaysnn.runs", "delaysnn.distributed")
+TORCH_MODEL = ("delaysnn.model",)
+
+
+def _package(module: str) -> str:
+    return module if _is_package(module) else module.rpartition(".")[0]
+
+
+def _under(module: str, prefixes: tuple[str, ...]) -> bool:
+    return any(module == p or module.startswith(p + ".") for p in prefixes)
+
+
+@cache
+def _tree_graph() -> dict[str, set[str]]:
+    """The import graph of the tree, read once for the layer rules (the files do not change mid-run)."""
+    return import_graph()
+
+
+def package_graph(graph: dict[str, set[str]] | None = None) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for module, deps in (graph or _tree_graph()).items():
+        for dep in deps:
+            if _package(module) != _package(dep):
+                out.setdefault(_package(module), set()).add(_package(dep))
+    return out
+
+
+def tangles(packages: dict[str, set[str]]) -> set[tuple[str, str]]:
+    """Pairs of packages that import each other (sorted pairs)."""
+    return {tuple(sorted((a, b))) for a, deps in packages.items() for b in deps if a in packages.get(b, ())}
+
+
+def _imports_of(prefixes: tuple[str, ...], targets: tuple[str, ...]) -> list[str]:
+    """``importer -> imported`` for every direct import from modules under ``prefixes`` into ``targets``."""
+    return sorted(
+        f"{m} -> {d}" for m, deps in _tree_graph().items() if _under(m, prefixes) for d in deps if _under(d, targets) and not _under(m, targets)
+    )
+
+
+# Package pairs that import each other today, each with what untangles it. The planned re-layout
+# (issue #24 item 2) must empty this table: a pair that is gone fails test_known_tangle_is_gone
+# (strict xfail) until its entry is deleted, and a pair not listed fails test_no_new_tangles.
+_FLAT = "the flat delaysnn/ holds leaf modules (errors, constants, fileio) beside the application that imports every package: #24 re-layout (delaysnn/app/)"
+KNOWN_TANGLES: dict[tuple[str, str], str] = {
+    ("delaysnn", "delaysnn.cli"): _FLAT,
+    ("delaysnn", "delaysnn.data"): _FLAT,
+    ("delaysnn", "delaysnn.estimate"): _FLAT,
+    ("delaysnn", "delaysnn.ir"): _FLAT,
+    ("delaysnn", "delaysnn.model"): _FLAT,
+    ("delaysnn", "delaysnn.quantization"): _FLAT,
+    ("delaysnn", "delaysnn.sim"): _FLAT,
+    ("delaysnn", "exporters"): _FLAT,
+    ("delaysnn", "hardware"): _FLAT,
+    ("delaysnn.estimate", "hardware"): "hardware reads estimate.storage, estimate prices with hardware: the core-count rule moves to hardware (#24)",
+    ("delaysnn.model", "delaysnn.quantization"): "model uses quantization.grids/folded, quantization folds the model: folding into delaysnn/model/, grids a leaf (#24)",
+    ("exporters", "exporters.lava"): "the registry names the backends, which import exporters._deps: the re-layout moves _deps below both",
+    ("exporters", "exporters.nir"): "the registry names the backends, which import exporters._deps: the re-layout moves _deps below both",
+    ("exporters", "exporters.onnx"): "the registry names the backends, which import exporters._deps: the re-layout moves _deps below both",
+}
+
+
+def test_package_graph_reader():
+    graph = {"p.a": {"q.b"}, "q.b": {"p.c"}, "p.c": set(), "r.d": {"p.a"}}
+    assert tangles(package_graph(graph)) == {("p", "q")}  # p.a -> q.b -> p.c: no module cycle, a package tangle
+    assert not _cycles(graph)
+    assert _package("delaysnn.api") == "delaysnn" and _package("delaysnn.ir") == "delaysnn.ir"
+    assert _package("exporters.lava.graph") == "exporters.lava"
+
+
+def test_no_new_tangles():
+    new = sorted(tangles(package_graph()) - set(KNOWN_TANGLES))
+    assert not new, "packages that import each other (lazily or not): " + "; ".join(" <-> ".join(p) for p in new)
+
+
+@pytest.mark.parametrize(
+    "pair", [pytest.param(p, marks=pytest.mark.xfail(strict=True, reason=r)) for p, r in KNOWN_TANGLES.items()], ids=" <-> ".join
+)
+def test_known_tangle_is_gone(pair):
+    """Strict xfail: once a pair stops importing each other, delete its KNOWN_TANGLES entry."""
+    assert pair not in tangles(package_graph())
+
+
+def test_only_the_application_and_the_cli_import_the_backends():
+    importers = sorted({line.split(" -> ")[0] for line in _imports_of(("delaysnn", "hardware"), ("exporters",))})
+    assert all(_under(m, APPLICATION) for m in importers), importers
+    assert importers, "the application reaches no backend: the rule checks nothing"
+
+
+def test_backends_import_no_application_or_training_module():
+    bad = _imports_of(("exporters",), APPLICATION + TRAINING)
+    assert not bad, bad
+
+
+@pytest.mark.xfail(strict=True, reason="exporters/nir/importer.py builds the torch model: moves to delaysnn/convert/ in the #24 re-layout")
+def test_no_backend_imports_the_torch_model():
+    bad = _imports_of(("exporters",), TORCH_MODEL)
+    assert not bad, bad
+
+
+def test_quantization_imports_no_application_training_or_backend():
+    bad = _imports_of(("delaysnn.quantization",), APPLICATION + TRAINING + ("exporters",))
+    assert not bad, bad
+
+
+@pytest.mark.xfail(strict=True, reason="quantization folds the torch model (quantization.network, folded): folding moves into delaysnn/model/ (#24)")
+def test_quantization_imports_no_torch_model():
+    bad = _imports_of(("delaysnn.quantization",), TORCH_MODEL)
+    assert not bad, bad
+
+
+# --- module length -------------------------------------------------------------------------------
+
+MAX_LINES = 500
+# Modules allowed over MAX_LINES, each with its reason; an entry whose module is back under the
+# limit (or gone) fails test_long_module_allowances_are_still_needed, so it cannot outlive its reason.
+LONG_MODULES: dict[str, str] = {
+    "delaysnn/api.py": "one function per command, with its policy (api._train): split planned in the #24 re-layout (delaysnn/app/, Trainer)",
+    "delaysnn/verify.py": "parity, sharded runs, report files and JUnit in one module: split planned in the #24 re-layout (delaysnn/app/)",
+    "delaysnn/pipeline.py": "every command's option rules and loaders: split planned in the #24 re-layout (DeploySpec takes the recipe rules)",
+    "delaysnn/train.py": "train() holds QAT, pruning, distillation, DDP, AMP, selection: split into a Trainer in #24 item 3",
+}
+
+
+def _length(path: Path) -> int:
+    return len(path.read_text().splitlines())
+
+
+@pytest.mark.parametrize("module", sorted(MODULES), ids=str)
+def test_module_length(module):
+    path = MODULES[module]
+    rel = path.relative_to(ROOT).as_posix()
+    lines = _length(path)
+    assert lines <= MAX_LINES or rel in LONG_MODULES, f"{rel}: {lines} lines > {MAX_LINES}: split it, or add it to LONG_MODULES with the reason"
+
+
+@pytest.mark.parametrize("rel", sorted(LONG_MODULES))
+def test_long_module_allowances_are_still_needed(rel):
+    assert LONG_MODULES[rel].strip()
+    path = ROOT / rel
+    assert path.exists() and _length(path) > MAX_LINES, f"{rel} is back under {MAX_LINES} lines (or gone): delete its LONG_MODULES entry"

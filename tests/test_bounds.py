@@ -65,8 +65,6 @@ def _set(**kw):
         for key, value in kw.items():
             if key.startswith("layer0_"):
                 head["layers"][0][key[len("layer0_"):]] = value
-            elif key.startswith("prov_"):
-                head["provenance"][key[len("prov_"):]] = value
             else:
                 head[key] = value
 
@@ -74,12 +72,12 @@ def _set(**kw):
 
 
 def _huge_npy_claim() -> bytes:
-    """A .dnet whose layer0.weight entry claims 70000 x 70000 int32 (18 GiB) in a few bytes."""
+    """A .dnet whose layers.0.weight entry claims 70000 x 70000 int32 (18 GiB) in a few bytes."""
     data = _good()
     buf = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(buf, "w") as dst:
         for info in src.infolist():
-            if info.filename == "layer0.weight.npy":
+            if info.filename == "layers.0.weight.npy":
                 fh = io.BytesIO()
                 np.lib.format.write_array_header_1_0(fh, {"descr": "<i4", "fortran_order": False, "shape": (70000, 70000)})
                 dst.writestr(info.filename, fh.getvalue())
@@ -90,24 +88,24 @@ def _huge_npy_claim() -> bytes:
 
 U64 = np.uint64
 DNET_CASES = {
-    "delay 1e9": (lambda: _rewrite(arrays={"layer0.delay": np.full((4, 3), 10**9, np.int64)}), "delay 1000000000"),
-    "uint64 delay 2**63": (lambda: _rewrite(arrays={"layer0.delay": np.full((4, 3), 2**63, U64)}), "delay 9223372036854775808"),
-    "uint64 delay 2**64-1": (lambda: _rewrite(arrays={"layer1.delay": np.full((2, 4), 2**64 - 1, U64)}), "layer 1: delay"),
-    "uint64 weight 2**63": (lambda: _rewrite(arrays={"layer0.weight": np.full((4, 3), 2**63, U64)}), "weights span"),
-    "float weights": (lambda: _rewrite(arrays={"layer0.weight": np.zeros((4, 3), np.float64)}), "weight dtype float64"),
-    "float delays": (lambda: _rewrite(arrays={"layer0.delay": np.full((4, 3), 0.5)}), "delay dtype float64"),
-    "input_size 0": (lambda: _rewrite(_set(input_size=0), {"layer0.weight": np.zeros((4, 0), np.int32),
-                                                            "layer0.delay": np.zeros((4, 0), np.int32)}), "input_size 0"),
+    "delay 1e9": (lambda: _rewrite(arrays={"layers.0.delay": np.full((4, 3), 10**9, np.int64)}), "delay 1000000000"),
+    "uint64 delay 2**63": (lambda: _rewrite(arrays={"layers.0.delay": np.full((4, 3), 2**63, U64)}), "delay 9223372036854775808"),
+    "uint64 delay 2**64-1": (lambda: _rewrite(arrays={"layers.1.delay": np.full((2, 4), 2**64 - 1, U64)}), "layer 1: delay"),
+    "uint64 weight 2**63": (lambda: _rewrite(arrays={"layers.0.weight": np.full((4, 3), 2**63, U64)}), "weights span"),
+    "float weights": (lambda: _rewrite(arrays={"layers.0.weight": np.zeros((4, 3), np.float64)}), "weight dtype float64"),
+    "float delays": (lambda: _rewrite(arrays={"layers.0.delay": np.full((4, 3), 0.5)}), "delay dtype float64"),
+    "input_size 0": (lambda: _rewrite(_set(input_size=0), {"layers.0.weight": np.zeros((4, 0), np.int32),
+                                                            "layers.0.delay": np.zeros((4, 0), np.int32)}), "input_size 0"),
     "input_size -3": (lambda: _rewrite(_set(input_size=-3)), "input_size -3"),
-    "zero neurons": (lambda: _rewrite(arrays={"layer0.weight": np.zeros((0, 3), np.int32), "layer0.delay": np.zeros((0, 3), np.int32),
-                                              "layer0.bias_mant": np.zeros(0, np.int32)}), "layer 0: 0 neurons"),
+    "zero neurons": (lambda: _rewrite(arrays={"layers.0.weight": np.zeros((0, 3), np.int32), "layers.0.delay": np.zeros((0, 3), np.int32),
+                                              "layers.0.neuron.bias_mant": np.zeros(0, np.int32)}), "layer 0: 0 neurons"),
     "NaN time step": (lambda: _rewrite(_set(time_step_ms=float("nan"))), "time_step_ms nan"),
     "negative time step": (lambda: _rewrite(_set(time_step_ms=-10.0)), "time_step_ms -10.0"),
     "zero time step": (lambda: _rewrite(_set(time_step_ms=0)), "time_step_ms 0"),
-    "tail_steps 1e9": (lambda: _rewrite(_set(prov_tail_steps=10**9)), "'tail_steps' 1000000000"),
-    "NaN readout_scale": (lambda: _rewrite(_set(prov_readout_scale=float("nan"))), "'readout_scale' nan"),
+    "tail_steps 1e9": (lambda: _rewrite(_set(tail_steps=10**9)), "tail_steps 1000000000"),
+    "NaN readout_scale": (lambda: _rewrite(_set(readout_scale=float("nan"))), "readout_scale nan"),
     "no layers": (lambda: _rewrite(_set(layers=[])), "field 'layers'"),
-    "huge array header": (_huge_npy_claim, "'layer0.weight' has shape [70000, 70000]"),
+    "huge array header": (_huge_npy_claim, "'layers.0.weight' has shape [70000, 70000]"),
 }
 
 

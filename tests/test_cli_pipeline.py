@@ -84,6 +84,7 @@ def test_quantize_report_and_ir_file(tmp_path, capsys):
     one_line_error(code, err)
 
 
+@pytest.mark.slow
 def test_verify_simulate_estimate(tmp_path, capsys):
     code, stdout, err = run(["verify", EXAMPLE, "--backends", "sim,onnx,nir", "--samples", "8"], capsys)
     assert code == 0 and "all 3 backends identical" in stdout, err

@@ -224,6 +224,7 @@ def test_encode_audio_spontaneous_rate_bound_is_the_front_ends(tmp_path: Path) -
 
 
 @needs_espeak
+@pytest.mark.slow
 def test_close_to_lauscher(words: dict[str, Path]) -> None:
     import lauscher  # noqa: F401  (the test extra installs it: a missing one fails, not skips)
     x, rate = load_audio(words["seven"])

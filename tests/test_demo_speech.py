@@ -10,6 +10,8 @@ from tests.conftest import needs_espeak
 
 
 @needs_espeak
+@pytest.mark.slow
+@pytest.mark.lava
 def test_speech_demo_runs_every_step(tmp_path):
     lines: list[str] = []
     data = tmp_path / "digits"

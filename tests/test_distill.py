@@ -43,6 +43,7 @@ def test_distill_loss_golden_value_and_gradient():
     assert torch.allclose(s.grad, temp * (p - q), atol=1e-6)
 
 
+@pytest.mark.slow
 def test_a_student_learns_the_task_from_the_teacher_alone(tmp_path, one_thread):
     """Labels rotated by one class: on those labels alone a student scores below chance on the
     true ones; with distill_weight 1 the loss sees only the teacher, so it learns the true task."""

@@ -30,6 +30,7 @@ def _run(cmd, env, timeout=90):
     return proc
 
 
+@pytest.mark.slow
 def test_two_gloo_ranks_match_each_other_and_one_process(tmp_path):
     check = tmp_path / "check"
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]

@@ -135,6 +135,7 @@ def test_counts_equal_hand_computation():
     assert est.totals["memory_bits"] == (24 + 6 + 7 + 96 + 96) + (8 + 1 + 2 + 32 + 48)  # test_primitives_by_hand, loihi2's 16-bit slots
 
 
+@pytest.mark.slow
 def test_estimate_runs_the_sim_when_not_given_a_result():
     from_sim = estimate(tiny_net(), tiny_input(), profiles=["loihi"], core_limits=LIMITS)
     by_hand = estimate(tiny_net(), tiny_input(), profiles=["loihi"], sim_result=tiny_trace(), core_limits=LIMITS)
@@ -339,6 +340,7 @@ def test_unknown_profile_name():
 # -- outputs --------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_to_dict_json_round_trip_table_and_plot(tmp_path: Path):
     est = estimate(tiny_net(), tiny_input(), profiles=["loihi", "cmos45_fp32"], sim_result=tiny_trace(), core_limits=LIMITS)
     data = est.to_dict()

@@ -21,6 +21,8 @@ def inputs():
 
 
 @pytest.mark.parametrize("opts", [QuantizeOptions(weight_bits=8, target="loihi"), QuantizeOptions(binary=True, target="loihi")], ids=["8bit", "binary"])
+@pytest.mark.slow
+@pytest.mark.lava
 def test_all_backends_match_the_sim_on_the_trained_model(opts, inputs):
     x, _ = inputs
     net, _ = load_network(EXAMPLE, opts)
@@ -44,5 +46,5 @@ def test_eight_bit_accuracy_is_within_a_point_of_float(inputs):
     model = delaysnn.load(EXAMPLE)
     float_acc = float((predict(model(__import__("torch").from_numpy(x).float())).numpy() == y).mean())
     net, _ = load_network(EXAMPLE, QuantizeOptions(weight_bits=8))
-    int_acc = float((delaysnn.simulate(net, x).predict(net.provenance["readout_scale"]) == y).mean())
+    int_acc = float((delaysnn.simulate(net, x).predict(net.readout_scale) == y).mean())
     assert float_acc > 0.9 and abs(int_acc - float_acc) <= 0.01 + 1e-9

@@ -4,9 +4,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 def test_quickstart_runs_end_to_end(tmp_path):
     out = tmp_path / "qs"
     proc = subprocess.run(

@@ -12,6 +12,7 @@ from delaysnn.checkpoint import load_checkpoint
 from delaysnn.cli import cli
 from delaysnn.data.datasets import synthetic_splits
 from delaysnn.frontier import Candidate, Point, candidate_grid, pareto_front, search, table
+from delaysnn.spec import DeploySpec
 from hardware import load_profile
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "synthetic.pt"
@@ -37,7 +38,7 @@ def test_candidate_grid_is_the_full_product():
     assert tern and all(c.weight_bits is None for c in tern)
     assert Candidate(weight_bits=4, delay_bits=5, prune=0.8).label == "4-bit w, 5-bit d, 80% pruned"
     opts = Candidate(weight_bits=None, ternary=True, delay_bits=3).train_options("step", "layer")
-    assert opts["qat_ternary"] and opts["qat_bits"] is None and opts["delay_bits"] == 3 and opts["learn_delays"]
+    assert opts["spec"] == DeploySpec("ternary", delay_bits=3, delay_grid="step") and opts["learn_delays"]
 
 
 @pytest.fixture(scope="module")

@@ -136,6 +136,7 @@ def _run_all(fmt: str, data: bytes, real_files, tmp_path_factory, capsys) -> Non
 @pytest.mark.parametrize("fmt", ["pt", "dnet", "nir", "onnx", "h5"])
 @FUZZ
 @given(op=BYTE_OPS)
+@pytest.mark.slow
 def test_byte_mutations(fmt, op, real_files, tmp_path_factory, capsys):
     _run_all(fmt, _mutate_bytes(real_files[fmt].read_bytes(), *op), real_files, tmp_path_factory, capsys)
 
@@ -186,6 +187,7 @@ def _edit_dataset(name: str, how: str):
 @pytest.mark.parametrize("fmt", ["nir", "h5"])
 @FUZZ
 @given(data=st.data())
+@pytest.mark.slow
 def test_hdf5_field_mutations(fmt, data, real_files, tmp_path_factory, capsys):
     src = real_files[fmt]
     name = data.draw(st.sampled_from(_datasets(src)))
@@ -207,6 +209,7 @@ def _edit_nir_metadata(key: str, value):
 @FUZZ
 @given(key=st.sampled_from(["dt", "format", "version", "network", "input_bits", "time_step_ms", "provenance", "latency_steps"]),
        value=st.sampled_from([None, "abc", -1.0, np.nan, 0, 2**40, np.arange(3)]))
+@pytest.mark.slow
 def test_nir_metadata_mutations(key, value, real_files, tmp_path_factory, capsys):
     _run_all("nir", _h5_bytes(real_files["nir"], _edit_nir_metadata(key, value)), real_files, tmp_path_factory, capsys)
 
@@ -269,6 +272,7 @@ def _json_paths(obj, prefix=()):
 
 @FUZZ
 @given(data=st.data())
+@pytest.mark.slow
 def test_dnet_header_mutations(data, real_files, tmp_path_factory, capsys):
     import json
 
@@ -294,6 +298,7 @@ def test_dnet_header_mutations(data, real_files, tmp_path_factory, capsys):
 
 @FUZZ
 @given(data=st.data())
+@pytest.mark.slow
 def test_shd_mutations(data, real_files, tmp_path_factory, capsys):
     src = real_files["shd"]
     w = tmp_path_factory.mktemp("fz-shd")
@@ -488,6 +493,8 @@ def test_symlink_loop_is_named(tmp_path, capsys, cmd, monkeypatch):
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="process groups and Lava: Linux")
+@pytest.mark.slow
+@pytest.mark.lava
 def test_ctrl_c_during_lava_verification(tmp_path, real_files):
     """A terminal's Ctrl-C signals the whole process group, Lava's workers included: the command
     must still end with the one 'interrupted' line and exit 130, not hang or print tracebacks."""

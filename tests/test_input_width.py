@@ -50,6 +50,7 @@ def theirs(tmp_path):
     return path
 
 
+@pytest.mark.slow
 def test_convert_quantize_simulate_take_the_width_from_the_data(tmp_path, capsys, speech_dir, theirs):
     model = tmp_path / "model.pt"
     code, _, err = run(["convert", "--from", "snn-delays", str(theirs), "-o", str(model)], capsys)
@@ -87,6 +88,7 @@ def test_without_data_the_default_is_stated(tmp_path, capsys, theirs):
     assert code == 0 and "1-bit input, from a default" in err and "--data DIR" in err
 
 
+@pytest.mark.slow
 def test_every_command_takes_the_width_from_the_training_split(tmp_path, capsys, theirs):
     """quantize and simulate/verify deploy the same network: the test split's smaller counts
     (up to 3, 2 bits) do not narrow the input that the training split's counts (5, 3 bits) need."""

@@ -20,7 +20,7 @@ from delaysnn.estimate import (
     network_cores,
     synapse_layout,
 )
-from delaysnn.ir import DelayLayer, DelayNetwork, NeuronParams
+from delaysnn.ir import DelayLayer, DelayNetwork, NeuronParams, WeightKind
 from tests.conftest import run_cli
 
 
@@ -104,7 +104,7 @@ def test_dense_until_sparse_is_smaller():
 
 
 def test_ternary_and_binary_weight_codes():
-    tern = dense_layer(bits=2, ternary=True)
+    tern = dense_layer(bits=2, weight_kind=WeightKind.TERNARY)
     tern.weight[:] = 1
     tern.weight[0, :4] = -1  # no zeros: dense, 2 bits per weight
     assert synapse_layout(tern).storage == "dense" and layer_memory(tern).weights == 32 * 2
@@ -113,7 +113,7 @@ def test_ternary_and_binary_weight_codes():
     mem = layer_memory(tern)
     assert mem.storage == "sparse" and (mem.weight_code_bits, mem.weights) == (1, 2)
     assert (mem.delays, mem.connectivity) == (2 * 1, 2 * 3 + 4 * 2)  # live delays 0, 1: 1 bit; 3-bit index, 2-bit pointers
-    binary = dense_layer(bits=1, binary=True)
+    binary = dense_layer(bits=1, weight_kind=WeightKind.BINARY)
     binary.weight[:] = -1
     assert layer_memory(binary).weight_code_bits == 1 and layer_memory(binary).weights == 32
     binary.weight[0, 0] = 0  # a pruned binary layer holds three values: dense needs 2 bits

@@ -164,6 +164,7 @@ def umask():
     os.umask(old)
 
 
+@pytest.mark.slow
 def test_new_files_get_the_umask_and_replaced_files_keep_their_mode(model, tmp_path, umask, capsys):
     umask(0o022)
     assert run(["export", model, "--target", "ir", "-o", tmp_path / "a.dnet"], capsys)[0] == 0
@@ -247,6 +248,7 @@ def test_full_disk_is_one_line_and_keeps_the_old_output(command, full_disk, caps
     assert debris(where) == []
 
 
+@pytest.mark.slow
 def test_full_disk_loihi_export_exits_1_not_a_crash(full_disk):
     where, real = full_disk
     if not real:
@@ -300,6 +302,7 @@ main(sys.argv[1:])
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+@pytest.mark.slow
 def test_signal_during_a_write_leaves_the_old_output_and_no_debris(sig, tmp_path):
     out = tmp_path / "m.dnet"
     out.write_bytes(b"old")

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from delaysnn.checkpoint import load_checkpoint, load_checkpoint_and_metadata, save_checkpoint
 from delaysnn.data.datasets import synthetic_splits
 from delaysnn.errors import DelaysnnError
+from delaysnn.ir import WeightKind
 from delaysnn.model import DelaySNN, ModelConfig, class_scores
 from delaysnn.quantization import bn_fold, fold_model, quantize_model, quantize_with_report
 from delaysnn.runs import state_paths
@@ -48,6 +49,7 @@ def _folded_mask(model: DelaySNN) -> list[np.ndarray]:
 
 
 @pytest.mark.parametrize("mode", ["step", "cap"])
+@pytest.mark.slow
 def test_qat_through_the_delay_grid_lowers_the_loss_and_deploys_its_grid(trained, splits, mode):
     train_set, test_set = splits
     bits = 3
@@ -89,12 +91,13 @@ def test_delay_qat_gradient_reaches_the_positions():
         assert torch.equal(delays % grid.step, torch.zeros_like(delays))
 
 
+@pytest.mark.slow
 def test_ternary_qat_trains_on_the_deployed_ternary_weights(trained, splits):
     model = copy.deepcopy(trained)
     train(model, splits[0], None, TrainOptions(epochs=1, progress=False, qat_ternary=True, learn_delays=False))
     net, report = quantize_with_report(model, ternary=True)
     for layer, rep, k in zip(net.layers, report.layers, range(len(net.layers))):
-        assert layer.ternary and set(np.unique(layer.weight)) == {-1, 0, 1}
+        assert layer.weight_kind is WeightKind.TERNARY and set(np.unique(layer.weight)) == {-1, 0, 1}
         syn = model.synapses[k]
         gain = bn_fold(model.hidden[k])[0] if k < len(model.hidden) else torch.ones(syn.out_features, dtype=torch.float64)
         trained_w = (gain.view(-1, 1) * syn.effective_weight(gain if k < len(model.hidden) else None).detach().double()[..., 0])
@@ -102,6 +105,7 @@ def test_ternary_qat_trains_on_the_deployed_ternary_weights(trained, splits):
 
 
 @pytest.mark.parametrize("scope", ["layer", "global"])
+@pytest.mark.slow
 def test_pruned_synapses_stay_exactly_zero_through_training_and_quantization(trained, splits, tmp_path, scope):
     model = copy.deepcopy(trained)
     opts = TrainOptions(epochs=2, progress=False, qat_bits=4, prune=0.8, prune_scope=scope, learn_delays=False)
@@ -140,6 +144,7 @@ def test_pruned_synapses_stay_exactly_zero_through_training_and_quantization(tra
     {"qat_ternary": True, "delay_bits": 4, "delay_grid": "cap", "learn_delays": True, "lr_pos": 1e-2},
     {"qat_bits": 4, "prune": 0.5, "prune_scope": "global", "learn_delays": False},
 ])
+@pytest.mark.slow
 def test_resume_with_qat_options_is_bit_identical(trained, tmp_path, options):
     tr, te = synthetic_splits(n_train=128, n_test=64, seed=1)
     common = dict(epochs=3, progress=False, **options)
@@ -180,10 +185,10 @@ def test_settings_recorded_for_quantize():
 @pytest.mark.parametrize("bad, match", [
     ({"delay_bits": 0}, "--delay-bits"),
     ({"delay_bits": 13}, "--delay-bits"),
-    ({"delay_bits": 4, "delay_grid": "log"}, "--delay-bits/--delay-grid"),
+    ({"delay_bits": 4, "delay_grid": "log"}, "--delay-grid 'log' unknown"),
     ({"prune": 1.0}, "--prune"),
     ({"prune": -0.1}, "--prune"),
-    ({"prune": 0.5, "prune_scope": "row"}, "--prune/--prune-scope"),
+    ({"prune": 0.5, "prune_scope": "row"}, "--prune-scope 'row' unknown"),
     ({"qat_bits": 4, "qat_ternary": True}, "--qat takes one of"),
 ])
 def test_bad_options_are_one_line_errors(bad, match):
@@ -223,18 +228,18 @@ def test_cli_fine_tunes_and_records_the_settings(trained, tmp_path, capsys):
     pruned = round(0.5 * sum(s.weight.numel() for s in model.synapses))
     assert pruned - len(model.synapses) <= zeros <= pruned  # a layer pruned away keeps its largest synapse
     net = quantize_model(model, **quantize_defaults(meta))
-    assert all(layer.ternary and layer.delay_bits == 4 for layer in net.layers)
+    assert all(layer.weight_kind is WeightKind.TERNARY and layer.delay_bits == 4 for layer in net.layers)
     # quantize/export without options deploy on the recorded grids; an explicit option wins
     from delaysnn import ir
 
     code, _, err = run_cli(["quantize", out, "-o", tmp_path / "q.dnet"], capsys)
     assert code == 0, err
     deployed = ir.load(tmp_path / "q.dnet")
-    assert all(layer.ternary and layer.delay_bits == 4 for layer in deployed.layers)
+    assert all(layer.weight_kind is WeightKind.TERNARY and layer.delay_bits == 4 for layer in deployed.layers)
     assert [np.array_equal(a.weight, b.weight) for a, b in zip(deployed.layers, net.layers)] == [True] * len(net.layers)
     code, _, err = run_cli(["quantize", out, "-o", tmp_path / "q8.dnet", "--weight-bits", "8"], capsys)
     assert code == 0, err
-    assert all(not layer.ternary and layer.weight_bits == 8 and layer.delay_bits == 4 for layer in ir.load(tmp_path / "q8.dnet").layers)
+    assert all(layer.weight_kind is WeightKind.FIXED and layer.weight_bits == 8 and layer.delay_bits == 4 for layer in ir.load(tmp_path / "q8.dnet").layers)
 
 
 @pytest.mark.parametrize("bits, mode", [(2, "step"), (3, "step"), (2, "cap")])
@@ -262,6 +267,7 @@ def _small_gain_binary_model() -> DelaySNN:
     return model
 
 
+@pytest.mark.slow
 def test_binary_qat_running_variance_blows_up_unless_statistics_are_frozen():
     """Issue 11: a binary row's QAT weights are sign(W g) * scale / g, so its variance ~ 1/g^2 ~
     running_var: each training-mode forward multiplies running_var (no optimizer needed)."""
@@ -284,6 +290,7 @@ def test_binary_qat_running_variance_blows_up_unless_statistics_are_frozen():
     assert torch.equal(v_train, frozen.eval()(x))  # training sees the deployed (folded) computation
 
 
+@pytest.mark.slow
 def test_frozen_statistics_keep_long_binary_qat_finite():
     tr, _ = synthetic_splits(n_train=64, n_test=16, seed=0)
     tr = type(tr)(tr.x[:, :, :8], tr.y % 2, 2, tr.name, tr.time_step_ms)

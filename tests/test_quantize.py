@@ -11,6 +11,7 @@ import torch
 
 from delaysnn import ir
 from delaysnn.errors import CheckpointError, HardwareLimitError, UnsupportedError
+from delaysnn.ir import WeightKind
 from delaysnn.model import DelaySNN, ModelConfig, class_scores, leaky_integrator
 from delaysnn.quantization import (
     bn_fold,
@@ -136,7 +137,7 @@ def compare(model: DelaySNN, net: ir.DelayNetwork, x: torch.Tensor) -> dict[str,
         v_f, spikes_f = model.forward_trace(x)
     lag = len(net.layers)
     steps = v_f.shape[1] + lag
-    res = simulate(net, x, record=False)  # runs T + lag + provenance["tail_steps"] steps
+    res = simulate(net, x, record=False)  # runs T + lag + net.tail_steps steps
     assert res.voltages.shape[1] == steps
     spikes_i, v_i = [s.astype(np.int64) for s in res.spikes], res.voltages.astype(np.int64)
     spikes_d, v_d = ideal_sim(model, x.numpy().astype(np.float64), steps)
@@ -148,7 +149,7 @@ def compare(model: DelaySNN, net: ir.DelayNetwork, x: torch.Tensor) -> dict[str,
         result[f"spikes_ideal_int_{k}"] = float((sd == si).mean())
         result[f"rate_float_{k}"] = float(sf.mean())
     window = slice(lag, lag + v_f.shape[1])
-    v_int = torch.from_numpy(v_i[:, window]).double() * net.provenance["readout_scale"]
+    v_int = torch.from_numpy(v_i[:, window]).double() * net.readout_scale
     v_ideal = torch.from_numpy(v_d[:, window])
     result["readout_rel_error_ideal_int"] = float((v_int - v_ideal).norm() / v_ideal.norm())
     # the readout mapping alone: float readout driven by the integer network's own spikes
@@ -161,7 +162,7 @@ def compare(model: DelaySNN, net: ir.DelayNetwork, x: torch.Tensor) -> dict[str,
     for t in range(steps):
         v = v * (1 - 1 / lay.tau) + a[:, t]
         v_same[:, t] = v
-    v_scaled = v_i * net.provenance["readout_scale"]
+    v_scaled = v_i * net.readout_scale
     result["readout_rel_error_same_spikes"] = float(np.linalg.norm(v_scaled - v_same) / np.linalg.norm(v_same))
     pred_f, pred_i, pred_d = (class_scores(v).argmax(-1) for v in (v_f.double(), v_int, v_ideal))
     result["predictions_float_int"] = float((pred_f == pred_i).double().mean())
@@ -386,7 +387,7 @@ def test_network_weights_are_the_qat_grid(bits):
     for layer, lay in zip(net.layers, fold_model(model)):
         grid = weight_grid(torch.from_numpy(lay.weight), bits)
         np.testing.assert_array_equal(layer.weight, grid.mantissa(torch.from_numpy(lay.weight)).numpy())
-        assert layer.weight_bits == bits and not layer.binary
+        assert layer.weight_bits == bits and layer.weight_kind is WeightKind.FIXED
 
 
 def test_binary_network():
@@ -394,10 +395,10 @@ def test_binary_network():
     net, report = quantize_with_report(model, binary=True)
     net.check()
     for layer, rep, lay in zip(net.layers, report.layers, fold_model(model)):
-        assert layer.binary and layer.weight_bits == 1
+        assert layer.weight_kind is WeightKind.BINARY and layer.weight_bits == 1
         assert set(np.unique(layer.weight)) <= {-1, 0, 1}
         assert rep.step == pytest.approx(np.abs(lay.weight).mean())
-    assert net.provenance["binary"] is True and net.provenance["weight_bits"] is None
+    assert net.provenance["weight_bits"] is None and "binary" not in net.provenance  # the layers state the kind
 
 
 # --- neuron parameters --------------------------------------------------------------------------------
@@ -443,8 +444,8 @@ def test_single_neuron_golden_values():
     assert (hid.neuron.du, hid.neuron.dv) == (4095, 2048)
     assert out.neuron.vth is None and out.neuron.dv == 1024 and out.neuron.du == 4095
     assert out.weight.tolist() == [[-127]] or out.weight.tolist() == [[-128]]
-    assert net.provenance["readout_scale"] == pytest.approx(1 / report.layers[1].v_scale)
-    assert report.readout_scale == net.provenance["readout_scale"]
+    assert net.readout_scale == pytest.approx(1 / report.layers[1].v_scale)
+    assert report.readout_scale == net.readout_scale and "readout_scale" not in net.provenance
 
 
 def test_threshold_compensation_exact_on_integers():

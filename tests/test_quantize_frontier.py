@@ -13,6 +13,7 @@ import torch
 
 from delaysnn import ir
 from delaysnn.errors import IRValidationError, UnsupportedError
+from delaysnn.ir import WeightKind
 from delaysnn.quantization import LayerOptions, fold_model, quantize_layer, quantize_model, quantize_with_report
 from delaysnn.quantization.grids import weight_grid
 from delaysnn.sim import simulate
@@ -85,10 +86,10 @@ def test_ternary_is_the_twn_grid_of_the_folded_weights(model):
         grid = weight_grid(w, None, ternary=True)
         assert np.array_equal(layer.weight, grid.mantissa(w).numpy())
         assert set(np.unique(layer.weight)) <= {-1, 0, 1}
-        assert layer.ternary and not layer.binary and layer.weight_bits == 2
+        assert layer.weight_kind is WeightKind.TERNARY and layer.weight_bits == 2
         assert rep.ternary and rep.step == pytest.approx(grid.step) and rep.zero_fraction > 0.2
         assert (layer.delay[layer.weight == 0] == 0).all()  # zeros are absent synapses
-    assert net.provenance["ternary"] is True and net.provenance["weight_bits"] == 2
+    assert net.provenance["weight_bits"] == 2 and "ternary" not in net.provenance  # the layers state the kind
     assert "tern" in report.to_markdown()
 
 
@@ -149,17 +150,17 @@ def test_new_fields_round_trip_and_old_files_still_load(model, tmp_path):
     net = quantize_model(model, ternary=True, delay_bits=3, prune=0.5)
     back = ir.from_bytes(ir.to_bytes(net))
     for a, b in zip(net.layers, back.layers):
-        assert (b.ternary, b.delay_bits, b.delay_step) == (a.ternary, a.delay_bits, a.delay_step)
+        assert (b.weight_kind, b.delay_bits, b.delay_step) == (a.weight_kind, a.delay_bits, a.delay_step)
         assert np.array_equal(a.weight, b.weight) and np.array_equal(a.delay, b.delay)
-    # a file written before these fields existed: layer headers without them
+    # a version-1 file written before these fields existed: layer headers without them
     import io
     import zipfile
 
-    plain = quantize_model(model)
-    data = ir.to_bytes(plain)
+    data = (Path(__file__).parent / "data" / "v1.dnet").read_bytes()
     with zipfile.ZipFile(io.BytesIO(data)) as zin:
         files = {name: zin.read(name) for name in zin.namelist()}
     header = json.loads(np.load(io.BytesIO(files["header.npy"])).tobytes())
+    assert header["version"] == 1
     for spec in header["layers"]:
         for key in ("ternary", "delay_bits", "delay_step"):
             del spec[key]
@@ -171,7 +172,7 @@ def test_new_fields_round_trip_and_old_files_still_load(model, tmp_path):
         for name, blob in files.items():
             zout.writestr(name, blob)
     old = ir.from_bytes(out.getvalue())
-    assert all(lay.delay_bits is None and lay.delay_step == 1 and not lay.ternary for lay in old.layers)
+    assert all(lay.delay_bits is None and lay.delay_step == 1 and lay.weight_kind is WeightKind.FIXED for lay in old.layers)
 
 
 def _layer_edit(**changes):
@@ -183,10 +184,10 @@ def _layer_edit(**changes):
 @pytest.mark.parametrize(
     "changes, message",
     [
-        (dict(ternary=True), r"layer 0: ternary weights are stored in 2 bits"),
-        (dict(ternary=True, weight_bits=2, weight=np.full((5, 4), -2, np.int32)), r"ternary weights take values in \{-1, 0, \+1\}"),
-        (dict(ternary=True, binary=True, weight_bits=2), "binary or ternary, not both"),
-        (dict(ternary=1), "must be true or false"),
+        (dict(weight_kind=WeightKind.TERNARY), r"layer 0: ternary weights are stored in 2 bits"),
+        (dict(weight_kind=WeightKind.TERNARY, weight_bits=2, weight=np.full((5, 4), -2, np.int32)), r"ternary weights take values in \{-1, 0, \+1\}"),
+        (dict(weight_kind="ternary"), r"weight_kind 'ternary' is not a WeightKind; use one of WeightKind.FIXED"),
+        (dict(weight_kind=1), "weight_kind 1 is not a WeightKind"),
         (dict(delay_step=5), "delays are not multiples of delay_step 5"),
         (dict(delay_step=0), r"delay_step 0 outside 1\.\.4096"),
         (dict(delay_step=2.0), r"delay_step 2\.0 outside"),
@@ -218,7 +219,7 @@ def test_cli_quantize_takes_the_frontier_options(tmp_path, capsys):
     rep = json.loads(stdout)
     assert rep["ternary"] and rep["delay_bits"] == 3 and rep["delay_grid"] == "cap" and rep["prune_scope"] == "global"
     net = ir.load(out)
-    assert all(lay.ternary and lay.delay_bits == 3 and lay.max_delay <= 7 for lay in net.layers)
+    assert all(lay.weight_kind is WeightKind.TERNARY and lay.delay_bits == 3 and lay.max_delay <= 7 for lay in net.layers)
 
 
 def test_cli_export_takes_the_frontier_options(tmp_path, capsys):
@@ -269,7 +270,7 @@ def test_frontier_specs_reach_their_shapes():
             if layer.delay_bits is not None:
                 seen.add(("grid", spec.delay_grid))
                 assert len(np.unique(layer.delay)) <= 2**layer.delay_bits
-            if layer.ternary:
+            if layer.weight_kind is WeightKind.TERNARY:
                 seen.add("ternary")
             if live.sum() == 1:
                 seen.add("one synapse")

@@ -38,6 +38,7 @@ def _without_seconds(rows):
     return [{k: v for k, v in row.items() if k != "seconds"} for row in rows]
 
 
+@pytest.mark.slow
 def test_resumed_run_is_bit_identical(tmp_path):
     tr, te = synthetic_splits(n_train=128, n_test=64, seed=0)
     whole = _model()
@@ -87,6 +88,7 @@ def uninterrupted(tmp_path_factory):
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+@pytest.mark.slow
 def test_killed_cli_run_resumes_to_the_same_checkpoint(tmp_path, uninterrupted, sig):
     proc = _cli([*CLI_ARGS, "-o", "m.pt"], tmp_path)
     first = tmp_path / "m.pt.state" / "epoch-0001.pt"

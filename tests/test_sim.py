@@ -119,7 +119,7 @@ def test_each_layer_adds_one_step():
 
 def test_alignment_tail_steps_and_explicit_steps():
     net = readout_only([[1]], [[0]])
-    net.provenance["tail_steps"] = 12
+    net.tail_steps = 12
     assert sim.alignment(net, 100).steps == 100 + 1 + 12
     assert sim.alignment(net, 100, steps=7).steps == 7
     with pytest.raises(DataError):
@@ -208,7 +208,7 @@ def test_predict_sums_softmax_over_time():
     assert res.predict().tolist() == [0]
     assert sim.predict(res, readout_scale=0.0).tolist() == [0]  # ties: argmax picks the first
     net = readout_only([[1]], [[0]])
-    net.provenance["readout_scale"] = 0.25
+    net.readout_scale = 0.25
     assert sim.simulate(net, impulse(1, 2, at=0)).readout_scale == 0.25
 
 
@@ -274,6 +274,7 @@ def _assert_same(res: sim.SimResult, naive: tuple) -> None:
 
 @settings(max_examples=40, deadline=None)
 @given(net=networks(max_width=5, max_layers=3, max_delay=12), batch=st.integers(1, 3), t_in=st.integers(1, 10), seed=st.integers(0, 999))
+@pytest.mark.slow
 def test_vectorized_equals_naive_loop(net, batch, t_in, seed):
     x = random_input(net, batch, t_in, rate=0.4, seed=seed)
     res = sim.simulate(net, x)

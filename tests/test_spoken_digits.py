@@ -74,6 +74,7 @@ def test_synthesize_and_voices():
 
 
 @needs_espeak
+@pytest.mark.slow
 def test_speaker_split_is_disjoint_and_small_sets_work():
     split = speaker_split(0, variants=["m1", "m2", "f1", "f3", "klatt", "klatt6"])
     assert split["train"] and split["test"] and not set(split["train"]) & set(split["test"])
@@ -86,6 +87,7 @@ def test_speaker_split_is_disjoint_and_small_sets_work():
 
 
 @needs_espeak
+@pytest.mark.slow
 def test_files_have_the_exact_shd_layout(cli_dataset):
     assert sorted(p.name for p in cli_dataset.iterdir()) == ["shd_test.h5", "shd_train.h5"]
     for split in ("train", "test"):
@@ -129,6 +131,7 @@ def test_test_speakers_are_never_heard_in_training(cli_dataset):
 
 
 @needs_espeak
+@pytest.mark.slow
 def test_same_seed_gives_identical_files_whatever_the_workers(cli_dataset, tmp_path):
     info = make_spoken_digits(
         tmp_path / "again", per_class=PER_CLASS, seed=SEED, workers=1, progress=False, variants=VARIANTS

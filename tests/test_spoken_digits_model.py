@@ -43,13 +43,15 @@ def test_integer_accuracy_on_speech(speech):
         float_acc = float((predict(model(torch.from_numpy(x).float())).numpy() == y).mean())
     net, _ = load_network(MODEL, LOIHI_8BIT)
     result = delaysnn.simulate(net, x)
-    int_acc = float((result.predict(net.provenance["readout_scale"]) == y).mean())
+    int_acc = float((result.predict(net.readout_scale) == y).mean())
     assert float_acc > 0.5  # 20 classes: chance is 5 %
     assert int_acc >= float_acc - 3 / 64  # 8-bit as deployed: within 3 of the 64 samples
     assert all(s.mean() > 0.001 for s in result.spikes)  # every hidden layer fires
 
 
 @pytest.mark.parametrize("opts", [LOIHI_8BIT, LOIHI_BINARY], ids=["8bit", "binary"])
+@pytest.mark.slow
+@pytest.mark.lava
 def test_every_backend_matches_the_sim_on_speech(opts, speech):
     x, _ = speech
     net, _ = load_network(MODEL, opts)

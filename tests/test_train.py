@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from delaysnn.data.datasets import synthetic_splits
@@ -10,6 +11,7 @@ def _model():
     return DelaySNN(ModelConfig(input_size=16, output_size=4, hidden_size=32, hidden_layers=1, max_delay=17, dropout=0.1))
 
 
+@pytest.mark.slow
 def test_learned_delays_beat_delays_fixed_at_zero():
     tr, te = synthetic_splits(n_train=1024, n_test=256, seed=0)
     learned = _model()
@@ -27,6 +29,7 @@ def test_learned_delays_beat_delays_fixed_at_zero():
     assert all(int(s.delays().max()) == 0 for s in fixed.synapses)
 
 
+@pytest.mark.slow
 def test_sigma_decays_over_first_quarter():
     tr, _ = synthetic_splits(n_train=64, n_test=16)
     model = _model()

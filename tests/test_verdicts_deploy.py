@@ -68,6 +68,7 @@ def test_export_loihi_of_a_plain_dnet_names_the_fix(make, tmp_path, capsys):
     assert not h5.exists()
 
 
+@pytest.mark.slow
 def test_simulate_estimate_verify_measure_and_name_the_deployed_network(loihi_dnet, tmp_path, capsys):
     sha = network_id(ir.load(loihi_dnet))
     code, out, err = run_cli(["simulate", EXAMPLE, "--target", "loihi", "--samples", "16", "--json"], capsys)
@@ -95,6 +96,8 @@ def test_simulate_estimate_verify_measure_and_name_the_deployed_network(loihi_dn
     assert (net["sha256"], net["target"], net["differs_from_plain"]) == (sha, "loihi", None)  # no checkpoint to compare with
 
 
+@pytest.mark.slow
+@pytest.mark.lava
 def test_verify_checks_one_network_whatever_the_backends(loihi_dnet, tmp_path, capsys):
     def verified(backends: str, *extra: str) -> dict:
         report = tmp_path / f"{backends}.json"
@@ -153,6 +156,8 @@ def test_clip_delays_without_a_limit_is_refused(capsys):
     assert code == 0, err
 
 
+@pytest.mark.slow
+@pytest.mark.lava
 def test_verify_honours_the_profile(tmp_path, capsys):
     torch.manual_seed(0)
     model = DelaySNN(ModelConfig(input_size=4, output_size=2, hidden_size=6, hidden_layers=1, max_delay=65)).eval()
@@ -175,9 +180,11 @@ def test_verify_honours_the_profile(tmp_path, capsys):
 def _netx_file_accuracy(path: Path, x: np.ndarray, y: np.ndarray) -> tuple[float, list[int]]:
     net = read_netx_network(path)
     result = simulate(net, x)
-    return float((result.predict(net.provenance["readout_scale"]) == y).mean()), [int(s.sum()) for s in result.spikes]
+    return float((result.predict(net.readout_scale) == y).mean()), [int(s.sum()) for s in result.spikes]
 
 
+@pytest.mark.slow
+@pytest.mark.lava
 def test_simulate_target_loihi_accuracy_is_the_exported_files(tmp_path):
     """The target: `simulate --target loihi` prints the integer accuracy of the file `export
     --target loihi` writes (read back from the netx HDF5 alone, run by delaysnn.sim), on the whole

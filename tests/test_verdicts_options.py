@@ -192,6 +192,7 @@ def test_a_diverged_run_stops_with_one_line_and_its_log_plots(files, tmp_path, c
     assert not (tmp_path / "d.pt").exists() and not (tmp_path / "d.jsonl").exists()
 
 
+@pytest.mark.slow
 def test_the_metrics_log_is_json_and_plot_training_reads_it(tmp_path, capsys):
     from delaysnn.runs import write_metrics
 
@@ -247,6 +248,7 @@ def test_a_second_run_on_the_same_output_is_refused(tmp_path, capsys):
     assert not out.exists() and not out.with_suffix(".jsonl").exists()
 
 
+@pytest.mark.slow
 def test_the_lock_goes_with_its_process_even_killed(tmp_path):
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sys, time; from delaysnn.runs import run_lock\n"

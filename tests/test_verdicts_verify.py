@@ -161,6 +161,7 @@ def test_merge_refuses_a_version_1_report(tmp_path, capsys):
     assert code == 1 and err.count("\n") == 1 and "old.json" in err and "re-run verify" in err
 
 
+@pytest.mark.slow
 def test_estimate_on_empty_input_gives_no_ratio():
     net = _net()
     notes: list[str] = []

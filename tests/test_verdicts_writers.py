@@ -94,6 +94,7 @@ def test_encode_audio_refuses_a_truncated_wav(tmp_path, capsys):
 # --- 4. plots follow their suffix ----------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_plot_format_follows_the_suffix_or_is_refused(dnet, tmp_path, capsys):
     heads = {"r.pdf": b"%PDF", "r.svg": b"<?xml", "r.PNG": b"\x89PNG"}
     for name, head in heads.items():
@@ -178,6 +179,7 @@ def test_demo_delay_bar_is_judged_only_after_full_training():
     assert not full.ok and "by -1.4 points on synthetic" in full.failures[0]
 
 
+@pytest.mark.slow
 def test_demo_exit_status_is_the_verdict(tmp_path, capsys, monkeypatch):
     """A tiny demo, judged against an unreachable bar: the whole table is printed, then one line, exit 1."""
     from delaysnn import demo

@@ -92,6 +92,8 @@ def test_merge_refuses_a_missing_shard_or_another_network(tmp_path, capsys):
 
 
 @pytest.mark.skipif(not HAS_LAVA, reason="lava-nc not installed")
+@pytest.mark.slow
+@pytest.mark.lava
 def test_workers_give_the_same_report_as_one_process(tmp_path, capsys):
     reports = []
     for workers in (1, 2):
@@ -148,6 +150,8 @@ def test_merge_of_reports_keeps_global_sample_indices():
 
 @pytest.mark.skipif(not HAS_LAVA, reason="lava-nc not installed")
 @pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.slow
+@pytest.mark.lava
 def test_a_lava_graph_of_network_copies_is_spike_exact(sparse):
     from exporters import lava
     from tests.factories import NetSpec, random_input, random_network
@@ -180,6 +184,8 @@ def test_tiled_network_is_its_copies_side_by_side():
 
 
 @pytest.mark.skipif(not HAS_LAVA, reason="lava-nc not installed")
+@pytest.mark.slow
+@pytest.mark.lava
 def test_netx_files_of_network_copies_are_spike_exact():
     from delaysnn.quantization import NETX_OPTIONS, quantize_model
     from exporters.lava.netx_read import NetxBackend

@@ -164,30 +164,15 @@ def quantize_options(f: Any, limits_profile: bool = True, deploy_target: bool = 
 
 
 def quantize_opts(kw: dict[str, Any]) -> QuantizeOptions:
-    """Pop the ``quantize_options`` from ``kw`` as ``QuantizeOptions`` (usage errors: exit 2)."""
+    """Pop the ``quantize_options`` from ``kw`` as ``QuantizeOptions`` on one ``DeploySpec`` (its
+    rules: usage errors, exit 2; options MODEL cannot take: pipeline.check_options, which the api calls)."""
     from ..pipeline import QuantizeOptions
+    from ..spec import DeploySpec
 
-    binary, ternary = kw.pop("binary"), kw.pop("ternary")
-    delay_bits, delay_grid = kw.pop("delay_bits"), kw.pop("delay_grid")
-    prune, prune_scope = kw.pop("prune"), kw.pop("prune_scope")
-    # contradictions (two weight grids) and options MODEL cannot take: pipeline.check_options, which the api calls
-    if delay_grid is not None and delay_bits is None:
-        raise click.BadOptionUsage("delay_grid", "--delay-grid needs --delay-bits B (the number of delay bits)")
-    if prune_scope is not None and prune is None:
-        raise click.BadOptionUsage("prune_scope", "--prune-scope needs --prune FRACTION")
-    return QuantizeOptions(
-        weight_bits=kw.pop("weight_bits"),
-        binary=binary,
-        input_bits=kw.pop("input_bits"),
-        profile=kw.pop("profile", None),
-        target=kw.pop("target", None),
-        clip_delays=kw.pop("clip_delays"),
-        ternary=ternary,
-        delay_bits=delay_bits,
-        delay_grid=delay_grid,
-        prune=prune,
-        prune_scope=prune_scope,
-    )
+    spec = DeploySpec.from_flags(*(kw.pop(k) for k in ("weight_bits", "binary", "ternary", "delay_bits", "delay_grid", "prune", "prune_scope")))
+    opts = QuantizeOptions(input_bits=kw.pop("input_bits"), profile=kw.pop("profile", None), target=kw.pop("target", None),
+                           clip_delays=kw.pop("clip_delays"))
+    return opts.with_spec(spec.validate())
 
 
 

@@ -6,13 +6,15 @@ from typing import Any
 
 import click
 
+from ..spec import DeploySpec
 from .common import Finite, cli, note, parse_qat
 
 
 @cli.command()
 @click.option("--task", type=click.Choice(["synthetic", "shd", "ssc"]), default="synthetic", show_default=True)
 @click.option("--data", type=click.Path(), help="Directory with the SHD/SSC .h5 files.")
-@click.option("--epochs", type=click.IntRange(min=1), help="Default: 10 (synthetic), 50 (shd/ssc).")
+@click.option("--epochs", type=click.IntRange(min=1),
+              help="Default: 10 (synthetic), 50 (shd/ssc); fine-tuning with --init through a grid: 10 for binary/ternary weights or --prune, else 5.")
 @click.option("--layers", type=click.IntRange(min=0), help="Hidden layers (default 2).")
 @click.option("--hidden", type=click.IntRange(min=1), help="Neurons per hidden layer (default 32 synthetic, 256 shd/ssc).")
 @click.option("--max-delay", type=click.IntRange(min=1), help="DCLS kernel size in steps (made odd, as SNN-delays).")
@@ -21,18 +23,20 @@ from .common import Finite, cli, note, parse_qat
 # beyond these bounds nothing trains, and near float32's range torch fails with a traceback
 @click.option("--lr", type=Finite(min=0, min_open=True, max=1), default=1e-3, show_default=True, help="Learning rate of the weights.")
 @click.option("--dropout", type=Finite(0, 1, max_open=True),
-              help="Hidden-layer dropout (default 0.1 synthetic, 0.4 shd/ssc); with --init it replaces the checkpoint's, e.g. lower for QAT or pruning.")
+              help="Hidden-layer dropout (default 0.1 synthetic, 0.4 shd/ssc); with --init it replaces the checkpoint's (fine-tuning through a grid: 0.1).")
 @click.option("--no-delays", is_flag=True, help="Baseline: every delay fixed at 0, not learned.")
-@click.option("--learn-delays", is_flag=True, help="With --init: the positions learn too (at 10 x --lr unless --lr-pos), e.g. during binary QAT.")
+@click.option("--learn-delays/--no-learn-delays", default=None,
+              help="With --init: the positions learn too (at 10 x --lr unless --lr-pos); default on when fine-tuning through a grid (--qat, --delay-bits, --prune), else off.")
 @click.option("--qat", metavar="BITS|binary|ternary", help="Quantization-aware training through the weight quantizer.")
 @click.option("--delay-bits", type=click.IntRange(1, 12), help="QAT through the delay grid: at most 2**B delays per layer (as quantize --delay-bits).")
 @click.option("--delay-grid", type=click.Choice(["step", "cap"]), help="With --delay-bits: a per-layer step s, delays s*k (default), or delays capped at 2**B-1.")
 @click.option("--prune", type=Finite(0, 1, max_open=True), metavar="FRACTION", help="With --init: prune this fraction of synapses by magnitude (BN-folded), fine-tune the rest.")
 @click.option("--prune-scope", type=click.Choice(["layer", "global"]), help="With --prune: the fraction in every layer (default) or over all layers.")
-@click.option("--freeze-bn-stats", is_flag=True,
-              help="BatchNorm uses and keeps its running statistics (what is deployed); long binary/ternary QAT runs need it.")
+@click.option("--freeze-bn-stats/--no-freeze-bn-stats", default=None,
+              help="BatchNorm uses and keeps its running statistics (what is deployed); default on when fine-tuning through a grid, else off.")
 @click.option("--distill", type=click.Path(), metavar="TEACHER.pt",
-              help="Knowledge distillation: the loss adds KL to this model's class scores (e.g. the float model a QAT run starts from).")
+              help="Knowledge distillation: the loss adds KL to this model's class scores (default when fine-tuning through a grid: the --init model).")
+@click.option("--no-distill", is_flag=True, help="Fine-tuning through a grid without the default distillation from the --init model.")
 @click.option("--distill-weight", type=Finite(0, 1),
               help="With --distill: loss = (1 - w) * cross-entropy + w * T^2 * KL (default 0.5).")
 @click.option("--distill-temperature", type=Finite(min=0, min_open=True),
@@ -60,34 +64,32 @@ def train(**kw: Any) -> None:
       delaysnn train --task synthetic --epochs 10 -o model.pt
       delaysnn train --task shd --data ~/data/SHD --device cuda -o shd.pt
       delaysnn train --task shd --data ~/data/SHD --val-fraction 0.1 -o shd.pt --resume
-      delaysnn train --task synthetic --init model.pt --qat 4 --epochs 5 -o model-q4.pt
-      delaysnn train --task synthetic --init model.pt --qat 4 --delay-bits 5 --epochs 5 -o model-q4d5.pt
-      delaysnn train --task synthetic --init model.pt --qat binary --freeze-bn-stats --distill model.pt --learn-delays -o model-bin.pt
-      delaysnn train --task synthetic --init model.pt --prune 0.8 --qat 4 --epochs 5 -o model-p80.pt
+      delaysnn train --task synthetic --init model.pt --qat 4 -o model-q4.pt
+      delaysnn train --task synthetic --init model.pt --qat ternary --delay-bits 3 -o model-t-d3.pt
+      delaysnn train --task synthetic --init model.pt --qat binary --no-distill --epochs 20 -o model-bin.pt
+      delaysnn train --task synthetic --init model.pt --prune 0.8 --qat 4 -o model-p80.pt
       torchrun --nproc_per_node 2 -m delaysnn train --task synthetic --batch-size 64 -o model.pt
 
     Under torchrun --batch-size is the global batch (each rank takes batch/ranks); only rank 0
-    writes files. With --init, delays stay where the checkpoint has them, except with
-    --delay-bits: then the positions learn through the delay grid too. The checkpoint records
-    --qat, --delay-bits/--delay-grid and --prune/--prune-scope in its metadata.
+    writes files. With --init through a grid (--qat, --delay-bits or --prune) the fine-tuning
+    recipe measured best applies unless told otherwise: distilled from the --init model,
+    BatchNorm statistics frozen, dropout 0.1, positions learning at 10 x --lr, 10 epochs for
+    binary/ternary weights or pruning, else 5 (--no-distill, --no-freeze-bn-stats, --dropout,
+    --no-learn-delays, --epochs); its first line says which ran. Otherwise, with --init, delays
+    stay where the checkpoint has them. The checkpoint records --qat, --delay-bits/--delay-grid,
+    --prune/--prune-scope and how it was fine-tuned in its metadata.
     """
     from .. import api
 
     qat_bits, qat_binary, qat_ternary = parse_qat(kw.pop("qat"))
-    if kw["delay_grid"] is not None and kw["delay_bits"] is None:
-        raise click.BadOptionUsage("delay_grid", "--delay-grid needs --delay-bits B (the number of delay bits)")
-    if kw["prune_scope"] is not None and kw["prune"] is None:
-        raise click.BadOptionUsage("prune_scope", "--prune-scope needs --prune FRACTION")
-    if kw["prune"] is not None and not kw["init_from"]:
-        raise click.BadOptionUsage("prune", "--prune needs --init MODEL.pt: it prunes a trained model's smallest synapses, then fine-tunes the rest")
-    if kw["learn_delays"] and (kw["no_delays"] or not kw["init_from"]):
-        raise click.BadOptionUsage("learn_delays", "--learn-delays is for fine-tuning: it needs --init MODEL.pt and no --no-delays (a fresh model learns its delays anyway)")
+    spec = DeploySpec.from_flags(qat_bits, qat_binary, qat_ternary, *(kw.pop(k) for k in ("delay_bits", "delay_grid", "prune", "prune_scope")))
+    # the recipe's rules, and which options need --init: api.check_request (usage errors, exit 2)
     for name in ("distill_weight", "distill_temperature"):
         if kw[name] is not None and kw["distill"] is None:
             raise click.BadOptionUsage(name, f"--{name.replace('_', '-')} needs --distill TEACHER.pt (the model to learn from)")
         if kw[name] is None:
             del kw[name]  # TrainRequest's default
-    done = api.train_model(api.TrainRequest(qat_bits=qat_bits, qat_binary=qat_binary, qat_ternary=qat_ternary, **kw), note=note)
+    done = api.train_model(api.TrainRequest(spec=spec, **kw), note=note)
     if done.output is None:  # not rank 0: only rank 0 writes and reports
         return
     meta, result = done.meta, done.result

@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from ..constants import REGISTER_BITS
-from ..ir import DelayLayer, DelayNetwork
+from ..ir import DelayLayer, DelayNetwork, WeightKind
 
 CORE_PROFILE = "loihi2"  # the profile whose per-core limits and accumulator width the estimate uses
 KB_BITS = 8 * 1000  # 1 kB = 1000 bytes
@@ -85,9 +85,10 @@ def delay_code_bits(layer: DelayLayer) -> int:
 def weight_code_bits(layer: DelayLayer) -> tuple[int, int]:
     """``(dense, sparse)`` bits per stored weight (see the module docstring)."""
     zeros = bool(layer.weight.size) and int(np.count_nonzero(layer.weight)) < layer.weight.size
-    if layer.ternary or (layer.binary and zeros):
+    kind = layer.weight_kind
+    if kind is WeightKind.TERNARY or (kind is WeightKind.BINARY and zeros):
         return 2, 1  # dense needs a code for 0; sparse stores non-zero weights, a sign bit each
-    if layer.binary:
+    if kind is WeightKind.BINARY:
         return 1, 1
     return int(layer.weight_bits), int(layer.weight_bits)
 

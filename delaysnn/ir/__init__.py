@@ -1,6 +1,6 @@
 """The integer IR: the hub every backend reads (DESIGN section 3).
 
-Plain dataclasses of ints and int arrays; standard library and numpy only. Floats stop at
+Plain dataclasses of ints and int arrays (and :class:`WeightKind`); standard library and numpy only. Floats stop at
 ``delaysnn.quantization``. Saved as one ``.dnet`` file (npz + JSON header, no pickle).
 
 Semantics of the fields are those of Lava's ``DelayDense`` + ``LIF`` (``PyLifModelBitAcc``);
@@ -15,14 +15,15 @@ from __future__ import annotations
 # register ranges callers read off the IR (READOUT_VTH: the readout convention)
 from ..constants import DECAY_MAX, READOUT_VTH, VTH_MAX
 from ..errors import IRValidationError
-from .files import FORMAT, VERSION, from_bytes, load, save, to_bytes
+from .files import FORMAT, READABLE_VERSIONS, VERSION, from_bytes, load, save, to_bytes
 from .identity import Deployment, network_id
-from .network import DELAY_BITS_MAX, DelayLayer, DelayNetwork, NeuronParams, check_network
+from .network import DELAY_BITS_MAX, DelayLayer, DelayNetwork, NeuronParams, WeightKind, check_network
 
 __all__ = [
     "DECAY_MAX",
     "DELAY_BITS_MAX",
     "FORMAT",
+    "READABLE_VERSIONS",
     "READOUT_VTH",
     "VERSION",
     "VTH_MAX",
@@ -31,6 +32,7 @@ __all__ = [
     "DelayNetwork",
     "IRValidationError",
     "NeuronParams",
+    "WeightKind",
     "check_network",
     "from_bytes",
     "load",

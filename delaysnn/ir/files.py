@@ -1,8 +1,15 @@
 """The ``.dnet`` file format: :func:`to_bytes` / :func:`from_bytes` and :func:`save` / :func:`load`.
 
 One uncompressed npz whose ``header.json`` entry carries the format tag, the version and every
-scalar, and whose arrays are named ``layer<i>.<field>``; no pickle anywhere. Unknown versions,
-types and keys are refused.
+scalar, and whose arrays are named by their path in the dataclasses (``layers.0.weight``,
+``layers.0.neuron.bias_mant``); no pickle anywhere. Header and arrays are built from the
+dataclass fields of :mod:`.network` (their declared types say which is which), so a new IR
+field is serialised, type-checked on read and hashed by ``ir.identity`` without a list to
+update here. Unknown versions, types and keys are refused.
+
+Version 2 (this one) states the semantics in typed fields (``tail_steps``, ``readout_scale``,
+``weight_kind``); version-1 files still load: :func:`_upgrade_v1` moves their provenance keys
+and per-layer ``binary``/``ternary`` flags into those fields.
 """
 
 from __future__ import annotations
@@ -10,7 +17,12 @@ from __future__ import annotations
 import io
 import json
 import os
+import types
+import typing
 import zipfile
+from dataclasses import fields, is_dataclass
+from enum import Enum
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -18,18 +30,13 @@ import numpy as np
 
 from ..errors import IRValidationError
 from ..limits import MAX_HEADER_BYTES, MAX_LAYERS, MAX_NEURONS, MAX_SYNAPSES
-from .network import DelayLayer, DelayNetwork, NeuronParams, _is_int, check_network
+from .network import DelayNetwork, _is_int, check_network
 
 FORMAT = "delaysnn-ir"
-VERSION = 1
+VERSION = 2
+READABLE_VERSIONS = (1, 2)  # version 1: semantics in provenance, weight kind in two flags
 
 # --- serialisation -------------------------------------------------------------------------
-
-_LAYER_SCALARS = ("weight_bits", "weight_exp", "binary")
-# Added after VERSION 1 files were first written: optional when read (older files default them).
-_LAYER_DEFAULTS: dict[str, Any] = {"ternary": False, "delay_bits": None, "delay_step": 1}
-_NEURON_SCALARS = ("du", "dv", "vth", "bias_exp")
-_LAYER_ARRAYS = ("weight", "delay", "bias_mant")
 
 
 def to_bytes(net: DelayNetwork) -> bytes:
@@ -43,33 +50,49 @@ def to_bytes(net: DelayNetwork) -> bytes:
 def contents(net: DelayNetwork) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """What a ``.dnet`` holds: its JSON header and its arrays by name (checked first). The
     network's identity (``ir.identity.network_id``) hashes these, not the zip bytes, which depend on
-    the numpy and zipfile versions that wrote them."""
+    the numpy and zipfile versions that wrote them: every field of the dataclasses is in one or
+    the other, so any arithmetic change changes the identity."""
     net.check()
-    header = {
-        "format": FORMAT,
-        "version": VERSION,
-        "input_size": int(net.input_size),
-        "input_bits": int(net.input_bits),
-        "time_step_ms": float(net.time_step_ms),
-        "provenance": net.provenance,
-        "layers": [
-            {
-                **{k: _scalar(getattr(layer, k)) for k in (*_LAYER_SCALARS, *_LAYER_DEFAULTS)},
-                **{k: _scalar(getattr(layer.neuron, k)) for k in _NEURON_SCALARS},
-            }
-            for layer in net.layers
-        ],
-    }
     arrays: dict[str, np.ndarray] = {}
-    for i, layer in enumerate(net.layers):
-        arrays[f"layer{i}.weight"] = np.ascontiguousarray(layer.weight)
-        arrays[f"layer{i}.delay"] = np.ascontiguousarray(layer.delay)
-        arrays[f"layer{i}.bias_mant"] = np.ascontiguousarray(layer.neuron.bias_mant)
+    header = {"format": FORMAT, "version": VERSION, **_encode(net, "", arrays)}
     return header, arrays
 
 
+@cache
+def _field_types(cls: type) -> tuple[tuple[str, Any], ...]:
+    """``(name, declared type)`` of each field of dataclass ``cls``, the annotations resolved."""
+    hints = typing.get_type_hints(cls)
+    return tuple((f.name, hints[f.name]) for f in fields(cls))
+
+
+def _list_item(kind: Any) -> type | None:
+    """``X`` for a field declared ``list[X]`` (X a dataclass), else None."""
+    return typing.get_args(kind)[0] if typing.get_origin(kind) is list else None
+
+
+def _encode(obj: Any, prefix: str, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    """``obj``'s fields as a JSON object; array fields go to ``arrays`` under their path."""
+    out: dict[str, Any] = {}
+    for name, kind in _field_types(type(obj)):
+        value, path = getattr(obj, name), prefix + name
+        if kind is np.ndarray:
+            arrays[path] = np.ascontiguousarray(value)
+        elif is_dataclass(kind):
+            out[name] = _encode(value, path + ".", arrays)
+        elif _list_item(kind) is not None:
+            out[name] = [_encode(item, f"{path}.{i}.", arrays) for i, item in enumerate(value)]
+        elif isinstance(kind, type) and issubclass(kind, Enum):
+            out[name] = value.value
+        elif kind is float:
+            out[name] = float(value)  # 10 and 10.0 are one network: one identity
+        else:
+            out[name] = _scalar(value)
+    return out
+
+
 def from_bytes(data: bytes, source: str = "<bytes>") -> DelayNetwork:
-    """Inverse of :func:`to_bytes`; rejects unknown formats, versions and keys."""
+    """Inverse of :func:`to_bytes` (and reader of version-1 files); rejects unknown formats,
+    versions, keys and types, and checks every array's size before reading it."""
     try:
         problems = _array_header_problems(data)
         if problems:
@@ -91,52 +114,174 @@ def from_bytes(data: bytes, source: str = "<bytes>") -> DelayNetwork:
         raise IRValidationError(f"{source}: header is a JSON {type(header).__name__}, expected an object")
     if header.get("format") != FORMAT:
         raise IRValidationError(f"{source}: field 'format' is {header.get('format')!r}, expected {FORMAT!r}")
-    if header.get("version") != VERSION or not _is_int(header.get("version")):
-        raise IRValidationError(f"{source}: IR version {header.get('version')!r} not supported (this delaysnn reads {VERSION})")
-    known = {"format", "version", "input_size", "input_bits", "time_step_ms", "provenance", "layers"}
-    if set(header) - known:
-        raise IRValidationError(f"{source}: unknown header keys {sorted(set(header) - known)}")
-    problems = _header_problems(header)
-    if problems:
-        raise IRValidationError(f"{source}: " + "; ".join(problems))
-    layers = []
-    for i, spec in enumerate(header["layers"]):
-        required = set(_LAYER_SCALARS) | set(_NEURON_SCALARS)
-        if not required <= set(spec) <= required | set(_LAYER_DEFAULTS):
-            raise IRValidationError(f"{source}: layer {i} header keys {sorted(spec)} do not match IR version {VERSION}")
-        try:
-            arrs = {k: files.pop(f"layer{i}.{k}") for k in _LAYER_ARRAYS}
-        except KeyError as err:
-            raise IRValidationError(f"{source}: layer {i} lacks array {err}") from err
-        neuron = NeuronParams(
-            du=spec["du"], dv=spec["dv"], vth=spec["vth"], bias_mant=arrs["bias_mant"], bias_exp=spec["bias_exp"]
+    version = header.get("version")
+    if not _is_int(version) or version not in READABLE_VERSIONS:
+        raise IRValidationError(
+            f"{source}: IR version {version!r} not supported (this delaysnn reads {', '.join(map(str, READABLE_VERSIONS))}); "
+            "upgrade delaysnn, or re-quantize the checkpoint with this one"
         )
-        layers.append(
-            DelayLayer(
-                weight=arrs["weight"],
-                delay=arrs["delay"],
-                neuron=neuron,
-                weight_bits=spec["weight_bits"],
-                weight_exp=spec["weight_exp"],
-                binary=spec["binary"],
-                **{k: spec.get(k, default) for k, default in _LAYER_DEFAULTS.items()},
-            )
-        )
-    if files:
-        raise IRValidationError(f"{source}: unknown arrays {sorted(files)}")
-    net = DelayNetwork(
-        input_size=header["input_size"],
-        layers=layers,
-        input_bits=header["input_bits"],
-        time_step_ms=header["time_step_ms"],
-        provenance=header["provenance"],
-    )
+    try:
+        if version == 1:
+            header, files = _upgrade_v1(header, files)
+        net = _decode_network(header, files)
+    except _Refused as err:
+        raise IRValidationError(f"{source}: {err}") from None
     problems = check_network(net)
     if problems:
         raise IRValidationError(f"{source}: " + "; ".join(problems))
     return net
 
 
+class _Refused(Exception):
+    """A header that does not describe a network (the message, without the file name)."""
+
+
+def _decode_network(header: dict[str, Any], files: dict[str, np.ndarray]) -> DelayNetwork:
+    """The :class:`DelayNetwork` of a version-2 header and its arrays (``files``, consumed)."""
+    body = {k: v for k, v in header.items() if k not in ("format", "version")}
+    _check_keys(DelayNetwork, body, "header")
+    layers = body["layers"]
+    if not isinstance(layers, list) or not all(isinstance(spec, dict) for spec in layers):
+        raise _Refused("field 'layers' must be a list of objects")
+    if not 1 <= len(layers) <= MAX_LAYERS + 1:  # bounded before anything is built per layer
+        raise _Refused(f"field 'layers' lists {len(layers)} layers, expected 1..{MAX_LAYERS + 1} (delaysnn.limits.MAX_LAYERS)")
+    problems: list[str] = []
+    net = _decode(DelayNetwork, body, "", files, problems)
+    if problems:
+        raise _Refused("; ".join(problems))
+    if files:
+        raise _Refused(f"unknown arrays {sorted(files)}")
+    return net
+
+
+def _where(path: str) -> str:
+    """``layers.0.neuron.`` -> ``layer 0``; the network's own fields -> ``header``."""
+    parts = path.split(".")
+    return f"layer {parts[1]}" if parts[0] == "layers" and len(parts) > 2 else "header"
+
+
+def _check_keys(cls: type, spec: dict[str, Any], where: str) -> None:
+    """``spec`` has exactly the scalar fields of ``cls`` (arrays are archive entries)."""
+    expected = {name for name, kind in _field_types(cls) if kind is not np.ndarray}
+    if set(spec) != expected:
+        unknown, missing = sorted(set(spec) - expected), sorted(expected - set(spec))
+        raise _Refused(
+            f"{where} keys do not match IR version {VERSION}"
+            + (f"; unknown header keys {unknown}" if unknown else "")
+            + (f"; missing {missing}" if missing else "")
+        )
+
+
+def _decode(cls: type, spec: dict[str, Any], prefix: str, arrays: dict[str, np.ndarray], problems: list[str]) -> Any:
+    """An instance of dataclass ``cls`` from its JSON object ``spec`` and the arrays under
+    ``prefix``; every scalar type-checked against its declared type (problems appended)."""
+    where = _where(prefix)
+    if prefix:  # the network's own keys were checked by the caller
+        parts = prefix.rstrip(".").split(".")
+        _check_keys(cls, spec, f"{where} field {parts[-1]!r}" if len(parts) > 2 else f"{where} header")
+    values: dict[str, Any] = {}
+    for name, kind in _field_types(cls):
+        path = prefix + name
+        field_name = path.split(".", 2)[2] if path.startswith("layers.") else path
+        if kind is np.ndarray:
+            if path not in arrays:
+                raise _Refused(f"{where} lacks array {path!r}")
+            values[name] = arrays.pop(path)
+            continue
+        value = spec[name]
+        item = _list_item(kind)
+        if is_dataclass(kind):
+            if not isinstance(value, dict):
+                raise _Refused(f"{where}: field {field_name!r} is {value!r}, expected an object")
+            values[name] = _decode(kind, value, path + ".", arrays, problems)
+        elif item is not None:  # lists of dataclasses (the caller bounds their length)
+            if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+                raise _Refused(f"field {field_name!r} must be a list of objects")
+            values[name] = [_decode(item, v, f"{path}.{i}.", arrays, problems) for i, v in enumerate(value)]
+        elif isinstance(kind, type) and issubclass(kind, Enum):
+            known = [k.value for k in kind]
+            if not isinstance(value, str) or value not in known:
+                problems.append(f"{where}: field {field_name!r} is {value!r}, expected one of {', '.join(map(repr, known))}")
+            else:
+                values[name] = kind(value)
+        else:
+            expected = _scalar_mismatch(kind, value)
+            if expected:
+                problems.append(f"{where}: field {field_name!r} is {value!r}, expected {expected}")
+            values[name] = float(value) if kind is float and expected is None else value
+    return None if problems else cls(**values)
+
+
+_EXPECTED = {int: "an integer", float: "a number", bool: "true or false", str: "a string", dict: "an object"}
+
+
+def _scalar_mismatch(kind: Any, value: Any) -> str | None:
+    """None if JSON ``value`` fits the declared ``kind`` (``int``, ``float``, ``bool``, ``str``,
+    ``dict[...]`` or ``X | None``), else what was expected."""
+    options = typing.get_args(kind) if typing.get_origin(kind) in (typing.Union, types.UnionType) else (kind,)
+    if value is None and type(None) in options:
+        return None
+    bases = [typing.get_origin(k) or k for k in options if k is not type(None)]
+    for base in bases:
+        if base is int and _is_int(value):
+            return None
+        if base is float and isinstance(value, int | float) and not isinstance(value, bool):
+            return None
+        if base in (bool, str, dict) and isinstance(value, base):
+            return None
+    return " or ".join(_EXPECTED.get(b, b.__name__) for b in bases) + (" or null" if type(None) in options else "")
+
+
+def _upgrade_v1(header: dict[str, Any], files: dict[str, np.ndarray]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """A version-1 header and arrays in version 2's terms: ``tail_steps`` and ``readout_scale``
+    leave the provenance for the network's fields, each layer's ``binary``/``ternary`` flags
+    become its ``weight_kind``, neuron scalars nest under ``neuron``, arrays take their paths.
+    The quantizer's copies of the flags in the provenance go too (the layers state the kind)."""
+    known = {"format", "version", "input_size", "input_bits", "time_step_ms", "provenance", "layers"}
+    if set(header) - known:
+        raise _Refused(f"unknown header keys {sorted(set(header) - known)}")
+    if set(known) - set(header):
+        raise _Refused(f"header keys do not match IR version 1; missing {sorted(set(known) - set(header))}")
+    provenance, layers = header["provenance"], header["layers"]
+    out = {k: header[k] for k in ("format", "input_size", "input_bits", "time_step_ms")}
+    out["version"] = VERSION
+    out["tail_steps"], out["readout_scale"] = 0, 1.0
+    if isinstance(provenance, dict):  # else the version-2 checks name it
+        provenance = dict(provenance)
+        out["tail_steps"] = provenance.pop("tail_steps", 0)
+        scale = provenance.pop("readout_scale", None)
+        out["readout_scale"] = 1.0 if scale is None else scale
+        for key in ("binary", "ternary"):
+            provenance.pop(key, None)
+    out["provenance"] = provenance
+    if not isinstance(layers, list) or not all(isinstance(spec, dict) for spec in layers):
+        out["layers"] = layers
+        return out, files
+    if len(layers) > MAX_LAYERS + 1:
+        raise _Refused(f"field 'layers' lists {len(layers)} layers, expected 1..{MAX_LAYERS + 1} (delaysnn.limits.MAX_LAYERS)")
+    required = {"weight_bits", "weight_exp", "binary", "du", "dv", "vth", "bias_exp"}
+    optional = {"ternary": False, "delay_bits": None, "delay_step": 1}  # added during version 1
+    renamed = dict(files)
+    out["layers"] = []
+    for i, spec in enumerate(layers):
+        if not required <= set(spec) <= required | set(optional):
+            raise _Refused(f"layer {i} header keys {sorted(spec)} do not match IR version 1")
+        spec = {**optional, **spec}
+        for key in ("binary", "ternary"):
+            if not isinstance(spec[key], bool):
+                raise _Refused(f"layer {i}: field {key!r} is {spec[key]!r}, expected true or false")
+        if spec["binary"] and spec["ternary"]:
+            raise _Refused(f"layer {i}: a layer is binary or ternary, not both; re-quantize with only one of --binary, --ternary")
+        kind = "binary" if spec["binary"] else "ternary" if spec["ternary"] else "fixed"
+        out["layers"].append({
+            **{k: spec[k] for k in ("weight_bits", "weight_exp", "delay_bits", "delay_step")},
+            "weight_kind": kind,
+            "neuron": {k: spec[k] for k in ("du", "dv", "vth", "bias_exp")},
+        })
+        for old, new in (("weight", "weight"), ("delay", "delay"), ("bias_mant", "neuron.bias_mant")):
+            if f"layer{i}.{old}" in renamed:
+                renamed[f"layers.{i}.{new}"] = renamed.pop(f"layer{i}.{old}")
+    return out, renamed
 
 
 def _array_header_problems(data: bytes) -> list[str]:
@@ -169,37 +314,6 @@ def _array_header_problems(data: bytes) -> list[str]:
                     f"array {name!r} has shape {list(shape)}, beyond the sanity limits of {MAX_NEURONS} per axis and "
                     f"{MAX_SYNAPSES} elements (delaysnn.limits.MAX_NEURONS, MAX_SYNAPSES); the file is corrupt"
                 )
-    return problems
-
-
-def _header_problems(header: dict[str, Any]) -> list[str]:
-    """Type problems of a parsed header (a crafted file must not reach the dataclasses)."""
-    problems = []
-    for key in ("input_size", "input_bits"):
-        if not _is_int(header.get(key)):
-            problems.append(f"field {key!r} is {header.get(key)!r}, expected an integer")
-    if not isinstance(header.get("time_step_ms"), int | float) or isinstance(header.get("time_step_ms"), bool):
-        problems.append(f"field 'time_step_ms' is {header.get('time_step_ms')!r}, expected a number")
-    if not isinstance(header.get("provenance"), dict):
-        problems.append("field 'provenance' must be an object")
-    layers = header.get("layers")
-    if not isinstance(layers, list) or not all(isinstance(spec, dict) for spec in layers):
-        return problems + ["field 'layers' must be a list of objects"]
-    if not 1 <= len(layers) <= MAX_LAYERS + 1:
-        return problems + [f"field 'layers' lists {len(layers)} layers, expected 1..{MAX_LAYERS + 1} (delaysnn.limits.MAX_LAYERS)"]
-    for i, spec in enumerate(layers):
-        for key in ("weight_bits", "weight_exp", "du", "dv", "bias_exp"):
-            if key in spec and not _is_int(spec[key]):
-                problems.append(f"layer {i}: field {key!r} is {spec[key]!r}, expected an integer")
-        if "vth" in spec and spec["vth"] is not None and not _is_int(spec["vth"]):
-            problems.append(f"layer {i}: field 'vth' is {spec['vth']!r}, expected an integer or null")
-        for key in ("binary", "ternary"):
-            if key in spec and not isinstance(spec[key], bool):
-                problems.append(f"layer {i}: field {key!r} is {spec[key]!r}, expected true or false")
-        if "delay_step" in spec and not _is_int(spec["delay_step"]):
-            problems.append(f"layer {i}: field 'delay_step' is {spec['delay_step']!r}, expected an integer")
-        if spec.get("delay_bits") is not None and not _is_int(spec["delay_bits"]):
-            problems.append(f"layer {i}: field 'delay_bits' is {spec['delay_bits']!r}, expected an integer or null")
     return problems
 
 

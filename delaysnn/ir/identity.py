@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .files import contents, to_bytes
-from .network import DelayNetwork
+from .network import DelayNetwork, WeightKind
 
 
 def network_id(net: DelayNetwork) -> str:
@@ -36,13 +36,10 @@ def arithmetic(net: DelayNetwork) -> bytes:
 
 
 def weight_grid(net: DelayNetwork) -> str:
-    """The weight grid as reports name it: ``binary``, ``ternary`` or ``B-bit``."""
-    p = net.provenance
-    if p.get("binary"):
-        return "binary"
-    if p.get("ternary"):
-        return "ternary"
-    return f"{p.get('weight_bits') or net.layers[0].weight_bits}-bit"
+    """The weight grid as reports name it: ``binary``, ``ternary`` or ``B-bit`` (the first
+    layer's: the quantizer puts every layer on the same kind of grid)."""
+    first = net.layers[0]
+    return f"{first.weight_bits}-bit" if first.weight_kind is WeightKind.FIXED else first.weight_kind.value
 
 
 def refit_advice(net: DelayNetwork, target: str) -> str:

@@ -1,10 +1,15 @@
 """The integer IR's data: :class:`NeuronParams`, :class:`DelayLayer`, :class:`DelayNetwork`
-(dataclasses of ints and int arrays) and :func:`check_network`, the one statement of what a
-valid network is."""
+(dataclasses of ints and int arrays), :class:`WeightKind` and :func:`check_network`, the one
+statement of what a valid network is.
+
+Every field that changes what a network computes is a typed field here (``files`` serialises
+them all, from the dataclass fields); ``provenance`` is metadata only: where the network came
+from and what it was fitted for, never read by the arithmetic."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 import numpy as np
@@ -30,6 +35,16 @@ from ..limits import MAX_DELAY_STEPS, MAX_LAYERS, MAX_NEURONS, MAX_STEPS
 DELAY_BITS_MAX = 12
 
 
+class WeightKind(Enum):
+    """How a layer's integer weights are read: ``FIXED`` signed ``weight_bits``-bit integers,
+    ``BINARY`` sign x a per-layer scale (BS4NN; 0 = a pruned synapse), ``TERNARY`` {-1, 0, +1} x a
+    per-layer scale (TWN), stored in 2 bits. The value is the name ``.dnet`` files carry."""
+
+    FIXED = "fixed"
+    BINARY = "binary"
+    TERNARY = "ternary"
+
+
 @dataclass
 class NeuronParams:
     """Lava ``LIF`` process parameters (du as Lava takes it)."""
@@ -52,10 +67,9 @@ class DelayLayer:
     weight: np.ndarray  # int32 [out, in]; signed, fits weight_bits (binary: values in {-1, 0, +1})
     delay: np.ndarray  # int32 [out, in]; >= 0 steps
     neuron: NeuronParams
-    weight_bits: int = 8  # signed mantissa bits, 1..8 (binary networks: 1)
+    weight_bits: int = 8  # signed mantissa bits, 1..8 (binary networks: 1); the width whatever the kind
     weight_exp: int = 0  # effective weight = weight << weight_exp, 0..7
-    binary: bool = False  # weights are sign x per-layer scale (BS4NN)
-    ternary: bool = False  # weights in {-1, 0, +1} x per-layer scale (TWN); weight_bits 2
+    weight_kind: WeightKind = WeightKind.FIXED  # per layer: the grid its weights were quantized on
     delay_bits: int | None = None  # delays are delay_step * k with k < 2**delay_bits (None: unconstrained)
     delay_step: int = 1  # every delay is a multiple of it (a coarse per-layer delay grid)
 
@@ -76,7 +90,15 @@ class DelayNetwork:
     layers: list[DelayLayer]
     input_bits: int = 1  # graded first-layer input: payloads 0..2**input_bits-1 (1 = binary spikes)
     time_step_ms: float = 1.0  # physical bin, for reports only
-    provenance: dict[str, Any] = field(default_factory=dict)  # JSON scalars: source, quantizer options
+    # Steps a run lasts past the input's zero-delay path to the readout (``sim.alignment``):
+    # ``quantize`` sets the float model's total right padding, so the integer readout spans the
+    # float readout's window. A network field, not a layer's: it sizes the whole run.
+    tail_steps: int = 0
+    # Integer readout voltage -> the float model's units, for the class scores (sum over time of
+    # softmax(v * readout_scale)). The network's, not the readout layer's: it decodes the
+    # network's output, and a hidden layer has nothing it could mean.
+    readout_scale: float = 1.0
+    provenance: dict[str, Any] = field(default_factory=dict)  # JSON scalars, metadata only: source, target, options
 
     @property
     def output_size(self) -> int:
@@ -111,7 +133,7 @@ def check_network(net: DelayNetwork) -> list[str]:
     step = net.time_step_ms
     if isinstance(step, bool) or not isinstance(step, int | float | np.floating) or not (np.isfinite(step) and step > 0):
         problems.append(f"time_step_ms {step!r} is not a finite number of milliseconds > 0")
-    problems += _provenance_problems(net.provenance)
+    problems += _run_problems(net)
     fan_in = net.input_size
     for i, layer in enumerate(net.layers):
         where = f"layer {i}"
@@ -141,9 +163,11 @@ def check_network(net: DelayNetwork) -> list[str]:
         if not integer:  # ranges below compare integers (uint64 2**63 must not pass as -2**63)
             continue
         problems += _grid_problems(layer, where)
-        lo, hi = (-1, 1) if layer.binary or layer.ternary else (-(2 ** (layer.weight_bits - 1)), 2 ** (layer.weight_bits - 1) - 1)
+        scaled = layer.weight_kind in (WeightKind.BINARY, WeightKind.TERNARY)
+        lo, hi = (-1, 1) if scaled else (-(2 ** (layer.weight_bits - 1)), 2 ** (layer.weight_bits - 1) - 1)
         if w.size and (int(w.min()) < lo or int(w.max()) > hi):
-            kind = "ternary weights take values in {-1, 0, +1}" if layer.ternary else f"{layer.weight_bits}-bit range is [{lo}, {hi}]"
+            kind = (f"{layer.weight_kind.value} weights take values in {{-1, 0, +1}}" if scaled
+                    else f"{layer.weight_bits}-bit range is [{lo}, {hi}]")
             problems.append(f"{where}: weights span [{int(w.min())}, {int(w.max())}], {kind}")
         if not _is_int(layer.weight_exp) or not 0 <= layer.weight_exp <= WEIGHT_EXP_MAX:
             problems.append(f"{where}: weight_exp {layer.weight_exp!r} outside 0..{WEIGHT_EXP_MAX}")
@@ -176,13 +200,14 @@ def check_network(net: DelayNetwork) -> list[str]:
 
 
 def _grid_problems(layer: DelayLayer, where: str) -> list[str]:
-    """The ternary flag and the delay grid (``delay_bits``, ``delay_step``) of an integer layer."""
+    """The weight kind and the delay grid (``delay_bits``, ``delay_step``) of an integer layer."""
     problems = []
-    if not isinstance(layer.binary, bool | np.bool_) or not isinstance(layer.ternary, bool | np.bool_):
-        problems.append(f"{where}: binary {layer.binary!r} and ternary {layer.ternary!r} must be true or false")
-    elif layer.binary and layer.ternary:
-        problems.append(f"{where}: a layer is binary or ternary, not both; re-quantize with only one of --binary, --ternary")
-    elif layer.ternary and layer.weight_bits != 2:
+    if not isinstance(layer.weight_kind, WeightKind):
+        problems.append(
+            f"{where}: weight_kind {layer.weight_kind!r} is not a WeightKind; use one of "
+            + ", ".join(f"WeightKind.{k.name}" for k in WeightKind)
+        )
+    elif layer.weight_kind is WeightKind.TERNARY and layer.weight_bits != 2:
         problems.append(f"{where}: ternary weights are stored in 2 bits, got weight_bits {layer.weight_bits}; set weight_bits=2")
     step, bits, d = layer.delay_step, layer.delay_bits, layer.delay
     if not _is_int(step) or not 1 <= step <= MAX_DELAY_STEPS:
@@ -205,20 +230,26 @@ def _grid_problems(layer: DelayLayer, where: str) -> list[str]:
     return problems
 
 
-def _provenance_problems(provenance: Any) -> list[str]:
-    """The provenance entries the backends read: ``tail_steps`` sizes every run, ``readout_scale``
-    scales the class scores."""
-    if not isinstance(provenance, dict):
-        return ["provenance must be a dict"]
+# Keys that were provenance in .dnet version 1 and are typed fields now: set in provenance, they
+# would be silently ignored, so a network carrying them is refused.
+MOVED_FROM_PROVENANCE = ("tail_steps", "readout_scale")
+
+
+def _run_problems(net: DelayNetwork) -> list[str]:
+    """``tail_steps`` sizes every run, ``readout_scale`` scales the class scores; ``provenance``
+    is a dict of metadata that no longer holds either."""
     problems = []
-    tail = provenance.get("tail_steps", 0)
-    if not isinstance(tail, int | np.integer) or isinstance(tail, bool) or not 0 <= tail <= MAX_STEPS:
-        problems.append(f"provenance 'tail_steps' {tail!r} outside 0..{MAX_STEPS} (delaysnn.limits.MAX_STEPS)")
-    scale = provenance.get("readout_scale")
-    if scale is not None and (
-        isinstance(scale, bool) or not isinstance(scale, int | float | np.number) or not (np.isfinite(scale) and scale > 0)
-    ):
-        problems.append(f"provenance 'readout_scale' {scale!r} is not a finite number > 0")
+    tail = net.tail_steps
+    if not _is_int(tail) or not 0 <= tail <= MAX_STEPS:
+        problems.append(f"tail_steps {tail!r} outside 0..{MAX_STEPS} (delaysnn.limits.MAX_STEPS)")
+    scale = net.readout_scale
+    if isinstance(scale, bool | np.bool_) or not isinstance(scale, int | float | np.number) or not (np.isfinite(scale) and scale > 0):
+        problems.append(f"readout_scale {scale!r} is not a finite number > 0")
+    if not isinstance(net.provenance, dict):
+        return problems + ["provenance must be a dict"]
+    for key in MOVED_FROM_PROVENANCE:
+        if key in net.provenance:
+            problems.append(f"provenance {key!r} is a field of the network since IR version 2: set DelayNetwork.{key} instead")
     return problems
 
 

@@ -51,10 +51,10 @@ weight-mantissa unit, ``e`` the layer's ``weight_exp``):
    so ``vth = round((S * theta - 1) / 64)``: the integer threshold ``64 * vth + 1`` is the one
    nearest ``S * theta`` (error at most 32 / S in float units). Bias ``round(S * b)`` is split
    into a 13-bit signed mantissa and the smallest ``bias_exp`` that holds every neuron's.
-   The readout gets ``vth=None``; ``provenance["readout_scale"] = 1 / S_readout`` converts its
-   integer voltages back to float ones (for the softmax-sum prediction), and
-   ``provenance["tail_steps"]`` (the float model's total right padding) tells ``delaysnn.sim``
-   how long to run so the integer readout spans the float readout's window.
+   The readout gets ``vth=None``; the network's ``readout_scale = 1 / S_readout`` converts its
+   integer voltages back to float ones (for the softmax-sum prediction), and its
+   ``tail_steps`` (the float model's total right padding) tells ``delaysnn.sim`` how long to
+   run so the integer readout spans the float readout's window.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from ..constants import (
     VTH_MAX,
     WEIGHT_EXP_MAX,
 )
-from ..ir import DelayLayer, NeuronParams
+from ..ir import DelayLayer, NeuronParams, WeightKind
 from .folded import FoldedLayer
 from .grids import DelayGrid, weight_grid
 from .grids import delay_grid as make_delay_grid  # LayerOptions.delay_grid is the mode name
@@ -109,6 +109,11 @@ class LayerOptions:
     @property
     def bits(self) -> int:
         return 1 if self.binary else 2 if self.ternary else int(self.weight_bits)
+
+    @property
+    def weight_kind(self) -> WeightKind:
+        """The IR layer's :class:`~delaysnn.ir.WeightKind` for these options."""
+        return WeightKind.BINARY if self.binary else WeightKind.TERNARY if self.ternary else WeightKind.FIXED
 
 
 def _weight_exp(lay: FoldedLayer, opts: LayerOptions, mant: np.ndarray, step: float, du: int, dv: int) -> tuple[int, bool, float]:
@@ -207,8 +212,7 @@ def quantize_layer(lay: FoldedLayer, opts: LayerOptions, keep: np.ndarray | None
         neuron=NeuronParams(du=du, dv=dv, vth=vth, bias_mant=bias_mant, bias_exp=bias_exp),
         weight_bits=bits,
         weight_exp=exp,
-        binary=opts.binary,
-        ternary=opts.ternary,
+        weight_kind=opts.weight_kind,
         delay_bits=None if dgrid is None else dgrid.bits,
         delay_step=1 if dgrid is None else dgrid.step,
     )

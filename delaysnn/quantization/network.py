@@ -45,25 +45,20 @@ def _refuse_long_delays(reports: list[LayerReport], limit: int | None, source: s
         )
 
 
-def _provenance(report: QuantReport, model: str, tail_steps: int) -> dict[str, Any]:
-    """The IR's provenance: the quantizer's options and per-layer scales (JSON scalars)."""
+def _provenance(report: QuantReport, model: str) -> dict[str, Any]:
+    """The IR's provenance: the quantizer's options and per-layer scales (JSON scalars), metadata
+    only: the weight kind, the run length and the readout scale are the IR's typed fields."""
     provenance: dict[str, Any] = {
         "source": "delaysnn.quantize",
         "quantizer_version": QUANTIZER_VERSION,
         "model": model,
         "weight_bits": report.weight_bits,
-        "binary": bool(report.binary),
-        "ternary": bool(report.ternary),
         "max_delay": report.max_delay,
         "clip_delays": bool(report.clip_delays),
         "delay_bits": report.delay_bits,
         "delay_grid": report.delay_grid,
         "prune": None if report.prune is None else float(report.prune),
         "prune_scope": report.prune_scope,
-        "readout_scale": report.readout_scale,
-        # the float model's total right padding: delaysnn.sim runs this many steps past the
-        # input's zero-delay path, so the integer readout spans the float readout's window
-        "tail_steps": tail_steps,
     }
     for i, rep in enumerate(report.layers):
         provenance[f"layer{i}.weight_scale"] = rep.weight_scale
@@ -165,7 +160,11 @@ def quantize_with_report(
         layers=layers,
         input_bits=int(input_bits),
         time_step_ms=float(cfg.time_step_ms),
-        provenance=_provenance(report, f"DelaySNN {'-'.join(map(str, cfg.sizes))}", len(layers) * cfg.right_padding),
+        # the float model's total right padding: delaysnn.sim runs this many steps past the
+        # input's zero-delay path, so the integer readout spans the float readout's window
+        tail_steps=len(layers) * cfg.right_padding,
+        readout_scale=report.readout_scale,
+        provenance=_provenance(report, f"DelaySNN {'-'.join(map(str, cfg.sizes))}"),
     )
     net.check()
     if profile is not None:

@@ -45,14 +45,13 @@ def alignment(net: DelayNetwork, input_steps: int, steps: int | None = None) -> 
     """The time axis of a run of ``net`` on ``input_steps`` input steps.
 
     By default the run lasts until the last input step has reached the readout through the
-    zero-delay path (``input_steps + len(layers)``) plus ``net.provenance["tail_steps"]`` (0 if
-    absent; ``quantize`` sets it to the float model's total right padding so the integer readout
-    spans the float readout's window).
+    zero-delay path (``input_steps + len(layers)``) plus ``net.tail_steps`` (``quantize`` sets it
+    to the float model's total right padding so the integer readout spans the float readout's
+    window).
     """
     latency = tuple(LAYER_LATENCY * (i + 1) for i in range(len(net.layers)))
     if steps is None:
-        tail = int(net.provenance.get("tail_steps", 0))
-        steps = input_steps + latency[-1] + tail
+        steps = input_steps + latency[-1] + int(net.tail_steps)
     if steps < 1:
         raise DataError(f"steps={steps}: a run needs at least one step")
     return Alignment(input_steps=int(input_steps), steps=int(steps), latency=latency)
@@ -92,7 +91,7 @@ def class_scores(result: SimResult, readout_scale: float | None = None) -> np.nd
     """``sum_t softmax(v_t * readout_scale)`` over every step of the run: ``[batch, classes]``.
 
     ``readout_scale`` maps integer voltages back to the float model's units (``quantize`` stores it
-    in ``net.provenance["readout_scale"]``); None uses the result's own (1.0 if the IR has none).
+    in ``net.readout_scale``); None uses the result's own (the network's).
     """
     scale = result.readout_scale if readout_scale is None else float(readout_scale)
     z = result.voltages.astype(np.float64) * scale
@@ -195,7 +194,7 @@ def simulate(net: DelayNetwork, x: Any, *, record: bool = True, steps: int | Non
         alignment=align,
         u=u_list if record else None,
         v=v_list if record else None,
-        readout_scale=readout_scale(net),
+        readout_scale=float(net.readout_scale),
     )
 
 
@@ -242,12 +241,6 @@ def simulate_batches(
         raise DataError("no input batches to simulate; need at least one sample")
     preds = np.concatenate(predictions)
     return RunSummary(samples=int(preds.size), predictions=preds, spike_counts=counts, neuron_steps=sizes, first=first)
-
-
-def readout_scale(net: DelayNetwork) -> float:
-    """``net.provenance["readout_scale"]`` (set by ``quantize``), 1.0 when absent."""
-    scale = net.provenance.get("readout_scale")
-    return 1.0 if scale is None else float(scale)
 
 
 def run(net: DelayNetwork, x: Any, *, steps: int | None = None) -> SimResult:

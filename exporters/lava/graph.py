@@ -12,7 +12,7 @@ import numpy as np
 
 from delaysnn.constants import LAVA_WEIGHT_BITS, READOUT_VTH
 from delaysnn.ir import DelayNetwork
-from delaysnn.sim import alignment, as_input, readout_scale
+from delaysnn.sim import alignment, as_input
 
 from .._deps import import_lava_runtime
 from .checks import check
@@ -197,6 +197,6 @@ def build(
         steps=align.steps,
         input_steps=align.input_steps,
         latency=align.latency,
-        readout_scale=readout_scale(net),
+        readout_scale=float(net.readout_scale),
         copies=copies,
     )

@@ -187,8 +187,8 @@ def read_netx_network(path: str | os.PathLike) -> DelayNetwork:
         ))
     net = DelayNetwork(
         input_size=int(layout[0]["shape"][0]) if "weight" not in layout[0] else int(dense[0]["weight"].shape[1]),
-        layers=layers, input_bits=attrs["input_bits"],
-        provenance={"source": "netx", "source_file": Path(path).name, "readout_scale": attrs["readout_scale"], "tail_steps": attrs["tail_steps"]},
+        layers=layers, input_bits=attrs["input_bits"], tail_steps=attrs["tail_steps"], readout_scale=attrs["readout_scale"],
+        provenance={"source": "netx", "source_file": Path(path).name},
     )
     try:
         net.check()

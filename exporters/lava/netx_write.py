@@ -20,7 +20,7 @@ from delaysnn.constants import (
 )
 from delaysnn.errors import UnsupportedError
 from delaysnn.ir import DelayLayer, DelayNetwork
-from delaysnn.sim import effective_bias, effective_weight, readout_scale
+from delaysnn.sim import effective_bias, effective_weight
 
 from .checks import _profile, check
 
@@ -136,8 +136,8 @@ def save_netx(net: DelayNetwork, path: str | os.PathLike, profile: Any = "loihi2
     with h5py.File(buffer, "w") as f:
         f.attrs["format"] = NETX_FORMAT
         f.attrs["input_bits"] = int(net.input_bits)
-        f.attrs["tail_steps"] = int(net.provenance.get("tail_steps", 0))
-        f.attrs["readout_scale"] = readout_scale(net)
+        f.attrs["tail_steps"] = int(net.tail_steps)
+        f.attrs["readout_scale"] = float(net.readout_scale)
         top = f.create_group("layer")
         inp = top.create_group("0")
         inp.create_dataset("type", data=np.bytes_("input"))

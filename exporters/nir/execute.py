@@ -33,7 +33,6 @@ from delaysnn.sim import (
     as_input,
     current_update,
     effective_threshold,
-    readout_scale,
     spike_and_reset,
     voltage_update,
     wrap32,
@@ -235,5 +234,5 @@ def run(net: DelayNetwork, x: Any, *, steps: int | None = None) -> SimResult:
         spikes=[np.ascontiguousarray(s).astype(np.uint8) for s in spikes],
         voltages=voltages.astype(np.int32),
         alignment=align,
-        readout_scale=readout_scale(net),
+        readout_scale=float(net.readout_scale),
     )

@@ -15,7 +15,7 @@ import numpy as np
 
 from delaysnn.constants import ACTIVATION_SHIFT, CURRENT_DECAY_OFFSET, DECAY_MAX, DECAY_UNITY, LAYER_LATENCY
 from delaysnn.errors import IRValidationError, UnsupportedError
-from delaysnn.ir import DelayLayer, DelayNetwork, NeuronParams, check_network
+from delaysnn.ir import DelayLayer, DelayNetwork, NeuronParams, WeightKind, check_network
 from delaysnn.sim import effective_bias, effective_threshold, effective_weight
 
 from .common import (
@@ -76,9 +76,8 @@ def _layer_meta(layer: DelayLayer) -> dict[str, Any]:
         "bias_exp": int(n.bias_exp),
         "weight_bits": int(layer.weight_bits),
         "weight_exp": int(layer.weight_exp),
-        "binary": int(bool(layer.binary)),
+        "weight_kind": layer.weight_kind.value,  # older files: 0/1 'binary' and 'ternary' (see _weight_kind)
         # the memory frontier's per-layer grid (absent in older files: read as the IR's defaults)
-        "ternary": int(bool(layer.ternary)),
         "delay_bits": -1 if layer.delay_bits is None else int(layer.delay_bits),
         "delay_step": int(layer.delay_step),
         "zero_weight_delays": compact_int(zero),  # synaptic delays (no latency), which W' cannot carry
@@ -103,6 +102,9 @@ def export_ir(net: DelayNetwork, dt: float | None = None) -> Any:
         "dt": dt,
         "time_step_ms": float(net.time_step_ms),
         "input_bits": int(net.input_bits),
+        # how long a run lasts and how the readout is decoded (older files: in the provenance)
+        "tail_steps": int(net.tail_steps),
+        "readout_scale": float(net.readout_scale),
         "spike_condition": ">",
         "reset": "zero (v only; the current keeps its value)",
         "latency_steps": np.full(len(net.layers), LAYER_LATENCY, np.int8),
@@ -148,12 +150,20 @@ def _read_ir(graph: Any) -> DelayNetwork:
     for index, seg in enumerate(segments):
         layers.append(_ir_layer(index, seg, fan_in, dt, int(latency[index])))
         fan_in = layers[-1].shape[0]
+    provenance = json.loads(meta.get("provenance", "{}"))
+    if not isinstance(provenance, dict):
+        raise UnsupportedError(f"NIR metadata 'provenance' is {provenance!r}, not a JSON object; re-export the network")
+    # files written before the IR had these fields carry them in the provenance
+    tail = meta["tail_steps"] if "tail_steps" in meta else provenance.pop("tail_steps", 0)
+    scale = meta["readout_scale"] if "readout_scale" in meta else provenance.pop("readout_scale", 1.0)
     net = DelayNetwork(
         input_size=n_in,
         layers=layers,
         input_bits=int(meta["input_bits"]),
         time_step_ms=float(meta["time_step_ms"]),
-        provenance=json.loads(meta.get("provenance", "{}")),
+        tail_steps=int(tail),
+        readout_scale=float(scale),
+        provenance=provenance,
     )
     problems = check_network(net)
     if problems:
@@ -164,7 +174,7 @@ def _read_ir(graph: Any) -> DelayNetwork:
 def _ir_layer(index: int, seg: Segment, n_in: int, dt: float, latency: int) -> DelayLayer:
     where_ = f"layer {index} (node {seg.neuron_name!r})"
     meta = dict(seg.neuron.metadata or {})
-    required = ("du", "dv", "vth", "bias_mant", "bias_exp", "weight_bits", "weight_exp", "binary", "zero_weight_delays")
+    required = ("du", "dv", "vth", "bias_mant", "bias_exp", "weight_bits", "weight_exp", "zero_weight_delays")
     missing = [k for k in required if k not in meta]
     if missing:
         raise UnsupportedError(f"{where_}: metadata lacks {missing}; the file was not written by delaysnn's export_ir")
@@ -193,13 +203,29 @@ def _ir_layer(index: int, seg: Segment, n_in: int, dt: float, latency: int) -> D
         neuron=neuron,
         weight_bits=int(meta["weight_bits"]),
         weight_exp=int(meta["weight_exp"]),
-        binary=bool(meta["binary"]),
-        ternary=bool(meta.get("ternary", 0)),
+        weight_kind=_weight_kind(meta, where_),
         delay_bits=None if int(meta.get("delay_bits", -1)) < 0 else int(meta["delay_bits"]),
         delay_step=int(meta.get("delay_step", 1)),
     )
     _check_neuron_fields(seg, layer, dt, where_)
     return layer
+
+
+def _weight_kind(meta: dict[str, Any], where_: str) -> WeightKind:
+    """A layer's :class:`WeightKind` from its metadata: ``weight_kind``, or in files written
+    before it existed the 0/1 ``binary`` and ``ternary`` flags."""
+    if "weight_kind" in meta:
+        kind = str(meta["weight_kind"])
+        if kind not in {k.value for k in WeightKind}:
+            raise UnsupportedError(
+                f"{where_}: metadata 'weight_kind' is {kind!r}, expected one of {', '.join(k.value for k in WeightKind)}; re-export the network"
+            )
+        return WeightKind(kind)
+    if "binary" not in meta:
+        raise UnsupportedError(f"{where_}: metadata lacks 'weight_kind'; the file was not written by delaysnn's export_ir")
+    if bool(meta["binary"]):
+        return WeightKind.BINARY
+    return WeightKind.TERNARY if bool(meta.get("ternary", 0)) else WeightKind.FIXED
 
 
 def one_delay_per_synapse(dense: dict[int, np.ndarray], shape: tuple[int, int], where_: str) -> tuple[np.ndarray, np.ndarray]:

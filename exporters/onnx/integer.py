@@ -320,7 +320,7 @@ def _metadata(net: DelayNetwork, pad: int, record_spikes: bool) -> dict[str, str
         "delaysnn.layer_max_delays": json.dumps([layer.max_delay for layer in net.layers]),
         "delaysnn.extra_steps": str(pad),
         "delaysnn.latency": json.dumps(list(alignment(net, 0).latency)),
-        "delaysnn.readout_scale": repr(float(net.provenance.get("readout_scale", 1.0))),
+        "delaysnn.readout_scale": repr(float(net.readout_scale)),
         "delaysnn.spike_outputs": json.dumps([spikes_name(i) for i in range(hidden)] if record_spikes else []),
         "delaysnn.lowering": json.dumps(
             ["MatMulInteger" if _uses_uint8(layer, _max_payload(net, i)) else "MatMul(int64)" for i, layer in enumerate(net.layers)]

@@ -10,7 +10,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SPLIT = ("exporters/lava", "exporters/onnx")
-MAX_LINES = 500
 
 
 def _fresh(code: str) -> str:
@@ -51,6 +50,8 @@ print(type(made).__module__)
 """
 
 
+@pytest.mark.lava
+@pytest.mark.slow
 def test_lava_inside_exporters_lava_is_the_real_lava():
     call = "ours.build(net, steps=3)"
     code = REAL_PACKAGE.format(ours="lava", call=call, real="lava", modules=["lava", "lava.magma", "lava.proc.dense.process"])
@@ -60,6 +61,7 @@ def test_lava_inside_exporters_lava_is_the_real_lava():
     assert lines[1:] == ["lava.proc.dense.process", "lava.proc.lif.process"]
 
 
+@pytest.mark.slow
 def test_onnx_inside_exporters_onnx_is_the_real_onnx():
     call = "ours.run(net, [[[1, 0, 1]] * 4]).voltages"
     code = REAL_PACKAGE.format(ours="onnx", call=call, real="onnx", modules=["onnx", "onnxruntime"])
@@ -69,7 +71,7 @@ def test_onnx_inside_exporters_onnx_is_the_real_onnx():
 
 
 @pytest.mark.parametrize("package", SPLIT)
-def test_split_modules_stay_under_500_lines(package):
-    sizes = {p.name: len(p.read_text().splitlines()) for p in sorted((ROOT / package).glob("*.py"))}
-    assert len(sizes) >= 5, sizes  # split by job, not one module
-    assert max(sizes.values()) < MAX_LINES, sizes
+def test_backend_packages_are_split_by_job(package):
+    """Split by job, not one module (the length of every module: tests/test_architecture.py)."""
+    modules = sorted(p.name for p in (ROOT / package).glob("*.py"))
+    assert len(modules) >= 5, modules

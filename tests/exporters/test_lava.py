@@ -1,6 +1,7 @@
-"""Lava backend: spike-exact parity of sim, Lava and netx-loaded Lava on random networks (the
-hand-built edge probes are conformance cases: tests/conformance.py, run by tests/test_conformance.py
-on every backend); refusal of networks that break the Loihi 2 profile or that netx cannot represent.
+"""Lava backend: what only Lava and netx have (bit-accurate model selection, DelayDense against
+DelaySparse, the netx file, clipping); refusal of networks that break the Loihi 2 profile or that
+netx cannot represent. Parity on the edge probes and on random networks is the conformance
+harness's (tests/conformance.py, run on every backend by tests/test_conformance.py).
 
 Lava runs are slow (about a second per network): networks are small and steps few, but every
 edge of the arithmetic is probed. The whole file should take well under three minutes.
@@ -17,25 +18,20 @@ import warnings
 import h5py
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from delaysnn import sim
 from delaysnn.errors import HardwareLimitError, UnsupportedError
 from delaysnn.ir import READOUT_VTH
-from delaysnn.verify import compare, verify
-from tests.conformance import case
-from tests.factories import FRONTIER_SPECS, NetSpec, networks, random_input, random_network
+from delaysnn.verify import verify
+from tests.conformance import assert_identical, case
+from tests.factories import FRONTIER_SPECS, NetSpec, random_input, random_network
 
 pytest.importorskip("lava.proc.lif.models")
 from exporters import lava as elava  # noqa: E402
 
-LAVA_SETTINGS = settings(max_examples=14, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
-
-
-def assert_parity(reference: sim.SimResult, other: sim.SimResult, backend: str) -> None:
-    report = compare(reference, other, backend)
-    assert report.ok, report.summary()
+pytestmark = pytest.mark.lava
 
 
 # --- laziness, model selection, time alignment -------------------------------------------------
@@ -53,31 +49,14 @@ def test_lava_selects_the_bit_accurate_models_and_aligns_like_the_sim():
     res = elava.run(c.net, c.x, steps=c.steps)
     assert res.extra["models"] == {"LIF": "PyLifModelBitAcc", "DelayDense": "PyDelayDenseModelBitAcc"}
     assert res.alignment == ref.alignment
-    assert_parity(c.expected, res, "lava")
-
-
-# --- parity ----------------------------------------------------------------------------------
-
-
-@LAVA_SETTINGS
-@given(net=networks(max_width=5, max_layers=3), t_in=st.integers(1, 8), seed=st.integers(0, 999))
-def test_random_networks_sim_equals_lava(net, t_in, seed):
-    x = random_input(net, 2, t_in, rate=0.5, seed=seed)
-    assert_parity(sim.simulate(net, x), elava.run(net, x), "lava")
-
-
-@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
-@given(net=networks(max_width=5, max_layers=3, netx=True), t_in=st.integers(1, 8), seed=st.integers(0, 999))
-def test_random_networks_sim_equals_netx(net, t_in, seed):
-    assume(all(elava.netx_weight_problem(lay.weight.astype(np.int64) << lay.weight_exp) is None for lay in net.layers))
-    x = random_input(net, 2, t_in, rate=0.5, seed=seed)
-    assert_parity(sim.simulate(net, x), elava.netx.run(net, x), "netx")
+    assert_identical(c.expected, res, "lava")
 
 
 # --- the memory frontier: delay bits, ternary, pruned layers; DelaySparse --------------------------
 
 
 @pytest.mark.parametrize("spec", [FRONTIER_SPECS[i] for i in (1, 2, 3)], ids=lambda s: f"seed{s.seed}")
+@pytest.mark.slow
 def test_frontier_networks_sim_equals_lava_dense_and_sparse(spec):
     """Delay grids, ternary and pruned layers (all-zero rows and columns): DelayDense and
     DelaySparse both reproduce the sim."""
@@ -88,7 +67,7 @@ def test_frontier_networks_sim_equals_lava_dense_and_sparse(spec):
     for sparse in (False, True):
         got = elava.run(net, x, sparse=sparse)
         assert set(got.extra["models"]) == {"LIF", "DelaySparse" if sparse else "DelayDense"}
-        assert_parity(ref, got, "lava")
+        assert_identical(ref, got, "lava")
 
 
 def test_sparse_layers_are_chosen_per_layer():
@@ -103,7 +82,7 @@ def test_sparse_layers_are_chosen_per_layer():
     got = elava.run(net, x, copies=1)
     assert set(got.extra["models"]) == {"LIF", "DelayDense", "DelaySparse"}
     assert set(elava.run(net, x).extra["models"]) == {"LIF", "DelaySparse"}
-    assert_parity(ref, got, "lava")
+    assert_identical(ref, got, "lava")
 
 
 def test_pruned_ternary_network_through_netx_dense_and_sparse(tmp_path):
@@ -127,7 +106,7 @@ def test_pruned_ternary_network_through_netx_dense_and_sparse(tmp_path):
         assert kinds == ({"DelayDense"} if sparse is False else {"DelaySparse"})
         if sparse is None:
             assert [syn.weights.init.nnz for syn in graph.synapses] == [int((lay.weight != 0).sum()) for lay in net.layers]
-        assert_parity(ref, elava.run_graph(graph), "netx")
+        assert_identical(ref, elava.run_graph(graph), "netx")
 
 
 def test_verify_runs_every_backend_against_the_sim():
@@ -163,7 +142,7 @@ def test_clipping_is_explicit():
     assert max(lay.max_delay for lay in clipped.layers) == 62 and net.layers[0].max_delay == 70
     assert clipped.provenance["delays_clipped_to"] == 62
     x = random_input(clipped, 1, 4)
-    assert_parity(sim.simulate(clipped, x), elava.run(clipped, x), "lava")
+    assert_identical(sim.simulate(clipped, x), elava.run(clipped, x), "lava")
 
 
 def test_graded_payload_products_that_overflow_lava_int32_are_refused():
@@ -213,7 +192,7 @@ def test_save_netx_layout(tmp_path):
             assert g["neuron/iDecay"][()] == n.du + 1 and g["neuron/vDecay"][()] == n.dv
             assert g["neuron/vThMant"][()] == (READOUT_VTH if n.vth is None else n.vth)
             assert g["neuron/refDelay"][()] == 1 and not g["neuron/gradedSpike"][()]
-    assert_parity(sim.simulate(net, x[:, :10]), elava.run_netx(path, x[:, :10]), "netx")
+    assert_identical(sim.simulate(net, x[:, :10]), elava.run_netx(path, x[:, :10]), "netx")
 
 
 def _lava_realizes_exactly(w: np.ndarray) -> bool:

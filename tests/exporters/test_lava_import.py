@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 SCRIPT = """
 from tqdm import tqdm
 for _ in tqdm(range(2)):
@@ -19,6 +21,7 @@ print("ok")
 """
 
 
+@pytest.mark.lava
 def test_lava_runs_after_tqdm_fixed_the_start_method():
     root = Path(__file__).resolve().parents[2]
     out = subprocess.run([sys.executable, "-c", SCRIPT], cwd=root, capture_output=True, text=True, timeout=300)

@@ -1,19 +1,20 @@
-"""ONNX backend: onnxruntime reproduces ``delaysnn.sim`` spike for spike on random networks (every
-edge of the arithmetic, both MatMul lowerings, register wraps), the file passes the full checker,
-one file runs any batch and length, ``describe`` reports it, and the float export matches torch."""
+"""ONNX backend: what only ONNX has. Parity with ``delaysnn.sim`` on the edge, frontier,
+hand-made and random networks is the conformance harness's (tests/conformance.py, run on every
+backend by tests/test_conformance.py); here: both MatMul lowerings are reached, the file passes the
+full checker, one file runs any batch and length, ``describe`` reports it, and the float export
+matches torch."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from delaysnn.errors import DataError, UnsupportedError
 from delaysnn.ir import DelayLayer, DelayNetwork, NeuronParams
 from delaysnn.sim import activation_bound, simulate
-from tests.factories import FRONTIER_SPECS, NAMED_SPECS, NetSpec, net_specs, random_input, random_network
+from tests.conformance import assert_identical, case
+from tests.factories import NAMED_SPECS, NetSpec, random_input, random_network
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
@@ -23,60 +24,16 @@ from exporters.onnx.describe import _node_counts  # noqa: E402
 from exporters.onnx.floating import export_float  # noqa: E402
 from exporters.onnx.integer import _max_payload, _uses_uint8  # noqa: E402
 
-
-def assert_same(got, ref) -> None:
-    """Zero mismatches: every hidden layer's spikes and the readout voltages, with dtypes,
-    shapes and the time alignment; the first mismatch is named (layer, sample, step, neuron)."""
-    assert got.alignment == ref.alignment
-    assert len(got.spikes) == len(ref.spikes)
-    pairs = [(f"layer {i} spikes", a, b) for i, (a, b) in enumerate(zip(got.spikes, ref.spikes))]
-    pairs.append(("readout voltages", got.voltages, ref.voltages))
-    for what, a, b in pairs:
-        assert a.shape == b.shape and a.dtype == b.dtype, f"{what}: {a.shape} {a.dtype} vs sim {b.shape} {b.dtype}"
-        bad = np.argwhere(a != b)
-        assert bad.size == 0, f"{what}: {len(bad)} mismatches, first at (sample, step, neuron) {tuple(bad[0])}: onnx {a[tuple(bad[0])]} sim {b[tuple(bad[0])]}"
+# The networks that pick each MatMul lowering and wrap Lava's int32 registers; their parity on
+# every backend is in the conformance harness (tests/conformance.py), with the named networks.
+LOWERING_CASES = ("hot_weight_exp_7_seed7", "graded_12_bit_int32_wraps", "graded_24_bit", *(f"named_seed{s.seed}" for s in NAMED_SPECS))
 
 
-# Named edges, on top of hypothesis' draws: delays 0 and 62, binary, du/dv extremes, graded
-# payloads beyond uint8 (int64 MatMul), activations that wrap Lava's int32 registers.
-EDGE_SPECS = [
-    *NAMED_SPECS,
-    NetSpec(sizes=(4, 6, 3), hot=True, weight_exp=7, seed=7),
-    NetSpec(sizes=(3, 4, 2), input_bits=12, weight_exp=7, hot=True, seed=8),  # int64 path, int32 wraps
-    NetSpec(sizes=(2, 3, 2), input_bits=24, weight_exp=7, seed=9),
-]
-
-
-@pytest.mark.parametrize("spec", EDGE_SPECS, ids=lambda s: f"seed{s.seed}")
-def test_parity_edge_networks(spec: NetSpec) -> None:
-    net = random_network(spec)
-    x = random_input(net, batch=3, steps=30, rate=0.4, seed=spec.seed)
-    assert_same(eonnx.run(net, x), simulate(net, x))
-
-
-@pytest.mark.parametrize("spec", FRONTIER_SPECS, ids=lambda s: f"seed{s.seed}")
-def test_parity_frontier_networks(spec: NetSpec) -> None:
-    """Delay bits on both grids, ternary and pruned layers (all-zero rows and columns, one synapse)."""
-    net = random_network(spec)
-    x = random_input(net, batch=3, steps=30, rate=0.4, seed=spec.seed)
-    ref = simulate(net, x)
-    assert all(s.any() for s in ref.spikes) and ref.voltages.any()  # the comparison is not of silence
-    assert_same(eonnx.run(net, x), ref)
-
-
-@settings(max_examples=150, deadline=None)
-@given(spec=net_specs(max_delay=62), batch=st.integers(1, 4), steps=st.integers(1, 40), rate=st.sampled_from([0.05, 0.3, 0.9]))
-def test_parity_random_networks(spec: NetSpec, batch: int, steps: int, rate: float) -> None:
-    net = random_network(spec)
-    x = random_input(net, batch, steps, rate=rate, seed=spec.seed)
-    assert_same(eonnx.run(net, x), simulate(net, x))
-
-
-def test_edge_specs_reach_every_lowering() -> None:
-    """The named edges really exercise the int64 MatMul and the int32-register wraps."""
+def test_edge_cases_reach_every_lowering() -> None:
+    """The conformance cases really exercise the int64 MatMul and the int32-register wraps."""
     lowerings, wraps = set(), 0
-    for spec in EDGE_SPECS:
-        net = random_network(spec)
+    for name in LOWERING_CASES:
+        net = case(name).net
         for i, layer in enumerate(net.layers):
             payload = _max_payload(net, i)
             lowerings.add(_uses_uint8(layer, payload))
@@ -90,28 +47,6 @@ def test_uint8_product_only_where_no_int16_pair_saturates(payload: int, weight: 
     pair of 255 x 127 (64770) came out wrong on an AVX2 machine, so such layers take int64 MatMul."""
     layer = DelayLayer(np.full((2, 4), weight, np.int32), np.zeros((2, 4), np.int32), NeuronParams(0, 0, 100, np.zeros(2, np.int32)))
     assert _uses_uint8(layer, payload) is uint8
-
-
-def _handmade(du: int, dv: int, vth: int, bias: int, weight: int, delay: int) -> DelayNetwork:
-    """1 -> 1 -> 1 network; the readout copies the hidden spikes through weight 1, delay 0."""
-    hidden = DelayLayer(np.array([[weight]], np.int32), np.array([[delay]], np.int32), NeuronParams(du, dv, vth, np.array([bias], np.int32)))
-    readout = DelayLayer(np.array([[1]], np.int32), np.array([[0]], np.int32), NeuronParams(4095, 4095, None, np.array([0], np.int32)))
-    return DelayNetwork(input_size=1, layers=[hidden, readout], input_bits=3)
-
-
-@pytest.mark.parametrize(
-    "params",
-    [
-        (0, 0, 5, 0, 7, 0),  # no decay at all: u and v integrate forever
-        (4095, 4095, 0, 0, 1, 3),  # everything cleared each step, threshold 0
-        (100, 2000, 3, -300, 127, 62),  # negative bias: truncation toward zero of negative v
-        (0, 0, 2**17 - 1, 4095, 127, 1),  # v saturates at 2**23 - 1
-    ],
-)
-def test_parity_handmade(params: tuple[int, ...]) -> None:
-    net = _handmade(*params)
-    x = np.tile(np.array([7, 0, 3, 7, 7, 1, 0, 0, 5, 7])[None, :, None], (2, 8, 1))
-    assert_same(eonnx.run(net, x), simulate(net, x))
 
 
 @pytest.fixture(scope="module")
@@ -137,14 +72,14 @@ def test_dynamic_batch_and_time_on_one_file(saved) -> None:
         x = random_input(net, batch, steps, rate=0.3, seed=batch)
         got = eonnx.run_session(sess, x)
         assert got.voltages.shape == (batch, steps + eonnx.extra_steps(net), 3)
-        assert_same(got, simulate(net, x))
+        assert_identical(simulate(net, x), got, "onnx")
 
 
 def test_explicit_steps_pad_and_truncate(saved) -> None:
     net, path = saved
     x = random_input(net, 2, 12, rate=0.3, seed=3)
     for steps in (4, 40):
-        assert_same(eonnx.run(path, x, steps=steps), simulate(net, x, steps=steps))
+        assert_identical(simulate(net, x, steps=steps), eonnx.run(path, x, steps=steps), "onnx")
 
 
 def test_without_spike_outputs() -> None:
