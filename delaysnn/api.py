@@ -530,12 +530,23 @@ def run_simulation(net: DelayNetwork, x: EvaluationInputs, float_model: Any = No
 
 
 def float_model_of(source: str | os.PathLike | DelayNetwork) -> Any:
-    """The float model of a checkpoint ``source`` (to compare its integer network with); None for
-    an IR file or a ``DelayNetwork``, which have none."""
+    """The float model of a checkpoint ``source`` (to compare its integer network with), as it was
+    trained: a QAT checkpoint's forward pass runs through the grids it recorded (its plain float
+    forward is a model nobody trained: a ternary QAT model scored 67 % that way, 81 % as trained).
+    None for an IR file or a ``DelayNetwork``, which have none."""
+    from .checkpoint import load_checkpoint_and_metadata
+    from .spec import DeploySpec
+
     if isinstance(source, DelayNetwork) or is_ir_file(source):
         return None
     with naming(source):
-        return load(source)
+        model, meta = load_checkpoint_and_metadata(source)
+    trained = DeploySpec.from_meta(meta)
+    if trained.weight_grid_given:
+        model.set_qat(trained.weight_bits, trained.binary, trained.ternary)
+    if trained.delay_bits is not None:
+        model.set_delay_qat(trained.delay_bits, trained.delay_grid or "step")
+    return model
 
 
 def verify(

@@ -181,3 +181,22 @@ def test_the_search_table_shows_agreement_beside_every_integer_accuracy(syntheti
     net = quantize_model(model, weight_bits=8, input_bits=1)
     acc, agree = accuracy_and_agreement(net, test_set, predictions(net, test_set))
     assert agree == 1.0 and acc < 1.0
+
+
+def test_a_qat_checkpoint_is_compared_as_it_was_trained(tmp_path, synthetic_test):
+    """A QAT checkpoint's float model runs through the grids it records (its plain float forward
+    is a model nobody trained), so its binary integer network agrees with it far more than the
+    plain forward does."""
+    from delaysnn.checkpoint import load_checkpoint_and_metadata, save_checkpoint
+
+    x, y = synthetic_test
+    model, meta = load_checkpoint_and_metadata(EXAMPLE)
+    path = tmp_path / "binary-qat.pt"
+    save_checkpoint(model, path, {**meta, "qat": "binary", "delay_bits": 4, "delay_grid": "cap"})
+    trained = api.float_model_of(path)
+    assert all(s.qat == (None, True, False) and s.delay_qat == (4, "cap") for s in trained.synapses)
+    net, _ = api.load_network(path)
+    as_trained = run_with_float(trained, net, as_inputs(x, y))[1]
+    plain = run_with_float(api.load(path), net, as_inputs(x, y))[1]
+    assert as_trained.float_agreement > plain.float_agreement
+    assert api.float_model_of(EXAMPLE).synapses[0].qat is None  # no QAT recorded: the plain forward
