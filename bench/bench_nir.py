@@ -24,6 +24,7 @@ from common import MAX_DELAY, SIZES, float_model, shd_network
 from common import best_of as best_time
 
 from delaysnn import ir
+from delaysnn.app.from_nir import read_float
 
 
 def nir_write_size(graph: Any) -> int:
@@ -67,7 +68,7 @@ def bench_float(repeat: int) -> dict[str, Any]:
     model = float_model(round_delays=False)
     t_export, graph = best_time(lambda: enir.export_float(model), repeat)
     t_write, data = best_time(lambda: enir.to_bytes(graph), repeat)
-    t_read, _ = best_time(lambda: enir.read_float(data), repeat)
+    t_read, _ = best_time(lambda: read_float(data), repeat)
     return {"export_s": t_export, "write_s": t_write, "read_s": t_read, "file_bytes": len(data)}
 
 

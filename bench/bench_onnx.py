@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 from common import MAX_DELAY, SIZES, float_model, set_threads
 
+from delaysnn.app.verify import compare
 from delaysnn.ir import DelayLayer, DelayNetwork, NeuronParams
-from delaysnn.verify import compare
 
 INPUT_BITS = 3  # counts 0..5 of 5 summed SHD channels
 ACTIVITY = 0.03

@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 from common import SIZES, best_of, float_model, set_threads, shd_network
 
+from delaysnn.app.verify import compare
 from delaysnn.ir import DelayNetwork
-from delaysnn.verify import compare
 from tests.factories import shd_like_input  # graded counts 0..5, 4 % of the bins active
 
 

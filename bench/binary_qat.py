@@ -30,9 +30,9 @@ import numpy as np
 import torch
 from speech import BINARY_QAT, integer_accuracy, load_splits
 
-from delaysnn.checkpoint import load_checkpoint, load_checkpoint_and_metadata, save_checkpoint
-from delaysnn.pipeline import QuantizeOptions
-from delaysnn.train import TrainOptions, deployment_settings, train
+from delaysnn.app.pipeline import QuantizeOptions
+from delaysnn.model.checkpoint import load_checkpoint, load_checkpoint_and_metadata, save_checkpoint
+from delaysnn.training.train import TrainOptions, deployment_settings, train
 
 DEPLOY = QuantizeOptions(binary=True, target="loihi")  # bench/speech.py's "loihi2 binary"
 TEACHER = "@float"  # stands for the float checkpoint the run starts from

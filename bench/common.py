@@ -63,10 +63,10 @@ def float_model(round_delays: bool = True) -> Any:
 
 def scored(model: Any, net: DelayNetwork, x: Any, y: Any) -> dict[str, Any]:
     """``net``'s accuracy on ``(x, y)`` beside its agreement with the float ``model`` there
-    (``delaysnn.agreement``: predicted classes, hidden spikes per layer): equal accuracies can
+    (``delaysnn.app.agreement``: predicted classes, hidden spikes per layer): equal accuracies can
     hide different predictions, so every bench table prints both."""
-    from delaysnn.agreement import run_with_float
-    from delaysnn.pipeline import as_inputs
+    from delaysnn.app.agreement import run_with_float
+    from delaysnn.app.pipeline import as_inputs
 
     run, agreement = run_with_float(model, net, as_inputs(x, y))
     return {"accuracy": float((run.predictions == y).mean()), **agreement.to_dict()}

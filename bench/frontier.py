@@ -12,7 +12,7 @@ Two parts per task, relative to the task's float model (speech: ``out/speech/mod
    from the float model, BatchNorm statistics frozen), 80 % pruned + 4-bit weights
    (``--prune-epochs``, positions learning as well: pruning loses far more than rounding);
    plus the two delay grids (``cap``, ``step``) after PTQ at 5, 4 and 3 bits, to choose the default.
-2. **Search**: :func:`delaysnn.frontier.search` over weight bits x delay bits x pruning (PTQ for
+2. **Search**: :func:`delaysnn.app.frontier.search` over weight bits x delay bits x pruning (PTQ for
    every candidate, short QAT for the front), selected on a validation split held out by speaker
    and reported on test. Speech caveat: the cached float model saw the validation speakers in
    training, so validation accuracies there are optimistic; the test split is never seen.
@@ -33,11 +33,11 @@ import common
 import numpy as np
 import torch
 
-from delaysnn.checkpoint import load_checkpoint, save_checkpoint
+from delaysnn.app.frontier import Candidate, accuracy_and_agreement, float_classes, plot, search, table
 from delaysnn.data.datasets import SpikeDataset, validation_split
-from delaysnn.frontier import Candidate, accuracy_and_agreement, float_classes, plot, search, table
+from delaysnn.model.checkpoint import load_checkpoint, save_checkpoint
 from delaysnn.quantization import NETX_OPTIONS, input_bits_for, quantize_model
-from delaysnn.train import TrainOptions, evaluate, train
+from delaysnn.training.train import TrainOptions, evaluate, train
 from hardware import load_profile
 
 # The fine-tuning of a target, beyond its candidate's grids: "qat" (--qat-epochs), "prune"
@@ -57,8 +57,8 @@ def parity(net: Any, x: np.ndarray, netx_samples: int) -> dict[str, int]:
     onnxruntime on every sample of ``x``, netx on the first ``netx_samples`` (its files hold dense
     copies: ~3 samples/s); and the hidden spikes the sim fired on ``x`` (parity of a silent network
     proves nothing)."""
+    from delaysnn.app.verify import verify_batches
     from delaysnn.sim import simulate_batches
-    from delaysnn.verify import verify_batches
 
     out: dict[str, int] = {}
     batches = [x[i : i + 256] for i in range(0, x.shape[0], 256)]
@@ -71,7 +71,7 @@ def parity(net: Any, x: np.ndarray, netx_samples: int) -> dict[str, int]:
 
 
 def speech(args: argparse.Namespace) -> tuple[Any, SpikeDataset, SpikeDataset, SpikeDataset, dict[str, Any]]:
-    from delaysnn.demo import speech_config, speech_workload
+    from delaysnn.app.demo import speech_config, speech_workload
     from delaysnn.model import DelaySNN
 
     work = speech_workload(args.data, seed=0, echo=print)
@@ -93,7 +93,7 @@ def speech(args: argparse.Namespace) -> tuple[Any, SpikeDataset, SpikeDataset, S
 
 
 def synthetic(args: argparse.Namespace) -> tuple[Any, SpikeDataset, SpikeDataset, SpikeDataset, dict[str, Any]]:
-    from delaysnn.demo import synthetic_workload
+    from delaysnn.app.demo import synthetic_workload
     from delaysnn.model import DelaySNN
 
     work = synthetic_workload()

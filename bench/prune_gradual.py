@@ -53,13 +53,13 @@ import common
 import numpy as np
 import torch
 
-from delaysnn import api
-from delaysnn.checkpoint import load_checkpoint_and_metadata, save_checkpoint
-from delaysnn.demo import speech_workload
+from delaysnn.app import api
+from delaysnn.app.demo import speech_workload
+from delaysnn.app.frontier import Candidate, accuracy_and_agreement, float_classes
 from delaysnn.estimate.storage import core_limits_of, cores_needed, network_cores
-from delaysnn.frontier import Candidate, accuracy_and_agreement, float_classes
+from delaysnn.model.checkpoint import load_checkpoint_and_metadata, save_checkpoint
 from delaysnn.quantization import NETX_OPTIONS, input_bits_for, quantize_model
-from delaysnn.train import TrainOptions, deployment_settings, evaluate, train
+from delaysnn.training.train import TrainOptions, deployment_settings, evaluate, train
 from hardware import load_profile
 
 FLOAT_MODEL = common.ROOT / "out" / "speech" / "model.pt"

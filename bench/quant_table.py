@@ -24,10 +24,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from delaysnn.agreement import float_predictions, run_with_float  # noqa: E402
+from delaysnn.app.agreement import float_predictions, run_with_float  # noqa: E402
+from delaysnn.app.pipeline import as_inputs  # noqa: E402
 from delaysnn.data.datasets import SpikeDataset, SyntheticTask, synthetic_splits  # noqa: E402
 from delaysnn.model import DelaySNN  # noqa: E402
-from delaysnn.pipeline import as_inputs  # noqa: E402
 from delaysnn.quantization import NETX_OPTIONS, input_bits_for, quantize_with_report  # noqa: E402
 from hardware import load_profile  # noqa: E402
 
@@ -47,7 +47,7 @@ def accuracy_table(
     configs: list[tuple[str, dict[str, Any] | None]] | None = None,
 ) -> list[dict[str, Any]]:
     """One row per config: accuracy, agreement with the float model (predicted classes, and hidden
-    spikes per layer: ``delaysnn.agreement``), mean relative weight error, hidden spike rate, and
+    spikes per layer: ``delaysnn.app.agreement``), mean relative weight error, hidden spike rate, and
     time. ``configs``: ``(name, quantize options | None)``."""
     configs = DEFAULT_CONFIGS if configs is None else configs
     y = test_set.y.numpy()
@@ -100,9 +100,9 @@ def markdown(rows: list[dict[str, Any]], title: str = "") -> str:
 
 
 def trained_model(epochs: int, train_set: SpikeDataset, test_set: SpikeDataset, seed: int) -> DelaySNN:
-    """The demo's model, trained on the synthetic task with ``delaysnn.train``."""
-    from delaysnn.demo import demo_config
-    from delaysnn.train import TrainOptions, train
+    """The demo's model, trained on the synthetic task with ``delaysnn.training.train``."""
+    from delaysnn.app.demo import demo_config
+    from delaysnn.training.train import TrainOptions, train
 
     torch.manual_seed(seed)
     model = DelaySNN(demo_config(SyntheticTask()))
@@ -117,7 +117,7 @@ def qat_rows(
     kept), then quantize it with the same config."""
     import copy
 
-    from delaysnn.train import TrainOptions, train
+    from delaysnn.training.train import TrainOptions, train
 
     rows = []
     for name, options in DEFAULT_CONFIGS:
@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(2)
     train_set, test_set = synthetic_splits(SyntheticTask(), n_train=args.samples, n_test=512, seed=args.seed)
     if args.checkpoint:
-        from delaysnn.checkpoint import load_checkpoint
+        from delaysnn.model.checkpoint import load_checkpoint
 
         model = load_checkpoint(args.checkpoint)
     else:

@@ -23,12 +23,12 @@ import common  # noqa: F401  (puts the repository root on sys.path)
 import numpy as np
 import torch
 
-from delaysnn.checkpoint import load_checkpoint, load_checkpoint_and_metadata, save_checkpoint
+from delaysnn.app.demo import SPEECH_HIDDEN, speech_config, speech_workload
+from delaysnn.app.pipeline import QuantizeOptions, load_network
 from delaysnn.data.datasets import SpikeDataset
-from delaysnn.demo import SPEECH_HIDDEN, speech_config, speech_workload
 from delaysnn.model import DelaySNN, class_scores
-from delaysnn.pipeline import QuantizeOptions, load_network
-from delaysnn.train import TrainOptions, train
+from delaysnn.model.checkpoint import load_checkpoint, load_checkpoint_and_metadata, save_checkpoint
+from delaysnn.training.train import TrainOptions, train
 
 # Published SHD results (real recorded speech), cited for context only.
 PUBLISHED = [
@@ -146,7 +146,7 @@ def export_example(checkpoint: Path, test_set: SpikeDataset, out_dir: Path, n: i
 
 def parity(net: Any, x: np.ndarray, backends: list[str]) -> list[tuple[str, int, int, str]]:
     """(backend, values compared, mismatches, note) per backend."""
-    from delaysnn.verify import verify
+    from delaysnn.app.verify import verify
 
     rows = []
     for r in verify(net, x, backends):

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/train_throughput.py [--batch 64] [--steps 5] [--hidden 128] [--threads N] [--json]
 
-One training step is what ``delaysnn.train`` does per batch: forward_trace, the SNN-delays class
+One training step is what ``delaysnn.training.train`` does per batch: forward_trace, the SNN-delays class
 scores and cross-entropy (under ``torch.autocast(bfloat16)`` for bf16), backward, two Adam steps,
 the position clamp. Model: SHD-shaped 140-128-128-20, max delay 25, T = 100, random graded input
 0..5 at ~4 % activity. Devices: cpu, and every CUDA device torch sees (so the first GPU run

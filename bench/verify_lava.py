@@ -23,16 +23,16 @@ from typing import Any
 
 import common  # noqa: F401  (puts the repository root on sys.path)
 
-from delaysnn.pipeline import QuantizeOptions, evaluation_batches, load_network
+from delaysnn.app.pipeline import QuantizeOptions, evaluation_batches, load_network
+from delaysnn.app.verify import compare, verify_batches
 from delaysnn.sim import simulate
-from delaysnn.verify import compare, verify_batches
 from exporters import lava
 from exporters.lava.netx_read import NetxBackend, netx_copies
 
 # Runs in the --base checkout: its lava.run on the first N samples, the rate on stdout.
 BASE_SNIPPET = """
 import sys, time
-from delaysnn.pipeline import evaluation_batches, load_network
+from delaysnn.app.pipeline import evaluation_batches, load_network
 from exporters import lava
 net, _ = load_network(sys.argv[1])
 x = evaluation_batches(net, "shd", sys.argv[2], None).make(0, int(sys.argv[3]))

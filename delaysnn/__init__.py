@@ -10,14 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import DelaysnnError
+from .version import __version__
 
-__version__ = "0.1.0"
 __all__ = ["DelaysnnError", "load", "quantize", "simulate", "__version__"]
 
 
 def load(path: Any) -> Any:
     """Load a delaysnn checkpoint (``.pt``) as a float ``DelaySNN`` in eval mode."""
-    from .checkpoint import load_checkpoint
+    from .model.checkpoint import load_checkpoint
 
     return load_checkpoint(path)
 

@@ -49,6 +49,13 @@ INPUT_BITS_MAX = 24  # graded payload width: Lava's graded spike ports are 24 bi
 READOUT_VTH = VTH_MAX
 READOUT_RESET_V = READOUT_VTH << THRESHOLD_SHIFT  # a readout voltage above this resets to 0
 
+# --- the deployment recipe's grids ---------------------------------------------------------------
+# Delay bit widths a layer may declare: 12 bits cover delaysnn.limits.MAX_DELAY_STEPS (4096
+# steps); Loihi 2's 62-step delays need 6.
+DELAY_BITS_MAX = 12
+DELAY_GRID_MODES = ("step", "cap")  # a layer's delays on multiples of a step, or clipped to 2**bits - 1
+PRUNE_SCOPES = ("layer", "global")  # pruning ranks magnitudes per layer or over the network
+
 # --- time --------------------------------------------------------------------------------------
 LAYER_LATENCY = 1  # each DelayDense buffers its output one step: a delay-0 spike arrives next step
 

@@ -4,8 +4,8 @@ and deployed on (the weight grid, the delay grid, pruning), with every rule abou
 :meth:`DeploySpec.from_meta`) and its label for reports; and :class:`FineTuning`, the recipe
 ``train --init`` uses to fine-tune a checkpoint through those grids.
 
-A core module: it imports nothing from the application, the model or the exporters (the grids'
-ranges come from :mod:`delaysnn.quantization.grids`, read when validating).
+A core module beside ``errors`` and ``constants``: it imports no other package of delaysnn (the
+grids' ranges are constants, which :mod:`delaysnn.quantization.grids` uses too).
 """
 
 from __future__ import annotations
@@ -67,8 +67,7 @@ class DeploySpec:
         """Every rule about the recipe itself, as one-line :class:`OptionError`s naming the option;
         ``training``: also what training through it needs (delay bits within Loihi 2's limit, so
         that ``export --target loihi`` takes the result). Returns the spec."""
-        from .constants import DELAYDENSE_DELAY_BITS
-        from .quantization.grids import DELAY_BITS_MAX, DELAY_GRID_MODES, PRUNE_SCOPES
+        from .constants import DELAY_BITS_MAX, DELAY_GRID_MODES, DELAYDENSE_DELAY_BITS, PRUNE_SCOPES
 
         if self.weights not in WEIGHT_KINDS:
             raise OptionError(f"weight grid {self.weights!r} unknown: use one of {', '.join(WEIGHT_KINDS)}")

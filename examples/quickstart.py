@@ -12,11 +12,11 @@ import numpy as np
 
 import delaysnn
 from delaysnn import ir
-from delaysnn.agreement import float_predictions
+from delaysnn.app.agreement import float_predictions
+from delaysnn.app.verify import verify
 from delaysnn.data.datasets import synthetic_splits
 from delaysnn.estimate import estimate
 from delaysnn.quantization import NETX_OPTIONS
-from delaysnn.verify import verify
 
 
 def main() -> None:

@@ -15,11 +15,11 @@ import argparse
 import numpy as np
 
 import delaysnn
-from delaysnn.checkpoint import save_checkpoint
 from delaysnn.data.heidelberg import load_heidelberg
 from delaysnn.model import DelaySNN, ModelConfig
+from delaysnn.model.checkpoint import save_checkpoint
 from delaysnn.quantization import input_bits_for
-from delaysnn.train import TrainOptions, train
+from delaysnn.training.train import TrainOptions, train
 
 
 def main() -> None:

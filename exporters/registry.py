@@ -6,7 +6,7 @@ Every backend offers the same protocol, each part where it can:
   :attr:`Backend.suffix`); ``export_float(model, path)`` writes the float model where the format
   holds one;
 - ``run(net, x, *, steps=None) -> SimResult``: run it on ``x`` (``[batch, time, input_size]``)
-  on ``delaysnn.sim``'s time axis, so ``delaysnn.verify`` compares it spike for spike;
+  on ``delaysnn.sim``'s time axis, so ``delaysnn.app.verify`` compares it spike for spike;
 - ``describe(path) -> dict``: a JSON-able summary of a file of the format (``delaysnn inspect``).
 
 ``delaysnn verify``, ``export --target``, ``inspect`` and the demo all look backends up here.
@@ -161,7 +161,7 @@ TARGETS: dict[str, Backend] = {
         ),
         Backend(
             "ir", "delaysnn's integer IR (.dnet: npz + JSON header)",
-            export_ref="delaysnn.ir:save", describe_ref="delaysnn.describe:describe_ir", suffix=".dnet",
+            export_ref="delaysnn.ir:save", describe_ref="delaysnn.estimate.describe:describe_ir", suffix=".dnet",
         ),
     )
 }

@@ -149,9 +149,9 @@ class Profile:
 
     def cores_needed(self, net: Any) -> int:
         """Approximate cores at this profile's per-core limits: the one rule,
-        ``delaysnn.estimate.storage.cores_needed`` per layer (neurons, and synaptic memory as
+        :func:`hardware.cores.cores_needed` per layer (neurons, and synaptic memory as
         stored: pruned synapses and per-layer delay bits take less)."""
-        from delaysnn.estimate.storage import core_limits_of, network_cores
+        from .cores import core_limits_of, network_cores
 
         return network_cores(net, core_limits_of(self))
 

@@ -33,9 +33,9 @@ from functools import cache
 
 import numpy as np
 
+from delaysnn.app.verify import compare
 from delaysnn.ir import READOUT_VTH, DelayLayer, DelayNetwork, NeuronParams, WeightKind
 from delaysnn.sim import SimResult, alignment
-from delaysnn.verify import compare
 from tests.factories import FRONTIER_SPECS, NAMED_SPECS, NetSpec, random_input, random_network, shd_like_network
 
 # A claim: a property of (network, reference run) the case exists to exercise.

@@ -1,4 +1,4 @@
-"""delaysnn.agreement: the integer network against its float model (predicted classes, hidden
+"""delaysnn.app.agreement: the integer network against its float model (predicted classes, hidden
 spikes), and where it is shown (simulate, estimate, quantize --data)."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from delaysnn import api
-from delaysnn.agreement import FloatComparison, run_with_float
+from delaysnn.app import api
+from delaysnn.app.agreement import FloatComparison, run_with_float
+from delaysnn.app.pipeline import as_inputs
 from delaysnn.model import predict
-from delaysnn.pipeline import as_inputs
 from delaysnn.sim import simulate, simulate_batches
 from tests.conftest import run_cli
 
@@ -121,9 +121,9 @@ def test_estimate_json_carries_it(tmp_path, capsys):
 @pytest.fixture
 def shd_model(tmp_path):
     """A small untrained SHD-shaped checkpoint (140 inputs, 20 classes) and an SHD-layout folder."""
-    from delaysnn.checkpoint import save_checkpoint
     from delaysnn.data.shd_file import write_shd
     from delaysnn.model import DelaySNN, ModelConfig
+    from delaysnn.model.checkpoint import save_checkpoint
 
     rng = np.random.default_rng(0)
     d = tmp_path / "shd"
@@ -159,8 +159,8 @@ def test_quantize_with_data_reports_it_on_the_test_split(tmp_path, capsys, shd_m
 
 
 def test_the_search_table_shows_agreement_beside_every_integer_accuracy(synthetic_test):
+    from delaysnn.app.frontier import Candidate, accuracy_and_agreement, float_classes, predictions, search, table
     from delaysnn.data.datasets import synthetic_splits
-    from delaysnn.frontier import Candidate, accuracy_and_agreement, float_classes, predictions, search, table
     from delaysnn.quantization import quantize_model
     from hardware import load_profile
 
@@ -187,7 +187,7 @@ def test_a_qat_checkpoint_is_compared_as_it_was_trained(tmp_path, synthetic_test
     """A QAT checkpoint's float model runs through the grids it records (its plain float forward
     is a model nobody trained), so its binary integer network agrees with it far more than the
     plain forward does."""
-    from delaysnn.checkpoint import load_checkpoint_and_metadata, save_checkpoint
+    from delaysnn.model.checkpoint import load_checkpoint_and_metadata, save_checkpoint
 
     x, y = synthetic_test
     model, meta = load_checkpoint_and_metadata(EXAMPLE)

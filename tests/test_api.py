@@ -1,11 +1,12 @@
-"""``delaysnn.api``: every job of the CLI called directly, on the example checkpoint and tiny runs."""
+"""``delaysnn.app.api``: every job of the CLI called directly, on the example checkpoint and tiny runs."""
 
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from delaysnn import api, ir, sim
+from delaysnn import ir, sim
+from delaysnn.app import api
 from delaysnn.errors import DelaysnnError
 
 EXAMPLE = str(Path(__file__).resolve().parents[1] / "examples" / "synthetic.pt")
@@ -70,9 +71,9 @@ def test_export_a_network_and_a_file(net, tmp_path):
 def test_export_checks_the_targets_profile(tmp_path):
     import torch
 
-    from delaysnn.checkpoint import save_checkpoint
     from delaysnn.errors import HardwareLimitError
     from delaysnn.model import DelaySNN, ModelConfig
+    from delaysnn.model.checkpoint import save_checkpoint
 
     torch.manual_seed(0)
     model = DelaySNN(ModelConfig(input_size=4, output_size=2, hidden_size=6, hidden_layers=1, max_delay=101)).eval()
@@ -111,9 +112,9 @@ def test_estimate_counts_given_and_task_inputs(net, x, tmp_path):
 
 
 def test_new_model_and_fit(tmp_path, x):
-    from delaysnn.checkpoint import load_checkpoint_and_metadata
     from delaysnn.model import ModelConfig
-    from delaysnn.train import TrainOptions
+    from delaysnn.model.checkpoint import load_checkpoint_and_metadata
+    from delaysnn.training.train import TrainOptions
 
     cfg = ModelConfig(input_size=x.channels, output_size=x.n_classes, hidden_size=8, hidden_layers=1, max_delay=5)
     fixed = api.new_model(cfg, learn_delays=False)

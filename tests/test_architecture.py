@@ -245,18 +245,29 @@ def test_the_loihi2_profile_agrees_with_the_arithmetic():
 
 # --- layers: package-level dependencies (issue #24) -------------------------------------------
 #
-# A package is the folder a module sits in (``delaysnn/api.py`` is in ``delaysnn``,
+# A package is the folder a module sits in (``delaysnn/app/api.py`` is in ``delaysnn.app``,
 # ``exporters/lava/graph.py`` in ``exporters.lava``). The module-level cycle test above passes
 # while whole packages still import each other through different modules: these rules read the
 # same graph (lazy imports and registry strings included) one level up.
 
 # The application layer and the CLI: the only importers of the backends.
-APPLICATION = ("delaysnn.api", "delaysnn.pipeline", "delaysnn.verify", "delaysnn.frontier", "delaysnn.demo", "delaysnn.inspect", "delaysnn.cli")
-TRAINING = ("delaysnn.train", "delaysnn.runs", "delaysnn.distributed")
+APPLICATION = ("delaysnn.app", "delaysnn.cli")
+TRAINING = ("delaysnn.training",)
 TORCH_MODEL = ("delaysnn.model",)
 
 
+# The top-level package's ``__init__`` (``load``/``quantize``/``simulate``) and ``__main__``
+# (``python -m delaysnn``) are the public facade over every layer, while the flat modules beside
+# them (errors, constants, fileio, limits, spec, version, ...) are the bottom layer that every
+# package imports. Python puts both in one folder, so the facade is a node of its own here; no
+# module of ours may import it (test_nothing_imports_the_facade).
+FACADE = ("delaysnn", "delaysnn.__main__")
+FACADE_NODE = "delaysnn (facade)"
+
+
 def _package(module: str) -> str:
+    if module in FACADE:
+        return FACADE_NODE
     return module if _is_package(module) else module.rpartition(".")[0]
 
 
@@ -291,47 +302,26 @@ def _imports_of(prefixes: tuple[str, ...], targets: tuple[str, ...]) -> list[str
     )
 
 
-# Package pairs that import each other today, each with what untangles it. The planned re-layout
-# (issue #24 item 2) must empty this table: a pair that is gone fails test_known_tangle_is_gone
-# (strict xfail) until its entry is deleted, and a pair not listed fails test_no_new_tangles.
-_FLAT = "the flat delaysnn/ holds leaf modules (errors, constants, fileio) beside the application that imports every package: #24 re-layout (delaysnn/app/)"
-KNOWN_TANGLES: dict[tuple[str, str], str] = {
-    ("delaysnn", "delaysnn.cli"): _FLAT,
-    ("delaysnn", "delaysnn.data"): _FLAT,
-    ("delaysnn", "delaysnn.estimate"): _FLAT,
-    ("delaysnn", "delaysnn.ir"): _FLAT,
-    ("delaysnn", "delaysnn.model"): _FLAT,
-    ("delaysnn", "delaysnn.quantization"): _FLAT,
-    ("delaysnn", "delaysnn.sim"): _FLAT,
-    ("delaysnn", "exporters"): _FLAT,
-    ("delaysnn", "hardware"): _FLAT,
-    ("delaysnn.estimate", "hardware"): "hardware reads estimate.storage, estimate prices with hardware: the core-count rule moves to hardware (#24)",
-    ("delaysnn.model", "delaysnn.quantization"): "model uses quantization.grids/folded, quantization folds the model: folding into delaysnn/model/, grids a leaf (#24)",
-    ("exporters", "exporters.lava"): "the registry names the backends, which import exporters._deps: the re-layout moves _deps below both",
-    ("exporters", "exporters.nir"): "the registry names the backends, which import exporters._deps: the re-layout moves _deps below both",
-    ("exporters", "exporters.onnx"): "the registry names the backends, which import exporters._deps: the re-layout moves _deps below both",
-}
-
-
 def test_package_graph_reader():
     graph = {"p.a": {"q.b"}, "q.b": {"p.c"}, "p.c": set(), "r.d": {"p.a"}}
     assert tangles(package_graph(graph)) == {("p", "q")}  # p.a -> q.b -> p.c: no module cycle, a package tangle
     assert not _cycles(graph)
-    assert _package("delaysnn.api") == "delaysnn" and _package("delaysnn.ir") == "delaysnn.ir"
+    assert _package("delaysnn.app.api") == "delaysnn.app" and _package("delaysnn.errors") == "delaysnn" and _package("delaysnn.ir") == "delaysnn.ir"
     assert _package("exporters.lava.graph") == "exporters.lava"
+    assert _package("delaysnn") == _package("delaysnn.__main__") == FACADE_NODE != _package("delaysnn.errors")
 
 
-def test_no_new_tangles():
-    new = sorted(tangles(package_graph()) - set(KNOWN_TANGLES))
-    assert not new, "packages that import each other (lazily or not): " + "; ".join(" <-> ".join(p) for p in new)
+def test_nothing_imports_the_facade():
+    """The facade imports every layer; a module importing it back (``from .. import X`` at the
+    top level) would tie its package to all of them."""
+    bad = sorted(f"{m} -> {d}" for m, deps in _tree_graph().items() if m not in FACADE for d in deps if d in FACADE)
+    assert not bad, bad
 
 
-@pytest.mark.parametrize(
-    "pair", [pytest.param(p, marks=pytest.mark.xfail(strict=True, reason=r)) for p, r in KNOWN_TANGLES.items()], ids=" <-> ".join
-)
-def test_known_tangle_is_gone(pair):
-    """Strict xfail: once a pair stops importing each other, delete its KNOWN_TANGLES entry."""
-    assert pair not in tangles(package_graph())
+def test_no_package_tangles():
+    """No two packages import each other (lazily or not): the layers show in the folders."""
+    found = sorted(tangles(package_graph()))
+    assert not found, "packages that import each other (lazily or not): " + "; ".join(" <-> ".join(p) for p in found)
 
 
 def test_only_the_application_and_the_cli_import_the_backends():
@@ -345,7 +335,6 @@ def test_backends_import_no_application_or_training_module():
     assert not bad, bad
 
 
-@pytest.mark.xfail(strict=True, reason="exporters/nir/importer.py builds the torch model: moves to delaysnn/convert/ in the #24 re-layout")
 def test_no_backend_imports_the_torch_model():
     bad = _imports_of(("exporters",), TORCH_MODEL)
     assert not bad, bad
@@ -356,7 +345,6 @@ def test_quantization_imports_no_application_training_or_backend():
     assert not bad, bad
 
 
-@pytest.mark.xfail(strict=True, reason="quantization folds the torch model (quantization.network, folded): folding moves into delaysnn/model/ (#24)")
 def test_quantization_imports_no_torch_model():
     bad = _imports_of(("delaysnn.quantization",), TORCH_MODEL)
     assert not bad, bad
@@ -368,10 +356,10 @@ MAX_LINES = 500
 # Modules allowed over MAX_LINES, each with its reason; an entry whose module is back under the
 # limit (or gone) fails test_long_module_allowances_are_still_needed, so it cannot outlive its reason.
 LONG_MODULES: dict[str, str] = {
-    "delaysnn/api.py": "one function per command, with its policy (api._train): split planned in the #24 re-layout (delaysnn/app/, Trainer)",
-    "delaysnn/verify.py": "parity, sharded runs, report files and JUnit in one module: split planned in the #24 re-layout (delaysnn/app/)",
-    "delaysnn/pipeline.py": "every command's option rules and loaders: split planned in the #24 re-layout (DeploySpec takes the recipe rules)",
-    "delaysnn/train.py": "train() holds QAT, pruning, distillation, DDP, AMP, selection: split into a Trainer in #24 item 3",
+    "delaysnn/app/api.py": "one function per command, with its policy (api._train): split with the Trainer (#24 item 3)",
+    "delaysnn/app/verify.py": "parity, sharded runs, report files and JUnit in one module: to split (#24)",
+    "delaysnn/app/pipeline.py": "every command's option rules and loaders: to split (DeploySpec takes the recipe rules, #24)",
+    "delaysnn/training/train.py": "train() holds QAT, pruning, distillation, DDP, AMP, selection: split into a Trainer in #24 item 3",
 }
 
 

@@ -14,10 +14,10 @@ import pytest
 import torch
 
 from delaysnn import ir, limits
-from delaysnn.checkpoint import save_checkpoint
+from delaysnn.app.verify import verify, verify_batches
 from delaysnn.estimate import estimate, random_input
+from delaysnn.model.checkpoint import save_checkpoint
 from delaysnn.sim import SimResult, simulate, simulate_batches
-from delaysnn.verify import verify, verify_batches
 from exporters import TARGETS, Backend
 from tests.conftest import run_cli
 from tests.factories import NetSpec, random_network, shd_like_input, shd_like_network
@@ -196,7 +196,7 @@ def test_checkpoint_state_values(case, tmp_path, capsys, tiny_model):
 
 
 def test_positions_within_half_a_step_are_accepted(tmp_path, tiny_model):
-    from delaysnn.checkpoint import load_checkpoint
+    from delaysnn.model.checkpoint import load_checkpoint
 
     path = _checkpoint(tmp_path, tiny_model, state={"readout.pos": lambda p: torch.full_like(p, 3.4)})
     assert int(load_checkpoint(path).readout.delays().min()) == 0
@@ -275,7 +275,7 @@ def test_zero_samples_refused(split, tmp_path, capsys):
 def test_train_refuses_an_empty_split(tiny_model):
     from delaysnn.data.datasets import SpikeDataset
     from delaysnn.errors import DataError
-    from delaysnn.train import TrainOptions, train
+    from delaysnn.training.train import TrainOptions, train
 
     empty = SpikeDataset(x=torch.zeros((0, 5, 6), dtype=torch.uint8), y=torch.zeros(0, dtype=torch.int64), n_classes=3, name="empty")
     with pytest.raises(DataError, match="no samples"):

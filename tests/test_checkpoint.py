@@ -3,8 +3,8 @@ import pickle
 import pytest
 import torch
 
-from delaysnn.checkpoint import load_checkpoint, save_checkpoint
 from delaysnn.errors import CheckpointError, DelaysnnError
+from delaysnn.model.checkpoint import load_checkpoint, save_checkpoint
 
 
 class Evil:

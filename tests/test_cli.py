@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from delaysnn.checkpoint import save_checkpoint
 from delaysnn.cli import main
+from delaysnn.model.checkpoint import save_checkpoint
 from tests.conftest import run_cli as run
 
 
@@ -78,7 +78,7 @@ def test_convert_foreign_checkpoint(tmp_path, capsys, tiny_model):
 
 
 def test_interrupted_training_leaves_no_output(tmp_path, capsys, monkeypatch):
-    import delaysnn.train as train_mod
+    import delaysnn.training.train as train_mod
 
     def interrupted(*a, **k):
         raise KeyboardInterrupt

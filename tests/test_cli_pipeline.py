@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from delaysnn.checkpoint import save_checkpoint
 from delaysnn.model import DelaySNN, ModelConfig
+from delaysnn.model.checkpoint import save_checkpoint
 from tests.conftest import run_cli as run
 
 EXAMPLE = str(Path(__file__).resolve().parents[1] / "examples" / "synthetic.pt")

@@ -18,10 +18,10 @@ import pytest
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
+from delaysnn.app.verify import compare
 from delaysnn.errors import DelaysnnError, MissingDependencyError
 from delaysnn.ir import DelayNetwork
 from delaysnn.sim import SimResult, simulate
-from delaysnn.verify import compare
 from exporters import TARGETS
 from tests.conformance import CASE_NAMES, CASES, EXCLUDED, Case, assert_identical, case
 from tests.factories import NetSpec, net_specs, random_input, random_network

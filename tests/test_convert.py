@@ -1,4 +1,4 @@
-"""delaysnn.convert: SNN-delays state_dicts, checked against the reference model built from the
+"""delaysnn.convert.snn_delays: SNN-delays state_dicts, checked against the reference model built from the
 real libraries (DCLS Dcls1d, SpikingJelly BatchNorm1d / LIFNode / Dropout), run as their
 ``SnnDelays.forward`` and ``eval_model`` do."""
 
@@ -14,9 +14,9 @@ pytest.importorskip("spikingjelly")
 
 from spikingjelly.activation_based import functional  # noqa: E402
 
-from delaysnn.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
-from delaysnn.convert import convert_snn_delays  # noqa: E402
+from delaysnn.convert.snn_delays import convert_snn_delays  # noqa: E402
 from delaysnn.errors import CheckpointError, DelaysnnError, UnsupportedError  # noqa: E402
+from delaysnn.model.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
 from tests.snn_delays_reference import Reference  # noqa: E402
 
 

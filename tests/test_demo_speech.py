@@ -5,7 +5,7 @@ from dataclasses import replace
 
 import pytest
 
-from delaysnn.demo import run_demo, speech_workload
+from delaysnn.app.demo import run_demo, speech_workload
 from tests.conftest import needs_espeak
 
 

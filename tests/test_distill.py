@@ -6,11 +6,11 @@ import dataclasses
 import pytest
 import torch
 
-from delaysnn.checkpoint import save_checkpoint
 from delaysnn.data.datasets import SyntheticTask, synthetic_splits
 from delaysnn.errors import DelaysnnError
 from delaysnn.model import DelaySNN, ModelConfig
-from delaysnn.train import TrainOptions, distill_loss, evaluate, train
+from delaysnn.model.checkpoint import save_checkpoint
+from delaysnn.training.train import TrainOptions, distill_loss, evaluate, train
 
 TASK = SyntheticTask(span=8, steps=20, noise=0.5)  # small and quick to learn
 
@@ -88,10 +88,10 @@ def test_cli_train_distills_and_checks_its_options(tmp_path, capsys, monkeypatch
     code, out, err = run_cli(["train", "--task", "synthetic", "--samples", "64", "--epochs", "1", "--init", "teacher.pt",
                               "--distill", "teacher.pt", "--distill-weight", "1", "--distill-temperature", "3", "--learn-delays", "--dropout", "0.05", "-o", "s.pt"], capsys)
     assert code == 0 and "wrote s.pt" in out, err
-    from delaysnn.checkpoint import load_checkpoint
+    from delaysnn.model.checkpoint import load_checkpoint
 
     assert _model(0).cfg.dropout != 0.05 and load_checkpoint(tmp_path / "s.pt").cfg.dropout == 0.05  # --dropout replaces the --init model's
-    from delaysnn.runs import load_newest_state
+    from delaysnn.training.runs import load_newest_state
 
     _, state = load_newest_state(tmp_path / "s.pt.state")  # the options the run trained with
     got = {k: state["fingerprint"][k] for k in ("distill", "distill_weight", "distill_temperature", "learn_delays", "lr_pos")}

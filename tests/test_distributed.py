@@ -7,12 +7,12 @@ import sys
 import pytest
 import torch
 
-from delaysnn import distributed
-from delaysnn.checkpoint import load_checkpoint
 from delaysnn.data.datasets import synthetic_splits
 from delaysnn.errors import DelaysnnError
 from delaysnn.model import DelaySNN, ModelConfig
-from delaysnn.train import TrainOptions, train
+from delaysnn.model.checkpoint import load_checkpoint
+from delaysnn.training import distributed
+from delaysnn.training.train import TrainOptions, train
 
 TOLERANCE = 1e-4  # measured 2.4e-7 (float summation order of the all-reduced gradients and BN sums)
 ARGS = ["train", "--task", "synthetic", "--samples", "128", "--hidden", "8", "--layers", "1", "--epochs", "2",

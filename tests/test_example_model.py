@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from delaysnn import ir
+from delaysnn.app.pipeline import QuantizeOptions, load_network
+from delaysnn.app.verify import verify
 from delaysnn.data.datasets import synthetic_splits
-from delaysnn.pipeline import QuantizeOptions, load_network
-from delaysnn.verify import verify
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "synthetic.pt"
 

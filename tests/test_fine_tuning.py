@@ -3,7 +3,7 @@ option, and the header and checkpoint saying which ran (tiny synthetic runs, not
 
 import pytest
 
-from delaysnn.checkpoint import load_checkpoint_and_metadata
+from delaysnn.model.checkpoint import load_checkpoint_and_metadata
 from tests.conftest import run_cli
 
 TINY = ["--task", "synthetic", "--samples", "64", "--batch-size", "32"]
@@ -12,7 +12,7 @@ TINY = ["--task", "synthetic", "--samples", "64", "--batch-size", "32"]
 @pytest.fixture(scope="module")
 def base(tmp_path_factory):
     """A float checkpoint with dropout 0.4 (not the recipe's 0.1, so the test can tell them apart)."""
-    from delaysnn import api
+    from delaysnn.app import api
 
     path = tmp_path_factory.mktemp("ft") / "base.pt"
     api.train_model(api.TrainRequest(output=str(path), hidden=8, layers=1, epochs=1, samples=64, dropout=0.4))

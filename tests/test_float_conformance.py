@@ -1,4 +1,4 @@
-"""Float conformance: torch (``DelaySNN.forward``), the float IR's reference (``delaysnn.quantization.folded.run``),
+"""Float conformance: torch (``DelaySNN.forward``), the float IR's reference (``delaysnn.ir.folded.run``),
 ONNX ``--float`` (onnxruntime) and the NIR float graph in nirtorch (our Delay module) give the
 same readout on the same inputs, within 1e-5, on cases built to expose how each pads and biases:
 BatchNorm shifted by 0.6 (hidden neurons fire long after the input ends, so every padding step
@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 import torch
 
+from delaysnn.ir.folded import FoldedNetwork, run
 from delaysnn.model import DelaySNN, ModelConfig
-from delaysnn.quantization.folded import FoldedNetwork, fold, run
+from delaysnn.model.fold import fold
 
 nir = pytest.importorskip("nir")
 pytest.importorskip("nirtorch")

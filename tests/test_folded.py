@@ -1,4 +1,4 @@
-"""delaysnn.quantization.folded, the float IR: folding (BatchNorm, rounded delays, DCLS taps), the numpy
+"""delaysnn.ir.folded, the float IR, and delaysnn.model.fold: folding (BatchNorm, rounded delays, DCLS taps), the numpy
 reference forward against the torch model and against values worked by hand, validation."""
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ import pytest
 import torch
 
 from delaysnn.errors import DataError, IRValidationError, UnsupportedError
+from delaysnn.ir.folded import FoldedLayer, FoldedNetwork, as_folded, run
 from delaysnn.model import DelaySNN, ModelConfig
-from delaysnn.quantization.folded import FoldedLayer, FoldedNetwork, as_folded, fold, fold_model, run
+from delaysnn.model.fold import fold, fold_model
 
 
 def _model(seed: int = 0, **overrides) -> DelaySNN:
@@ -168,5 +169,5 @@ def test_handmade_network_and_bad_inputs():
 def test_importing_the_float_ir_loads_no_torch():
     import subprocess
 
-    code = "import sys, delaysnn.quantization.folded; sys.exit('torch' in sys.modules)"
+    code = "import sys, delaysnn.ir.folded; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0

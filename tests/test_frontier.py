@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from delaysnn.checkpoint import load_checkpoint
+from delaysnn.app.frontier import Candidate, Point, candidate_grid, pareto_front, search, table
 from delaysnn.cli import cli
 from delaysnn.data.datasets import synthetic_splits
-from delaysnn.frontier import Candidate, Point, candidate_grid, pareto_front, search, table
+from delaysnn.model.checkpoint import load_checkpoint
 from delaysnn.spec import DeploySpec
 from hardware import load_profile
 

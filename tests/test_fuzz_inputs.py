@@ -35,9 +35,9 @@ FUZZ = settings(max_examples=20, deadline=None, suppress_health_check=list(Healt
 @pytest.fixture(scope="session")
 def real_files(tmp_path_factory) -> dict[str, Path]:
     """One real file per format: checkpoint, .dnet, .nir, .onnx, netx .h5, SHD dir, profile."""
-    from delaysnn.checkpoint import save_checkpoint
     from delaysnn.data.shd_file import write_shd
     from delaysnn.model import DelaySNN, ModelConfig
+    from delaysnn.model.checkpoint import save_checkpoint
 
     d = tmp_path_factory.mktemp("fuzz-base")
     torch.manual_seed(0)
@@ -405,7 +405,7 @@ def test_foreign_nir_layer_starting_with_a_delay(tmp_path, capsys, first_delay):
     """Input -> Delay -> Affine -> LIF -> Delay -> Affine -> LI (axonal delays): imports and inspects."""
     import nir
 
-    import exporters.nir as enir
+    from delaysnn.app.from_nir import read_float
 
     dt, rng = 1e-3, np.random.default_rng(0)
 
@@ -423,7 +423,7 @@ def test_foreign_nir_layer_starting_with_a_delay(tmp_path, capsys, first_delay):
     graph = nir.NIRGraph.from_list(*nodes)
     graph.metadata = {"dt": dt}
     nir.write(tmp_path / "f.nir", graph)
-    assert enir.read_float(tmp_path / "f.nir").cfg.hidden_layers == 1
+    assert read_float(tmp_path / "f.nir").cfg.hidden_layers == 1
     code, out, err = run_cli(["inspect", tmp_path / "f.nir"], capsys)
     assert code == 0, err
     assert "4->7" in out and "7->3" in out
@@ -499,8 +499,8 @@ def test_ctrl_c_during_lava_verification(tmp_path, real_files):
     """A terminal's Ctrl-C signals the whole process group, Lava's workers included: the command
     must still end with the one 'interrupted' line and exit 130, not hang or print tracebacks."""
     pytest.importorskip("lava.magma")
-    from delaysnn.checkpoint import save_checkpoint
     from delaysnn.model import DelaySNN, ModelConfig
+    from delaysnn.model.checkpoint import save_checkpoint
 
     torch.manual_seed(0)
     model = DelaySNN(ModelConfig(input_size=6, output_size=3, hidden_size=8, hidden_layers=1, max_delay=7)).eval()

@@ -10,8 +10,8 @@ import torch
 pytest.importorskip("DCLS")
 
 from delaysnn import ir  # noqa: E402
-from delaysnn.checkpoint import load_checkpoint_and_metadata  # noqa: E402
 from delaysnn.data.shd_file import write_shd  # noqa: E402
+from delaysnn.model.checkpoint import load_checkpoint_and_metadata  # noqa: E402
 from tests.conftest import run_cli as run  # noqa: E402
 from tests.snn_delays_reference import Reference  # noqa: E402
 

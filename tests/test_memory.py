@@ -230,8 +230,8 @@ def test_inspect_shows_the_memory_of_an_ir_file(tmp_path, capsys):
 def test_quantize_reports_the_memory_in_text_and_json(tmp_path, capsys):
     import torch
 
-    from delaysnn.checkpoint import save_checkpoint
     from delaysnn.model import DelaySNN, ModelConfig
+    from delaysnn.model.checkpoint import save_checkpoint
     from delaysnn.quantization import quantize_with_report
 
     torch.manual_seed(0)

@@ -92,7 +92,8 @@ def test_truncate_layers_reproduces_the_snn_delays_cut():
 
 
 def test_qat_kernel_lies_on_the_deployed_grid():
-    from delaysnn.quantization import bn_fold, weight_grid
+    from delaysnn.model.fold import bn_fold
+    from delaysnn.quantization import weight_grid
 
     torch.manual_seed(0)
     model = DelaySNN(ModelConfig(input_size=4, output_size=2, hidden_size=8, hidden_layers=1, max_delay=5)).eval()

@@ -12,14 +12,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from delaysnn.checkpoint import load_checkpoint, load_checkpoint_and_metadata, save_checkpoint
 from delaysnn.data.datasets import synthetic_splits
 from delaysnn.errors import DelaysnnError
 from delaysnn.ir import WeightKind
 from delaysnn.model import DelaySNN, ModelConfig, class_scores
-from delaysnn.quantization import bn_fold, fold_model, quantize_model, quantize_with_report
-from delaysnn.runs import state_paths
-from delaysnn.train import TrainOptions, deployment_settings, quantize_defaults, train
+from delaysnn.model.checkpoint import load_checkpoint, load_checkpoint_and_metadata, save_checkpoint
+from delaysnn.model.fold import bn_fold, fold_model
+from delaysnn.quantization import quantize_model, quantize_with_report
+from delaysnn.training.runs import state_paths
+from delaysnn.training.train import TrainOptions, deployment_settings, quantize_defaults, train
 from tests.conftest import run_cli
 
 

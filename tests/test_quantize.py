@@ -13,11 +13,10 @@ from delaysnn import ir
 from delaysnn.errors import CheckpointError, HardwareLimitError, UnsupportedError
 from delaysnn.ir import WeightKind
 from delaysnn.model import DelaySNN, ModelConfig, class_scores, leaky_integrator
+from delaysnn.model.fold import bn_fold, fold_model
 from delaysnn.quantization import (
-    bn_fold,
     decay_for_tau,
     fake_quantize,
-    fold_model,
     input_bits_for,
     quantize_model,
     quantize_with_report,

@@ -14,7 +14,8 @@ import torch
 from delaysnn import ir
 from delaysnn.errors import IRValidationError, UnsupportedError
 from delaysnn.ir import WeightKind
-from delaysnn.quantization import LayerOptions, fold_model, quantize_layer, quantize_model, quantize_with_report
+from delaysnn.model.fold import fold_model
+from delaysnn.quantization import LayerOptions, quantize_layer, quantize_model, quantize_with_report
 from delaysnn.quantization.grids import weight_grid
 from delaysnn.sim import simulate
 from tests.conftest import run_cli as run

@@ -1,4 +1,4 @@
-"""Resumable, observable training runs (delaysnn.runs, train's state_dir/resume, plot-training)."""
+"""Resumable, observable training runs (delaysnn.training.runs, train's state_dir/resume, plot-training)."""
 
 import json
 import os
@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import torch
 
-from delaysnn.checkpoint import load_checkpoint_and_metadata, read_payload
 from delaysnn.data.datasets import synthetic_splits, validation_split
 from delaysnn.model import DelaySNN, ModelConfig
-from delaysnn.runs import METRIC_FIELDS, read_metrics, run_files, state_paths
-from delaysnn.train import TrainOptions, train
+from delaysnn.model.checkpoint import load_checkpoint_and_metadata, read_payload
+from delaysnn.training.runs import METRIC_FIELDS, read_metrics, run_files, state_paths
+from delaysnn.training.train import TrainOptions, train
 from tests.conftest import default_signals, run_cli
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from delaysnn.checkpoint import load_checkpoint_and_metadata
 from delaysnn.errors import OptionError
+from delaysnn.model.checkpoint import load_checkpoint_and_metadata
 from delaysnn.spec import DeploySpec, FineTuning
-from delaysnn.train import TrainOptions, deployment_settings, quantize_defaults
+from delaysnn.training.train import TrainOptions, deployment_settings, quantize_defaults
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 import delaysnn
+from delaysnn.app.pipeline import QuantizeOptions, load_network
+from delaysnn.app.verify import verify
 from delaysnn.model import predict
-from delaysnn.pipeline import QuantizeOptions, load_network
-from delaysnn.verify import verify
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 MODEL = EXAMPLES / "spoken_digits.pt"

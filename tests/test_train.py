@@ -3,7 +3,7 @@ import torch
 
 from delaysnn.data.datasets import synthetic_splits
 from delaysnn.model import DelaySNN, ModelConfig
-from delaysnn.train import TrainOptions, evaluate, train
+from delaysnn.training.train import TrainOptions, evaluate, train
 
 
 def _model():

@@ -10,13 +10,14 @@ import numpy as np
 import pytest
 import torch
 
-from delaysnn import api, ir
-from delaysnn.checkpoint import save_checkpoint
+from delaysnn import ir
+from delaysnn.app import api
+from delaysnn.app.pipeline import QuantizeOptions, load_network
+from delaysnn.app.verify import network_id
 from delaysnn.ir.identity import arithmetic
 from delaysnn.model import DelaySNN, ModelConfig
-from delaysnn.pipeline import QuantizeOptions, load_network
+from delaysnn.model.checkpoint import save_checkpoint
 from delaysnn.sim import simulate
-from delaysnn.verify import network_id
 from exporters.lava.netx_read import read_netx_network
 from tests.conftest import run_cli
 

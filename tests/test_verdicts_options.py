@@ -12,15 +12,15 @@ import numpy as np
 import pytest
 import torch
 
-from delaysnn import api
-from delaysnn.checkpoint import load_checkpoint_and_metadata, save_checkpoint
+from delaysnn.app import api
+from delaysnn.app.pipeline import QuantizeOptions
 from delaysnn.cli import cli
 from delaysnn.cli.common import CommaList, Finite
 from delaysnn.errors import DelaysnnError, OptionError
 from delaysnn.model import DelaySNN, ModelConfig
-from delaysnn.pipeline import QuantizeOptions
+from delaysnn.model.checkpoint import load_checkpoint_and_metadata, save_checkpoint
 from delaysnn.processes import usable_cores
-from delaysnn.runs import run_lock
+from delaysnn.training.runs import run_lock
 from tests.conftest import run_cli
 
 TINY = ["--task", "synthetic", "--samples", "64", "--epochs", "1"]
@@ -194,7 +194,7 @@ def test_a_diverged_run_stops_with_one_line_and_its_log_plots(files, tmp_path, c
 
 @pytest.mark.slow
 def test_the_metrics_log_is_json_and_plot_training_reads_it(tmp_path, capsys):
-    from delaysnn.runs import write_metrics
+    from delaysnn.training.runs import write_metrics
 
     log = tmp_path / "m.jsonl"
     write_metrics(log, [{"epoch": 1, "loss": 1.0, "train_acc": float("nan"), "spike_rates": [0.1, float("inf")], "sigma": 1.0, "lr": 1e-3}])
@@ -251,7 +251,7 @@ def test_a_second_run_on_the_same_output_is_refused(tmp_path, capsys):
 @pytest.mark.slow
 def test_the_lock_goes_with_its_process_even_killed(tmp_path):
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from delaysnn.runs import run_lock\n"
+        [sys.executable, "-c", "import sys, time; from delaysnn.training.runs import run_lock\n"
          f"with run_lock({str(tmp_path / 's')!r}):\n    print('held', flush=True); time.sleep(60)"],
         stdout=subprocess.PIPE, text=True)
     try:

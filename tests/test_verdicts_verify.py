@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from delaysnn import api, ir, sim, verify
+from delaysnn import ir, sim
+from delaysnn.app import api, verify
 from delaysnn.estimate.report import Estimate
 from tests.conftest import run_cli
 from tests.factories import NetSpec, random_input, random_network
@@ -69,7 +70,7 @@ def test_silent_layer_warns_and_strict_makes_it_an_error(tmp_path, capsys):
     assert [r["silent_layers"] for r in body["reports"]] == [[1], [1]]
     suite = ET.parse(tmp_path / "r.xml").getroot().find("testsuite")
     vacuous = [c.get("classname") for c in suite.findall("testcase") if c.find("skipped") is not None]
-    assert vacuous == ["delaysnn.verify.sim", "delaysnn.verify.onnx"]  # layer 1 of each: compared nothing
+    assert vacuous == ["delaysnn.app.verify.sim", "delaysnn.app.verify.onnx"]  # layer 1 of each: compared nothing
     code, out, err = run_cli([*args, "--strict"], capsys)
     assert code == verify.EXIT_VACUOUS == 4
     errors = [line for line in err.splitlines() if line.startswith("error:")]

@@ -168,7 +168,7 @@ def test_a_full_or_closed_stdout_is_one_line(dnet):
 
 
 def test_demo_delay_bar_is_judged_only_after_full_training():
-    from delaysnn.demo import DemoSummary, judge_delay_benefit, synthetic_workload
+    from delaysnn.app.demo import DemoSummary, judge_delay_benefit, synthetic_workload
 
     work = synthetic_workload(epochs=1, samples=64)
     short = DemoSummary()
@@ -182,7 +182,7 @@ def test_demo_delay_bar_is_judged_only_after_full_training():
 @pytest.mark.slow
 def test_demo_exit_status_is_the_verdict(tmp_path, capsys, monkeypatch):
     """A tiny demo, judged against an unreachable bar: the whole table is printed, then one line, exit 1."""
-    from delaysnn import demo
+    from delaysnn.app import demo
 
     real = demo.synthetic_workload
 

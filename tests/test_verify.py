@@ -7,7 +7,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from delaysnn import sim, verify
+from delaysnn import sim
+from delaysnn.app import verify
 from delaysnn.errors import DelaysnnError, ParityError
 from tests.factories import NetSpec, random_input, random_network
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from delaysnn import sim, verify
+from delaysnn import sim
+from delaysnn.app import verify
 from exporters import TARGETS, Backend
 from tests.conftest import run_cli
 
@@ -39,7 +40,7 @@ def _report(path: Path) -> dict:
 
 
 def _planted(n: int) -> list[int]:
-    from delaysnn.pipeline import evaluation_batches, load_network
+    from delaysnn.app.pipeline import evaluation_batches, load_network
 
     net, _ = load_network(MODEL)
     x = evaluation_batches(net, "synthetic", None, n).array()
@@ -110,11 +111,11 @@ def test_junit_shows_a_planted_mismatch_as_a_failure(tmp_path, capsys, flip):
     assert code == 1
     cases = ET.parse(out).getroot().findall("./testsuite/testcase")
     assert [(c.get("classname"), c.get("name")) for c in cases] == [
-        (f"delaysnn.verify.{b}", name) for b in ("sim", "flip") for name in ("layer 0 (hidden)", "layer 1 (hidden)", "layer 2 (readout voltages)")
+        (f"delaysnn.app.verify.{b}", name) for b in ("sim", "flip") for name in ("layer 0 (hidden)", "layer 1 (hidden)", "layer 2 (readout voltages)")
     ]
     failed = [(c.get("classname"), c.get("name"), c.find("failure").get("message")) for c in cases if c.find("failure") is not None]
     sample = _planted(40)[0]
-    assert failed[0][:2] == ("delaysnn.verify.flip", "layer 0 (hidden)")
+    assert failed[0][:2] == ("delaysnn.app.verify.flip", "layer 0 (hidden)")
     assert f"layer 0 sample {sample} neuron 0 step 3" in failed[0][2]
 
 

@@ -1,4 +1,4 @@
-"""The ``delaysnn`` command line: thin click commands over the Python API (``delaysnn.api``).
+"""The ``delaysnn`` command line: thin click commands over the Python API (``delaysnn.app.api``).
 
 Each command parses its options, calls one API function and prints. Commands live by group:
 ``train`` (train, plot-training, convert), ``deploy`` (quantize, export, inspect), ``run``
@@ -19,10 +19,10 @@ __all__ = ["TASK_DEFAULTS", "cli", "load_task_data", "main", "parse_qat", "quant
 
 
 def __getattr__(name: str) -> Any:
-    """``TASK_DEFAULTS`` and ``load_task_data`` (now in ``delaysnn.api``), imported on first use:
+    """``TASK_DEFAULTS`` and ``load_task_data`` (now in ``delaysnn.app.api``), imported on first use:
     the command line starts without numpy."""
     if name in ("TASK_DEFAULTS", "load_task_data"):
-        from .. import api
+        from ..app import api
 
         return getattr(api, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

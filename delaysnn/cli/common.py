@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from .. import __version__
 from ..errors import DelaysnnError, OptionError, Terminated
+from ..version import __version__
 
 if TYPE_CHECKING:
-    from ..pipeline import QuantizeOptions
+    from ..app.pipeline import QuantizeOptions
 
 
 def targets(ability: str) -> list[str]:
@@ -166,7 +166,7 @@ def quantize_options(f: Any, limits_profile: bool = True, deploy_target: bool = 
 def quantize_opts(kw: dict[str, Any]) -> QuantizeOptions:
     """Pop the ``quantize_options`` from ``kw`` as ``QuantizeOptions`` on one ``DeploySpec`` (its
     rules: usage errors, exit 2; options MODEL cannot take: pipeline.check_options, which the api calls)."""
-    from ..pipeline import QuantizeOptions
+    from ..app.pipeline import QuantizeOptions
     from ..spec import DeploySpec
 
     spec = DeploySpec.from_flags(*(kw.pop(k) for k in ("weight_bits", "binary", "ternary", "delay_bits", "delay_grid", "prune", "prune_scope")))

@@ -28,7 +28,7 @@ def demo(task: str, data: str | None, out_dir: str, epochs: int | None, samples:
       delaysnn demo --out demo-out
       delaysnn demo --task spoken-digits --out demo-speech
     """
-    from ..demo import demo as run_demo
+    from ..app.demo import demo as run_demo
     from ..errors import DelaysnnError
 
     summary = run_demo(task, data, out_dir, epochs=epochs, samples=samples, seed=seed, echo=click.echo)

@@ -26,8 +26,8 @@ def quantize(model: str, output: str, as_json: bool, data: str | None, task: str
       delaysnn quantize model.pt -o model-loihi.dnet --target loihi   # what export --target loihi ships
       delaysnn quantize model.pt -o model-bin.dnet --binary --profile loihi2
     """
-    from ..api import quantize as run_quantize
-    from ..pipeline import deployment
+    from ..app.api import quantize as run_quantize
+    from ..app.pipeline import deployment
 
     opts = quantize_opts(kw)
     net, report = run_quantize(model, output, opts, task=task, data=data, note=note)
@@ -37,7 +37,7 @@ def quantize(model: str, output: str, as_json: bool, data: str | None, task: str
     else:
         click.echo(report.to_markdown())
         if report.evaluation is not None:
-            from ..agreement import agreement_line
+            from ..app.agreement import agreement_line
 
             ev = report.evaluation
             acc = "" if ev.get("accuracy") is None else f": accuracy (integer network) {100 * ev['accuracy']:.1f}%"
@@ -78,7 +78,7 @@ def export(
       delaysnn export model.pt --target nir --dt 1e-4 -o model.nir   # snnTorch's time step
       delaysnn export model.pt --target onnx --float -o model-float.onnx
     """
-    from ..api import export as run_export
+    from ..app.api import export as run_export
 
     done = run_export(model, target, output, quantize_opts(kw), float_model=float_model, task=task, data=data, dt=dt, note=note)
     if done.net is None:
@@ -97,7 +97,7 @@ def inspect(path: str, as_json: bool) -> None:
     Example:
       delaysnn inspect model.pt
     """
-    from ..api import inspect as describe
+    from ..app.api import inspect as describe
 
     info = describe(path)
     if as_json:

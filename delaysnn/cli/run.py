@@ -26,8 +26,8 @@ def simulate(model: str, task: str | None, data: str | None, samples: int | None
       delaysnn simulate model.pt --task synthetic --samples 512
       delaysnn simulate model.dnet --data ~/data/SHD --plot raster.png
     """
-    from ..agreement import agreement_line
-    from ..api import simulate as run_simulate
+    from ..app.agreement import agreement_line
+    from ..app.api import simulate as run_simulate
 
     done = run_simulate(model, None, quantize_opts(kw), task=task, data=data, samples=samples, plot=plot, note=note)
     info = done.to_dict()
@@ -117,7 +117,7 @@ def verify(model: str, backends: list[str], samples: int | None, task: str | Non
       delaysnn verify model.pt --data ~/data/SHD --samples all --workers 2 --junit report.xml
       delaysnn verify model.pt --data ~/data/SHD --samples all --shard 2/4 --report part2.json
     """
-    from ..api import verify as run_verify
+    from ..app.api import verify as run_verify
 
     names = list(backends)  # CommaList: no duplicates
     runnable = targets("run")
@@ -140,7 +140,7 @@ def print_verify(run: Any, as_json: bool, strict: bool = False) -> None:
     """Print a verify run, its verdict with what it rests on (spikes compared), a warning when it
     is vacuous; exit with ``verify.exit_code`` (1 mismatch, 3 skipped, 4 vacuous under --strict),
     one line on stderr saying which."""
-    from ..verify import EXIT_MISMATCH, EXIT_SKIPPED, EXIT_VACUOUS, exit_code
+    from ..app.verify import EXIT_MISMATCH, EXIT_SKIPPED, EXIT_VACUOUS, exit_code
 
     mismatched = [r.backend for r in run.reports if r.skipped is None and not r.ok]
     skipped = [r.backend for r in run.reports if r.skipped is not None]
@@ -192,7 +192,7 @@ def verify_merge(reports: tuple[str, ...], junit_path: str | None, report_path: 
     Example:
       delaysnn verify-merge part1.json part2.json part3.json --junit report.xml
     """
-    from ..api import verify_merge as merge
+    from ..app.api import verify_merge as merge
 
     run = merge(reports, report_path, junit_path)
     if not as_json:
@@ -223,7 +223,7 @@ def estimate(model: str, profiles: tuple[str, ...], task: str | None, data: str 
       delaysnn estimate model.pt --profile loihi2 --profile my_chip.toml --json
       delaysnn estimate model.dnet --data ~/data/SHD --plot energy.png
     """
-    from ..api import estimate as run_estimate
+    from ..app.api import estimate as run_estimate
 
     est, what = run_estimate(model, None, profiles, quantize_opts(kw), task=task, data=data, samples=samples, plot=plot, note=note)
     if as_json:

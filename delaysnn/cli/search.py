@@ -44,8 +44,8 @@ def search_deployment(model: str, task: str | None, data: str | None, profile: s
       delaysnn search-deployment model.pt --task synthetic -o frontier.md
       delaysnn search-deployment shd.pt --task shd --data ~/SHD --budget-kb 40 -o frontier.md
     """
-    from ..api import SearchRequest
-    from ..api import search_deployment as run_search
+    from ..app.api import SearchRequest
+    from ..app.api import search_deployment as run_search
 
     request = SearchRequest(
         model, output, task=task, data=data, profile=profile, budget_kb=budget_kb, weight_bits=weight_bits,

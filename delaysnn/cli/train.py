@@ -79,7 +79,7 @@ def train(**kw: Any) -> None:
     stay where the checkpoint has them. The checkpoint records --qat, --delay-bits/--delay-grid,
     --prune/--prune-scope and how it was fine-tuned in its metadata.
     """
-    from .. import api
+    from ..app import api
 
     qat_bits, qat_binary, qat_ternary = parse_qat(kw.pop("qat"))
     spec = DeploySpec.from_flags(qat_bits, qat_binary, qat_ternary, *(kw.pop(k) for k in ("delay_bits", "delay_grid", "prune", "prune_scope")))
@@ -107,7 +107,7 @@ def plot_training(metrics: str, output: str) -> None:
     Example:
       delaysnn plot-training model.jsonl -o curves.png
     """
-    from ..api import plot_training as draw
+    from ..app.api import plot_training as draw
 
     rows = draw(metrics, output)
     click.echo(f"wrote {output} ({len(rows)} epochs)")
@@ -132,7 +132,7 @@ def convert(source: str, fmt: str, output: str, data: str | None, task: str | No
     Example:
       delaysnn convert --from snn-delays their_best.pt -o model.pt --max-delay 25
     """
-    from ..api import convert as run_convert
+    from ..app.api import convert as run_convert
 
     done = run_convert(source, fmt, output, data=data, task=task, **options)
     cfg = done.model.cfg

@@ -322,7 +322,7 @@ def make_spoken_digits(
         staging = Path(tempfile.mkdtemp(prefix=".spoken-digits.", suffix=".part", dir=out))
     except OSError as err:
         raise DataError(f"{out}: cannot write there ({err.strerror}); choose another -o") from err
-    from .. import __version__
+    from ..version import __version__
     from .cochlea import CochleaConfig
 
     attrs = {

@@ -11,8 +11,8 @@ Modules, in the order data flows through them:
 - ``counts``: activity from the sim -> per-layer counts (:class:`LayerCounts`); zero weights
   are absent synapses (no ops, arrivals or messages);
 - ``storage``: memory as the hardware stores it (:class:`NetworkMemory`, in bits and kB = 1000
-  bytes) and the one core-count rule (:func:`cores_needed`, also behind
-  ``hardware.Profile.cores_needed``); it loads no profile, so ``hardware`` may call it;
+  bytes), with the synapse layout and the one core-count rule of :mod:`hardware.cores`
+  (:func:`cores_needed`, also behind ``hardware.Profile.cores_needed``);
 - ``pricing``: counts x the profiles' costs (:class:`EnergyBreakdown`);
 - ``report``: the :class:`Estimate` result, its JSON and terminal table;
 - ``run``: the entry points :func:`estimate`, :func:`estimate_batches` and :func:`memory`

@@ -55,7 +55,7 @@ class Estimate:
     delay_histograms: list[list[int]]  # per layer: non-zero synapses per delay 0..max_delay
     memory: NetworkMemory
     definitions: list[str] = field(default_factory=lambda: list(DEFINITIONS))
-    # against the float model (delaysnn.agreement), on the same inputs; None: no float model (an IR file)
+    # against the float model (delaysnn.app.agreement), on the same inputs; None: no float model (an IR file)
     float_agreement: float | None = None  # share of samples whose predicted classes are equal
     spike_agreement: list[float] | None = None  # per hidden layer: share of equal (sample, step, neuron) spikes
 

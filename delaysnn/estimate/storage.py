@@ -26,25 +26,34 @@ Synaptic memory = weights + delays + connectivity. The float reference counts ev
 float model's ``out x in`` synapses at a 32-bit weight and a 32-bit delay (``float_synaptic_bits
 = out x in x 64``); issue 13's "15 % of the float memory" is ``synaptic / float_synaptic``.
 
-This module imports no profile loader (``hardware`` calls it for the core count): functions
-take a loaded ``hardware.Profile``; ``delaysnn.estimate.memory(net, "loihi2")`` loads by name.
-
-Cores, one rule for ``hardware.Profile.cores_needed`` and the estimate: per layer
-``max(1, ceil(neurons / neurons_per_core), ceil(synaptic bits / synaptic memory bits per core))``
-with the synaptic bits above, so pruning (sparse storage) and per-layer delay bits lower it.
+The code widths, the dense-or-sparse choice (:func:`synapse_layout`) and the one core-count rule
+live in :mod:`hardware.cores` (``hardware.Profile.cores_needed`` and the estimate use them; they
+are re-exported here). Functions take a loaded ``hardware.Profile``;
+``delaysnn.estimate.memory(net, "loihi2")`` loads by name.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
+from hardware.cores import (  # noqa: F401  (re-exported: the layout and the core rule live in hardware.cores)
+    SynapseLayout,
+    core_limits_of,
+    cores_needed,
+    delay_bit_width,
+    delay_code_bits,
+    index_code_bits,
+    layer_cores,
+    live_max_delay,
+    network_cores,
+    synapse_layout,
+    weight_code_bits,
+)
 
 from ..constants import REGISTER_BITS
-from ..ir import DelayLayer, DelayNetwork, WeightKind
+from ..ir import DelayLayer, DelayNetwork
 
 CORE_PROFILE = "loihi2"  # the profile whose per-core limits and accumulator width the estimate uses
 KB_BITS = 8 * 1000  # 1 kB = 1000 bytes
@@ -58,78 +67,6 @@ STATE_SOURCE = (
 )
 TERMS = ("weights", "delays", "connectivity", "delay_buffers", "neuron_state")
 SYNAPTIC_TERMS = ("weights", "delays", "connectivity")
-
-
-# --- code widths: small pure functions ----------------------------------------------------
-
-
-def live_max_delay(layer: DelayLayer) -> int:
-    """The largest delay among non-zero synapses (a zero weight carries nothing, whatever its delay)."""
-    live = layer.delay[layer.weight != 0]
-    return int(live.max()) if live.size else 0
-
-
-def delay_bit_width(max_delay: int) -> int:
-    """Bits to store a delay code in ``0..max_delay`` (0 when every code is 0)."""
-    return int(max_delay).bit_length()
-
-
-def delay_code_bits(layer: DelayLayer) -> int:
-    """Bits per stored delay: ``delay_bits`` if the layer declares it, else the bits of its largest
-    code ``delay // delay_step`` among non-zero synapses (0 when all are 0)."""
-    if layer.delay_bits is not None:
-        return int(layer.delay_bits)
-    return delay_bit_width(live_max_delay(layer) // max(int(layer.delay_step), 1))
-
-
-def weight_code_bits(layer: DelayLayer) -> tuple[int, int]:
-    """``(dense, sparse)`` bits per stored weight (see the module docstring)."""
-    zeros = bool(layer.weight.size) and int(np.count_nonzero(layer.weight)) < layer.weight.size
-    kind = layer.weight_kind
-    if kind is WeightKind.TERNARY or (kind is WeightKind.BINARY and zeros):
-        return 2, 1  # dense needs a code for 0; sparse stores non-zero weights, a sign bit each
-    if kind is WeightKind.BINARY:
-        return 1, 1
-    return int(layer.weight_bits), int(layer.weight_bits)
-
-
-def index_code_bits(fan_in: int) -> int:
-    """``ceil(log2(fan_in))``: bits of a column index (0 for a single input)."""
-    return (int(fan_in) - 1).bit_length()
-
-
-@dataclass(frozen=True)
-class SynapseLayout:
-    """How a layer's synapses are stored: the smaller of dense and sparse (CSR-like)."""
-
-    storage: str  # "dense" | "sparse"
-    stored: int  # synapses held: out x in (dense) or the non-zero ones (sparse)
-    weight_code: int
-    delay_code: int
-    index_code: int  # per stored synapse (sparse), else 0
-    pointer_code: int  # per output row (sparse), else 0
-    weights: int
-    delays: int
-    connectivity: int
-    dense_bits: int  # both candidates, to show the choice
-    sparse_bits: int
-
-    @property
-    def bits(self) -> int:
-        return self.weights + self.delays + self.connectivity
-
-
-def synapse_layout(layer: DelayLayer) -> SynapseLayout:
-    out, fan_in = layer.shape
-    nnz = int(np.count_nonzero(layer.weight))
-    w_dense, w_sparse = weight_code_bits(layer)
-    d = delay_code_bits(layer)
-    idx, ptr = index_code_bits(fan_in), nnz.bit_length()
-    dense = out * fan_in * (w_dense + d)
-    sparse = nnz * (w_sparse + d + idx) + out * ptr
-    if sparse < dense:
-        return SynapseLayout("sparse", nnz, w_sparse, d, idx, ptr, nnz * w_sparse, nnz * d, nnz * idx + out * ptr, dense, sparse)
-    return SynapseLayout("dense", out * fan_in, w_dense, d, 0, 0, out * fan_in * w_dense, out * fan_in * d, 0, dense, sparse)
 
 
 # --- results -------------------------------------------------------------------------------
@@ -340,38 +277,3 @@ def network_memory(net: DelayNetwork, profile: Any) -> NetworkMemory:
     """Memory of ``net`` as ``profile`` (a loaded ``hardware.Profile``) stores it; by name: ``estimate.memory``."""
     bits, label, source = accumulator_width(profile)
     return NetworkMemory([layer_memory(layer, i, bits) for i, layer in enumerate(net.layers)], profile.name, label, source)
-
-
-# --- cores: the one rule -------------------------------------------------------------------
-
-
-def layer_cores(neurons: int, synaptic_bits: int, neurons_per_core: int | None, synaptic_memory_bits: int | None) -> int:
-    """``max(1, ceil(neurons / neurons_per_core), ceil(synaptic_bits / synaptic_memory_bits))``; None: no limit."""
-    cores = 1
-    if neurons_per_core:
-        cores = max(cores, math.ceil(neurons / neurons_per_core))
-    if synaptic_memory_bits:
-        cores = max(cores, math.ceil(synaptic_bits / synaptic_memory_bits))
-    return cores
-
-
-def cores_needed(layer: DelayLayer, limits: Mapping[str, Any]) -> int:
-    """Cores for one layer under ``limits`` (keys of :func:`core_limits_of`), its synapses stored as :func:`synapse_layout`."""
-    return layer_cores(layer.shape[0], synapse_layout(layer).bits, limits.get("neurons_per_core"), limits.get("synaptic_memory_bits"))
-
-
-def network_cores(net: DelayNetwork, limits: Mapping[str, Any]) -> int:
-    """Cores for the whole network: the sum over layers (the input is fed from off-core and takes none)."""
-    return sum(cores_needed(layer, limits) for layer in net.layers)
-
-
-def core_limits_of(profile: Any) -> dict[str, Any]:
-    """The per-core limits of a ``hardware.Profile`` (None where it states none), with their sources."""
-    lim = profile.limits
-    picks = {"neurons_per_core": (lim.neurons_per_core, 1), "synaptic_memory_bits": (lim.synaptic_memory_bytes_per_core, 8)}
-    out: dict[str, Any] = {"profile": profile.name, "sources": {}}
-    for key, (quantity, scale) in picks.items():
-        out[key] = None if quantity is None else int(quantity.value) * scale
-        if quantity is not None:
-            out["sources"][key] = quantity.source
-    return out

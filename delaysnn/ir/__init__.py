@@ -1,13 +1,17 @@
-"""The integer IR: the hub every backend reads (DESIGN section 3).
+"""Both IRs. The integer IR, here: the hub every backend reads (DESIGN section 3). The float IR:
+``delaysnn.ir.folded`` (below).
 
-Plain dataclasses of ints and int arrays (and :class:`WeightKind`); standard library and numpy only. Floats stop at
+The integer IR: plain dataclasses of ints and int arrays (and :class:`WeightKind`); standard library and numpy only. Floats stop at
 ``delaysnn.quantization``. Saved as one ``.dnet`` file (npz + JSON header, no pickle).
 
 Semantics of the fields are those of Lava's ``DelayDense`` + ``LIF`` (``PyLifModelBitAcc``);
 ``delaysnn.sim`` states them normatively.
 
-``network`` holds the dataclasses and :func:`check_network`; ``files`` the ``.dnet`` format.
-Every name callers use is re-exported here: ``from delaysnn.ir import DelayNetwork, load``.
+``network`` holds the dataclasses and :func:`check_network`; ``files`` the ``.dnet`` format;
+``identity`` a network's id. Every name callers use is re-exported here: ``from delaysnn.ir
+import DelayNetwork, load``. ``folded`` is the other IR, the float one (``FoldedNetwork``, the
+trained model with BatchNorm folded, and its numpy reference forward), imported on its own:
+``from delaysnn.ir.folded import FoldedNetwork``.
 """
 
 from __future__ import annotations

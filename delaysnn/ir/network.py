@@ -21,6 +21,7 @@ from ..constants import (
     BIAS_MANT_MIN,
     DECAY_MAX,
     DECAY_SHIFT,
+    DELAY_BITS_MAX,
     INPUT_BITS_MAX,
     VTH_BITS,
     VTH_MAX,
@@ -29,10 +30,6 @@ from ..constants import (
 )
 from ..errors import IRValidationError
 from ..limits import MAX_DELAY_STEPS, MAX_LAYERS, MAX_NEURONS, MAX_STEPS
-
-# Delay bit widths a layer may declare: 12 bits cover delaysnn.limits.MAX_DELAY_STEPS (4096
-# steps); Loihi 2's 62-step delays need 6.
-DELAY_BITS_MAX = 12
 
 
 class WeightKind(Enum):

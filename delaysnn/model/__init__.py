@@ -7,8 +7,9 @@ right-pads it by ``R = (max_delay - 1) // 2``, so layer ``l`` (1-based) produces
 steps and the readout voltages have ``T + (hidden_layers + 1) * R`` steps.
 
 Modules: ``config`` (:class:`ModelConfig`), ``dcls`` (positions -> kernels), ``layers`` (LIF,
-DCLS synapse, hidden layer), ``network`` (:class:`DelaySNN`). The training forward lives here
-only; float exporters read the float IR (:mod:`delaysnn.quantization.folded`).
+DCLS synapse, hidden layer), ``network`` (:class:`DelaySNN`), ``fold`` (BatchNorm folded: the
+float IR, :mod:`delaysnn.ir.folded`), ``checkpoint`` (``.pt`` files). The training forward lives
+here only; the quantizer and the float exporters read the float IR (``DelaySNN.folded()``).
 """
 
 from __future__ import annotations

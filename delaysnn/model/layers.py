@@ -13,6 +13,7 @@ from torch import nn
 from ..quantization.grids import DelayGrid, delay_grid, fake_quantize, snap_delays_ste
 from .config import ModelConfig
 from .dcls import build_kernel, position_limit, positions_to_delays, rounded_positions
+from .fold import bn_fold
 
 
 class _ATanSpike(torch.autograd.Function):
@@ -183,8 +184,6 @@ class HiddenLayer(nn.Module):
         """The BatchNorm gain the quantizer folds into each weight row (None: no QAT or no BN)."""
         if (self.synapse.qat is None and self.synapse.delay_qat is None) or self.bn is None:
             return None
-        from ..quantization.folded import bn_fold  # lazily (no cycle: folded imports only model.dcls of this package)
-
         return bn_fold(self)[0]
 
     def forward(self, x: torch.Tensor, right_pad: int | None = None) -> torch.Tensor:

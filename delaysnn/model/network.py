@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..ir.folded import FoldedNetwork
 from ..quantization.grids import check_delay_bits
 from .config import ModelConfig
 from .dcls import position_limit, rounded_positions
@@ -22,7 +23,7 @@ class DelaySNN(nn.Module):
         self.hidden = nn.ModuleList(HiddenLayer(cfg, n) for n in sizes[:-2])
         self.readout = DelayedDense(sizes[-2], cfg.output_size, cfg.max_delay, cfg.kernel_count)
         # True: BatchNorm normalizes with its running statistics in training too, and leaves
-        # them as they are (binary/ternary QAT: see delaysnn.train, issue 11)
+        # them as they are (binary/ternary QAT: see delaysnn.training.train, issue 11)
         self.freeze_bn_stats = False
 
     def train(self, mode: bool = True) -> DelaySNN:
@@ -114,6 +115,13 @@ class DelaySNN(nn.Module):
             grid = syn.qat_delay_grid(row_gain=gain)
             out.append(syn.delays() if grid is None else grid.snap(syn.delays()))
         return out
+
+    def folded(self, *, transforms: bool = True) -> FoldedNetwork:
+        """The float IR of this model (:func:`delaysnn.model.fold.fold`): how the quantizer and the
+        float exporters read it without importing the torch model."""
+        from .fold import fold
+
+        return fold(self, transforms=transforms)
 
     def set_sigma(self, sigma: float) -> None:
         for syn in self.synapses:

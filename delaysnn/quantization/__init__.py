@@ -1,8 +1,8 @@
 """Float model -> integer :class:`~delaysnn.ir.DelayNetwork`: all target arithmetic, once.
 
 Every float-to-integer decision of delaysnn lives in this package (exporters only map fields):
-``grids`` (weight and delay grids, shared with QAT), ``folded`` (the float IR: BatchNorm folded,
-delays rounded), ``layer`` (one folded layer -> one ``DelayLayer``), ``network`` (the whole model,
+``grids`` (weight and delay grids, shared with QAT; a leaf), ``layer`` (one layer of the float
+IR, :mod:`delaysnn.ir.folded`, -> one ``DelayLayer``), ``network`` (the whole model,
 ``quantize_with_report``), ``report`` (what each step did). ``delaysnn.quantize(model, ...)`` is
 :func:`network.quantize_model`.
 The integer semantics are those of DESIGN section 4 (``delaysnn.sim`` states them
@@ -62,17 +62,13 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-# name -> submodule. Resolved on first use (PEP 562) so that ``delaysnn.quantization.folded``
-# (numpy only) and ``.grids`` (imported by ``delaysnn.model``) load without torch-heavy
-# ``network``, which imports the model: an eager import here would be a cycle at import time.
+# name -> submodule. Resolved on first use (PEP 562) so that ``.grids`` (imported by
+# ``delaysnn.model`` for QAT) loads without ``layer`` and ``network`` and what they import.
 _EXPORTS = {
     "CLIP_FRACTIONS": "grids",
     "WeightGrid": "grids",
     "fake_quantize": "grids",
     "weight_grid": "grids",
-    "FoldedLayer": "folded",
-    "bn_fold": "folded",
-    "fold_model": "folded",
     "LayerOptions": "layer",
     "decay_for_tau": "layer",
     "input_bits_for": "layer",

@@ -25,8 +25,8 @@ from typing import Any, Literal, TypeVar
 import numpy as np
 import torch
 
+from ..constants import DELAY_BITS_MAX, DELAY_GRID_MODES, PRUNE_SCOPES
 from ..errors import UnsupportedError
-from ..ir import DELAY_BITS_MAX
 
 __all__ = [
     "CLIP_FRACTIONS",
@@ -50,8 +50,6 @@ CLIP_FRACTIONS = tuple(float(f) for f in np.linspace(1.0, 0.3, 36))
 # TWN's threshold factor: delta = 0.7 * mean|W| approximates the optimum for uniform or normal
 # weights (Li et al. 2016, eq. 10).
 TWN_THRESHOLD = 0.7
-DELAY_GRID_MODES = ("step", "cap")
-PRUNE_SCOPES = ("layer", "global")
 
 Array = TypeVar("Array", np.ndarray, torch.Tensor)
 

@@ -27,7 +27,7 @@ from ..constants import (
     WEIGHT_EXP_MAX,
 )
 from ..ir import DelayLayer, NeuronParams, WeightKind
-from .folded import FoldedLayer
+from ..ir.folded import FoldedLayer
 from .grids import DelayGrid, weight_grid
 from .grids import delay_grid as make_delay_grid  # LayerOptions.delay_grid is the mode name
 from .report import LayerReport

@@ -5,19 +5,18 @@ the network options checked and resolved, every layer quantized by
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..constants import DECAY_MAX, DECAY_UNITY, INPUT_BITS_MAX, NETX_BIAS_EXP, NETX_MAX_EFFECTIVE_WEIGHT
 from ..errors import HardwareLimitError, UnsupportedError
 from ..ir import DelayLayer, DelayNetwork
-from .folded import fold_model
+from ..ir.folded import one_delay_layers
 from .grids import _check_bits, check_delay_bits, check_prune, prune_masks
 from .layer import LayerOptions, quantize_layer
 from .report import LayerReport, QuantReport
 
-if TYPE_CHECKING:  # a type only: delaysnn.model imports .grids, so no import at run time
-    from ..model import DelaySNN
-
+# The model is typed ``Any``: quantization reads it only through ``model.folded()`` (the float IR)
+# and ``model.cfg``, and imports no ``delaysnn.model`` (which imports ``.grids``): the layers stay apart.
 QUANTIZER_VERSION = 1
 
 
@@ -67,7 +66,7 @@ def _provenance(report: QuantReport, model: str) -> dict[str, Any]:
 
 
 def quantize_with_report(
-    model: DelaySNN,
+    model: Any,
     *,
     weight_bits: int = 8,
     binary: bool = False,
@@ -111,7 +110,9 @@ def quantize_with_report(
     limit = max_delay if max_delay is not None else (_profile_max_delay(profile) if profile is not None else None)
     if limit is not None and limit < 0:
         raise UnsupportedError(f"max_delay must be >= 0 (got {limit})")
-    folded = fold_model(model)
+    # the raw float weights at the rounded delays (the quantizer grids them itself), asked of the
+    # model so that quantization never imports it
+    folded = one_delay_layers(model.folded(transforms=False))
     keeps: list[Any] = prune_masks([lay.weight for lay in folded], prune, prune_scope) if prune else [None] * len(folded)
     base = LayerOptions(
         weight_bits=int(weight_bits),
@@ -181,6 +182,6 @@ def quantize_with_report(
 NETX_OPTIONS: dict[str, int] = {"max_effective_weight": NETX_MAX_EFFECTIVE_WEIGHT, "min_bias_exp": NETX_BIAS_EXP}
 
 
-def quantize_model(model: DelaySNN, **options: Any) -> DelayNetwork:
+def quantize_model(model: Any, **options: Any) -> DelayNetwork:
     """Quantize ``model`` to an integer :class:`DelayNetwork`; options as :func:`quantize_with_report`."""
     return quantize_with_report(model, **options)[0]

@@ -222,7 +222,7 @@ def simulate_batches(
     """:func:`simulate` over ``batches`` (each ``[batch, time, input_size]``) one at a time, keeping
     only a :class:`RunSummary`: peak memory is that of one batch, whatever the number of samples.
     Samples are independent, so the predictions and counts equal those of one run on all of them.
-    ``each(x, result)`` sees every batch's full result (e.g. ``delaysnn.agreement``) without a second run."""
+    ``each(x, result)`` sees every batch's full result (e.g. ``delaysnn.app.agreement``) without a second run."""
     predictions: list[np.ndarray] = []
     counts: list[int] = [0] * (len(net.layers) - 1)
     sizes: list[int] = [0] * (len(net.layers) - 1)

@@ -11,7 +11,7 @@ from .netx_write import NETX_FORMAT
 
 def describe_netx(path: str | os.PathLike) -> dict[str, Any]:
     """Summary of a lava-dl netx HDF5 file (``delaysnn inspect model.h5``)."""
-    from delaysnn.describe import delay_histogram
+    from delaysnn.estimate.describe import delay_histogram
 
     attrs, layout = read_netx_layout(path)
     layers = []

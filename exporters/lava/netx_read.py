@@ -266,7 +266,7 @@ def netx_copies(net: DelayNetwork) -> int:
 
 @dataclass(frozen=True)
 class NetxBackend:
-    """``delaysnn.verify``'s ``netx`` backend: write the netx HDF5 to a temporary file, load it
+    """``delaysnn.app.verify``'s ``netx`` backend: write the netx HDF5 to a temporary file, load it
     with lava-dl's ``hdf5.Network``, run it.
 
     ``copies`` (None: :func:`netx_copies`): the file holds that many copies of the network side

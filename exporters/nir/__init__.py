@@ -28,7 +28,7 @@ Conventions of the standard fields (what peers read)
 * **Bias**: in the ``Affine`` bias when the neuron has no synaptic filter (``LIF``/``LI``:
   snnTorch rejects ``v_leak != 0``), in ``v_leak = bias * tau / dt`` for ``CubaLIF``/``CubaLI``
   (an ``Affine`` bias would pass through the current filter there).
-* **Float model** (:func:`export_float`, from the float IR ``delaysnn.quantization.folded.FoldedNetwork``):
+* **Float model** (:func:`export_float`, from the float IR ``delaysnn.ir.folded.FoldedNetwork``):
   BatchNorm's gain in the ``W'`` rows, its shift as the bias above; ``W'`` holds the weights
   the model really convolves with (DCLS normalises each one-hot tap by ``1 + 1e-7``). The
   model fires on ``v >= theta``; ``v_threshold`` is the float32 predecessor of ``theta``, so
@@ -55,10 +55,11 @@ integer network every integer-exact parameter on the neuron nodes (``du``, ``dv`
 ``delay_bits`` (-1: none), ``delay_step``, and the delays of zero-weight synapses, which
 ``W'`` cannot carry), so ``read_ir`` is lossless; for the float model its config and exact
 parameters (``kernel_weight``/``kernel_delay`` of every DCLS synapse, BatchNorm buffers), so
-``read_float`` rebuilds a model with bit-identical outputs.
+``read_record`` reads them back for a model with bit-identical outputs
+(``delaysnn.app.from_nir.read_float`` builds it; the backend never builds the torch model).
 
 Modules: ``structure`` (decomposition, chains), ``graph`` (IR <-> NIR), ``floating`` (float IR
--> NIR), ``importer`` (NIR -> float model, foreign graphs), ``execute`` (the integer graph in
+-> NIR), ``importer`` (NIR -> the float model's parameters, foreign graphs composed), ``execute`` (the integer graph in
 nirtorch), ``describe``, ``files``. Importing this package loads neither torch nor nirtorch.
 """
 
@@ -76,7 +77,7 @@ from .describe import describe
 from .files import load_graph, save, to_bytes
 from .floating import export_float
 from .graph import export_ir, read_ir, roundtrip
-from .importer import read_float
+from .importer import read_record
 from .structure import DelayedLinear, decompose
 
 if TYPE_CHECKING:
@@ -87,7 +88,7 @@ def export(model: Any, path: str | os.PathLike, dt: float | None = None) -> Path
     """``exporters.nir.export(net, path)``: an integer network, or a float model (a ``DelaySNN`` or
     its float IR ``FoldedNetwork``), to a ``.nir`` file; ``dt`` seconds per step (default: the
     network's time step)."""
-    from delaysnn.quantization.folded import FoldedNetwork
+    from delaysnn.ir.folded import FoldedNetwork
 
     if isinstance(model, DelayNetwork):
         graph = export_ir(model, dt)
@@ -126,8 +127,8 @@ __all__ = [
     "export_ir",
     "graph_dt",
     "load_graph",
-    "read_float",
     "read_ir",
+    "read_record",
     "roundtrip",
     "run",
     "run_roundtrip",

@@ -50,7 +50,7 @@ def describe(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def _layers(graph: Any, dt: float, meta: dict[str, Any]) -> dict[str, Any]:
-    from delaysnn.describe import delay_histogram
+    from delaysnn.estimate.describe import delay_histogram
 
     n_in, segments = chain(graph)
     latency = latency_in_delays(meta, len(segments))

@@ -41,8 +41,8 @@ def _neuron(lay: Any, dt: float) -> tuple[Any, np.ndarray | None]:
 
 def export_float(model: Any, dt: float | None = None) -> Any:
     """The float model as a ``nir.NIRGraph``: ``model`` a ``FoldedNetwork`` (or a ``DelaySNN``,
-    folded first by ``delaysnn.quantization.folded.fold``); ``dt`` seconds per step (default its time step)."""
-    from delaysnn.quantization.folded import as_folded
+    folded first by ``delaysnn.model.fold.fold``); ``dt`` seconds per step (default its time step)."""
+    from delaysnn.ir.folded import as_folded
 
     fnet = as_folded(model)
     fnet.check()

@@ -142,7 +142,7 @@ def roundtrip(net: DelayNetwork) -> DelayNetwork:
 def _read_ir(graph: Any) -> DelayNetwork:
     meta = checked_meta(graph, "integer")
     if not meta:
-        raise UnsupportedError("NIR file has no delaysnn metadata (format 'delaysnn-nir'): only integer networks written by delaysnn are read exactly; read foreign graphs with exporters.nir.read_float")
+        raise UnsupportedError("NIR file has no delaysnn metadata (format 'delaysnn-nir'): only integer networks written by delaysnn are read exactly; read foreign graphs with delaysnn.app.from_nir.read_float")
     dt = graph_dt(graph)
     n_in, segments = chain(graph)
     latency = latency_in_delays(meta, len(segments))

@@ -1,43 +1,48 @@
-"""Reading NIR graphs as float models (``read_float``): ours exactly, foreign ones from their fields.
+"""Reading NIR graphs as the float model's parameters (``read_record``): ours exactly, foreign ones
+from their fields.
 
-Our float exports are rebuilt from their metadata (the model's config, DCLS weights and delays,
-BatchNorm buffers): bit-identical outputs. Other graphs: feed-forward chains of ``Linear``/
-``Affine``/``Scale``/``Delay`` nodes between ``LIF``|``CubaLIF`` hidden neurons and an ``LI``
-readout are composed into per-synapse weights and delays (axonal, dendritic and our
-per-synapse form alike); anything else raises :class:`UnsupportedError` naming the node."""
+The result is a :class:`delaysnn.ir.folded.ModelRecord` (the model's config, DCLS weights and
+delays, BatchNorm buffers), numpy only: the backend never builds the torch model;
+``delaysnn.convert.from_nir`` does, and ``delaysnn.app.from_nir.read_float`` joins the two.
+Our float exports are read back from their metadata: bit-identical outputs. Other graphs:
+feed-forward chains of ``Linear``/``Affine``/``Scale``/``Delay`` nodes between ``LIF``|``CubaLIF``
+hidden neurons and an ``LI`` readout are composed into per-synapse weights and delays (axonal,
+dendritic and our per-synapse form alike); anything else raises :class:`UnsupportedError`
+naming the node."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from delaysnn.errors import UnsupportedError
+from delaysnn.ir.folded import ModelRecord
 
 from .common import BAD_FIELD, checked_meta, graph_dt, short
 from .files import GraphSource, load_graph, where
 from .structure import Segment, chain, compose
 
-if TYPE_CHECKING:  # heavy: imported inside the functions that need it
-    import torch
+# BatchNorm1d's default eps: a foreign layer's bias rides on an identity BatchNorm (gain 1), whose
+# running variance 1 - eps makes 1 / sqrt(var + eps) exactly 1
+BN_EPS = 1e-5
 
-    from delaysnn.model import DelaySNN
 
+def read_record(source: GraphSource, dt: float | None = None) -> tuple[ModelRecord, bool]:
+    """The float model's parameters from a NIR graph (no torch), and whether they were composed
+    from a foreign graph's fields (True) rather than read from our metadata (False).
 
-def read_float(source: GraphSource, dt: float | None = None) -> DelaySNN:
-    """A float ``DelaySNN`` (eval mode) from a NIR graph.
-
-    Our float exports are rebuilt exactly from their metadata (bit-identical outputs). Other
-    graphs (or ours without metadata) are composed from their standard fields, stepped every
-    ``dt`` seconds: the argument, else the graph metadata's ``dt``."""
+    Our float exports are read from their metadata (a bit-identical rebuild). Other graphs (or
+    ours without metadata) are composed from their standard fields, stepped every ``dt``
+    seconds: the argument, else the graph metadata's ``dt``."""
     graph = load_graph(source)
     try:
         meta = checked_meta(graph, "float")
         if meta and "model_config" in meta:
-            return _float_exact(graph, meta)
-        return _float_foreign(graph, graph_dt(graph, dt))
+            return _record_exact(graph, meta), False
+        return _record_foreign(graph, graph_dt(graph, dt)), True
     except BAD_FIELD as err:
         raise UnsupportedError(
             f"{where(source)}: a metadata or standard field is malformed ({type(err).__name__}: {short(err)}); "
@@ -45,54 +50,20 @@ def read_float(source: GraphSource, dt: float | None = None) -> DelaySNN:
         ) from err
 
 
-def _float_exact(graph: Any, meta: dict[str, Any]) -> DelaySNN:
-    import torch
-
-    from delaysnn.model import DelaySNN, ModelConfig
-
-    cfg = ModelConfig.from_dict(json.loads(meta["model_config"]), source="NIR metadata 'model_config'")
-    model = DelaySNN(cfg)
+def _record_exact(graph: Any, meta: dict[str, Any]) -> ModelRecord:
+    config = json.loads(meta["model_config"])
     _, segments = chain(graph)
-    if len(segments) != len(model.synapses):
-        raise UnsupportedError(f"NIR graph has {len(segments)} layers, its metadata config {len(model.synapses)}")
-    with torch.no_grad():
-        for index, (seg, syn) in enumerate(zip(segments, model.synapses)):
-            where = f"layer {index}"
-            weight_meta = dict(seg.ops[-1][1].metadata or {}) if seg.ops else {}
-            try:
-                weight = torch.from_numpy(np.asarray(weight_meta["kernel_weight"], np.float32))
-                delay = torch.from_numpy(np.asarray(weight_meta["kernel_delay"], np.int64))
-            except KeyError as err:
-                raise UnsupportedError(f"{where}: metadata lacks {err}; the file was not written by delaysnn's export_float") from err
-            _set_synapse(syn, weight, delay, where)
-            if index < len(model.hidden) and model.hidden[index].bn is not None:
-                _set_bn(model.hidden[index].bn, dict(seg.neuron.metadata or {}), where)
-    model.set_learn_positions(False)
-    model.eval()
-    return model
-
-
-def _set_synapse(syn: Any, weight: torch.Tensor, delay: torch.Tensor, where: str) -> None:
-    from delaysnn.model.dcls import delays_to_positions
-
-    if tuple(weight.shape) != tuple(syn.weight.shape) or tuple(delay.shape) != tuple(syn.weight.shape):
-        raise UnsupportedError(f"{where}: weights {tuple(weight.shape)} / delays {tuple(delay.shape)} do not fit {tuple(syn.weight.shape)}")
-    if delay.numel() and (int(delay.min()) < 0 or int(delay.max()) > syn.max_delay - 1):
-        raise UnsupportedError(f"{where}: delays outside 0..{syn.max_delay - 1}")
-    syn.weight.copy_(weight)
-    syn.pos.copy_(delays_to_positions(delay, syn.max_delay).unsqueeze(0))
-    syn.sig.zero_()
-
-
-def _set_bn(bn: Any, meta: dict[str, Any], where: str) -> None:
-    import torch
-
-    try:
-        for attr, key in (("weight", "bn_weight"), ("bias", "bn_bias"), ("running_mean", "bn_mean"), ("running_var", "bn_var")):
-            getattr(bn, attr).copy_(torch.from_numpy(np.asarray(meta[key], np.float32)))
-        bn.eps = float(meta["bn_eps"])
-    except KeyError as err:
-        raise UnsupportedError(f"{where}: metadata lacks BatchNorm buffer {err}") from err
+    weights, delays, batchnorm = [], [], []
+    for index, seg in enumerate(segments):
+        weight_meta = dict(seg.ops[-1][1].metadata or {}) if seg.ops else {}
+        try:
+            weights.append(np.asarray(weight_meta["kernel_weight"], np.float32))
+            delays.append(np.asarray(weight_meta["kernel_delay"], np.int64))
+        except KeyError as err:
+            raise UnsupportedError(f"layer {index}: metadata lacks {err}; the file was not written by delaysnn's export_float") from err
+        if index < len(segments) - 1:
+            batchnorm.append(dict(seg.neuron.metadata or {}))  # read by the model builder where the config has BatchNorm
+    return ModelRecord(config=config, kernel_weight=weights, kernel_delay=delays, batchnorm=batchnorm)
 
 
 @dataclass
@@ -155,7 +126,7 @@ def _foreign_layer(seg: Segment, n_in: int, dt: float, readout: bool, where: str
     return _FloatLayer(dense=dense, bias=bias, tau=tau, syn_tau=syn_tau, threshold=threshold)
 
 
-def _float_foreign(graph: Any, dt: float) -> DelaySNN:
+def _record_foreign(graph: Any, dt: float) -> ModelRecord:
     n_in, segments = chain(graph)
     layers, fan_in = [], n_in
     for index, seg in enumerate(segments):
@@ -164,7 +135,7 @@ def _float_foreign(graph: Any, dt: float) -> DelaySNN:
         fan_in = int(np.asarray(seg.neuron.output_type["output"]).reshape(-1)[0])
     hidden = layers[:-1]
     threshold = _normalise_thresholds(hidden)
-    return _build_model(n_in, layers, segments, threshold, dt)
+    return _foreign_record(n_in, layers, segments, threshold, dt)
 
 
 def _normalise_thresholds(hidden: list[_FloatLayer]) -> float:
@@ -182,11 +153,9 @@ def _normalise_thresholds(hidden: list[_FloatLayer]) -> float:
     return float(np.nextafter(np.float32(ref), np.float32(np.inf)))
 
 
-def _build_model(n_in: int, layers: list[_FloatLayer], segments: list[Segment], threshold: float, dt: float) -> DelaySNN:
-    import torch
-
-    from delaysnn.model import DelaySNN, ModelConfig
-
+def _foreign_record(n_in: int, layers: list[_FloatLayer], segments: list[Segment], threshold: float, dt: float) -> ModelRecord:
+    """The float model's config and parameters for composed foreign layers (its DCLS taps, and
+    each hidden layer's bias on an identity BatchNorm)."""
     hidden = layers[:-1]
     sizes = {lay.bias.size for lay in hidden}
     if len(sizes) > 1:
@@ -198,38 +167,35 @@ def _build_model(n_in: int, layers: list[_FloatLayer], segments: list[Segment], 
     max_d = max((max(lay.dense, default=0) for lay in layers), default=0)
     taps = max(_max_taps(lay.dense) for lay in layers)
     biased = any(np.any(lay.bias != 0) for lay in hidden)
-    try:
-        cfg = ModelConfig(
-            input_size=n_in,
-            output_size=int(layers[-1].bias.size),
-            hidden_size=int(hidden[0].bias.size) if hidden else 256,
-            hidden_layers=len(hidden),
-            max_delay=max_d + 1 if max_d % 2 == 0 else max_d + 2,  # odd kernel covering 0..max_d
-            kernel_count=max(taps, 1),
-            tau=hidden[0].tau if hidden else 1.0,
-            readout_tau=layers[-1].tau,
-            threshold=threshold,
-            batchnorm=biased,
-            synaptic_tau=hidden[0].syn_tau if hidden else None,
-            time_step_ms=dt * 1000.0,
-            dropout=0.0,
-        )
-    except ValueError as err:
-        raise UnsupportedError(f"NIR graph does not fit the float model: {err}") from err
-    model = DelaySNN(cfg)
-    with torch.no_grad():
-        for index, (lay, syn) in enumerate(zip(layers, model.synapses)):
-            weight, delay = _taps(lay.dense, syn.weight.shape)
-            _set_synapse(syn, torch.from_numpy(raw_weight(weight)), torch.from_numpy(delay), f"layer {index}")
-            if index < len(hidden) and biased:
-                bn = model.hidden[index].bn
-                bn.weight.fill_(1.0)
-                bn.bias.copy_(torch.from_numpy(lay.bias.astype(np.float32)))
-                bn.running_mean.zero_()
-                bn.running_var.fill_(float(np.float32(1.0 - bn.eps)))  # 1/sqrt(var + eps) == 1 exactly
-    model.set_learn_positions(False)
-    model.eval()
-    return model
+    config = dict(
+        input_size=n_in,
+        output_size=int(layers[-1].bias.size),
+        hidden_size=int(hidden[0].bias.size) if hidden else 256,
+        hidden_layers=len(hidden),
+        max_delay=max_d + 1 if max_d % 2 == 0 else max_d + 2,  # odd kernel covering 0..max_d
+        kernel_count=max(taps, 1),
+        tau=hidden[0].tau if hidden else 1.0,
+        readout_tau=layers[-1].tau,
+        threshold=threshold,
+        batchnorm=biased,
+        synaptic_tau=hidden[0].syn_tau if hidden else None,
+        time_step_ms=dt * 1000.0,
+        dropout=0.0,
+    )
+    weights, delays, batchnorm, fan_in = [], [], [], n_in
+    for lay in layers:
+        weight, delay = _taps(lay.dense, (lay.bias.size, fan_in, max(taps, 1)))
+        weights.append(raw_weight(weight))
+        delays.append(delay)
+        fan_in = lay.bias.size
+    for lay in hidden:
+        if biased:
+            batchnorm.append({"bn_weight": np.ones(lay.bias.size, np.float32), "bn_bias": lay.bias.astype(np.float32),
+                              "bn_mean": np.zeros(lay.bias.size, np.float32),
+                              "bn_var": np.full(lay.bias.size, np.float32(1.0 - BN_EPS), np.float32), "bn_eps": BN_EPS})
+        else:
+            batchnorm.append(None)
+    return ModelRecord(config=config, kernel_weight=weights, kernel_delay=delays, batchnorm=batchnorm)
 
 
 def _max_taps(dense: dict[int, np.ndarray]) -> int:

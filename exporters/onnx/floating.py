@@ -1,6 +1,6 @@
-"""ONNX ``--float``: the float IR (``delaysnn.quantization.folded.FoldedNetwork``) as an onnxruntime model.
+"""ONNX ``--float``: the float IR (``delaysnn.ir.folded.FoldedNetwork``) as an onnxruntime model.
 
-The graph states ``delaysnn.quantization.folded.run``'s semantics in float32 ops, built directly from the
+The graph states ``delaysnn.ir.folded.run``'s semantics in float32 ops, built directly from the
 float IR (no torch tracing, nothing read from the torch model):
 
 * input ``x`` float32 ``[batch, time, input_size]``; with ``padding="once"`` the graph appends
@@ -96,7 +96,7 @@ def build_float(model: Any, record_spikes: bool = False) -> Any:
     _require("onnx")
     from onnx import TensorProto, helper
 
-    from delaysnn.quantization.folded import as_folded
+    from delaysnn.ir.folded import as_folded
 
     fnet = as_folded(model)
     fnet.check()
@@ -125,7 +125,7 @@ def build_float(model: Any, record_spikes: bool = False) -> Any:
     }
     if fnet.source is not None:
         meta["delaysnn.config"] = json.dumps(fnet.source.config)
-    doc = "delaysnn float model (the float IR, delaysnn.quantization.folded.run's semantics in float32)"
+    doc = "delaysnn float model (the float IR, delaysnn.ir.folded.run's semantics in float32)"
     return model_proto(g, "delaysnn_float", TensorProto.FLOAT, fnet.input_size, outputs, doc, meta)
 
 

@@ -22,9 +22,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from delaysnn import sim
+from delaysnn.app.verify import verify
 from delaysnn.errors import HardwareLimitError, UnsupportedError
 from delaysnn.ir import READOUT_VTH
-from delaysnn.verify import verify
 from tests.conformance import assert_identical, case
 from tests.factories import FRONTIER_SPECS, NetSpec, random_input, random_network
 

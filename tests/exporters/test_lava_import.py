@@ -13,7 +13,7 @@ for _ in tqdm(range(2)):
 import multiprocessing as mp
 assert mp.get_start_method(allow_none=True) is not None  # the situation lava 0.10 trips over
 from tests.factories import NetSpec, random_network, random_input
-from delaysnn.verify import verify
+from delaysnn.app.verify import verify
 net = random_network(NetSpec(sizes=(3, 4, 2), seed=1))
 report, = verify(net, random_input(net, 1, 8), ["lava"])
 assert report.ok, report.summary()

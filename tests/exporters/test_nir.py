@@ -27,6 +27,7 @@ from tests.factories import (
 nir = pytest.importorskip("nir")
 pytest.importorskip("nirtorch")
 
+from delaysnn.app.from_nir import read_float  # noqa: E402
 from exporters import nir as enir  # noqa: E402
 from exporters.nir.execute import execute  # noqa: E402
 from exporters.nir.importer import raw_weight  # noqa: E402
@@ -217,7 +218,7 @@ def test_read_ir_rejects_stale_metadata_and_float_files(tiny_model):
     with pytest.raises(UnsupportedError, match="read_float"):
         enir.read_ir(enir.to_bytes(enir.export_float(tiny_model)))
     with pytest.raises(UnsupportedError, match="read_ir"):
-        enir.read_float(enir.to_bytes(enir.export_ir(net)))
+        read_float(enir.to_bytes(enir.export_ir(net)))
 
 
 # --- float model ----------------------------------------------------------------------------------
@@ -247,7 +248,7 @@ def test_float_round_trip_identical_outputs(variant, tiny_model, tmp_path):
         model = DelaySNN(cfg).eval()
     path = enir.save(enir.export_float(model), tmp_path / "model.nir")
     assert isinstance(nir.read(path, type_check=True), nir.NIRGraph)
-    back = enir.read_float(path)
+    back = read_float(path)
     assert back.cfg == model.cfg and back.synapses[0].qat is None
     x = (torch.rand(3, 15, model.cfg.input_size) < 0.4).float()
     v, spikes = model.forward_trace(x)
@@ -261,7 +262,7 @@ def test_float_standard_fields_alone_rebuild_the_model(synaptic_tau):
     """Without our metadata (as a peer would rewrite it), the standard fields give the same model."""
     model = _dyadic_model(synaptic_tau=synaptic_tau, seed=3)
     graph = _strip_metadata(enir.load_graph(enir.to_bytes(enir.export_float(model))))
-    back = enir.read_float(graph)
+    back = read_float(graph)
     assert (back.cfg.tau, back.cfg.threshold, back.cfg.synaptic_tau) == (2.0, 1.0, synaptic_tau)
     x = (torch.rand(4, 20, 6) < 0.4).float()
     v, spikes = model.forward_trace(x)
@@ -343,7 +344,7 @@ def test_foreign_plain_graph_imports(axonal):
         nodes.append(nir.Delay(delay=steps * dt))
     nodes += [nir.Affine(weight=_dyadic(rng, (3, 7)), bias=np.zeros(3, np.float32)), _li(3, dt)]
     graph = nir.NIRGraph.from_list(*nodes)
-    model = enir.read_float(graph, dt=dt)
+    model = read_float(graph, dt=dt)
     assert model.cfg.hidden_layers == 1 and model.cfg.batchnorm and model.cfg.tau == 2.0
     if axonal:
         used = graph.nodes["affine_1"].weight != 0  # zero-weight synapses carry no delay
@@ -362,7 +363,7 @@ def test_foreign_per_neuron_thresholds_are_normalised():
     lif = _lif(5, dt)
     lif.v_threshold = np.array([0.5, 1.0, 2.0, 1.0, 0.25])
     graph = nir.NIRGraph.from_list(nir.Linear(weight=_dyadic(rng, (5, 3))), lif, nir.Linear(weight=_dyadic(rng, (2, 5))), _li(2, dt))
-    model = enir.read_float(graph, dt=dt)
+    model = read_float(graph, dt=dt)
     x = (torch.rand(3, 12, 3) < 0.5).float()
     xs = _padded(model, x)
     hidden_graph = _truncated(graph, next(k for k, n in graph.nodes.items() if isinstance(n, nir.LIF)))
@@ -398,7 +399,7 @@ def test_unsupported_graphs_name_the_node(case, pattern):
     else:
         graph = nir.NIRGraph.from_list(lin, _li(4, dt))
     with pytest.raises(UnsupportedError, match=pattern) as err:
-        enir.read_float(graph, dt=None if case == "no_dt" else dt)
+        read_float(graph, dt=None if case == "no_dt" else dt)
     assert "\n" not in str(err.value)
 
 
@@ -430,7 +431,7 @@ def test_describe_any_nir_file(tmp_path):
 def test_readout_only_foreign_graph_and_integer_graph_in_nirtorch():
     dt, rng = 1e-3, np.random.default_rng(8)
     graph = nir.NIRGraph.from_list(nir.Linear(weight=_dyadic(rng, (2, 3))), _li(2, dt))
-    model = enir.read_float(graph, dt=dt)
+    model = read_float(graph, dt=dt)
     x = (torch.rand(2, 10, 3) < 0.5).float()
     assert model.cfg.hidden_layers == 0
     assert torch.equal(run_steps(to_torch(graph, dt=dt), _padded(model, x)), model(x))
@@ -459,7 +460,7 @@ def test_snntorch_style_float32_parameters():
     tau_out = np.full(2, dt / (1 - beta), np.float32)
     li = nir.LI(tau=tau_out, r=tau_out / np.float32(dt), v_leak=np.zeros(2, np.float32))
     w1, w2 = _dyadic(rng, (4, 3)), _dyadic(rng, (2, 4))
-    model = enir.read_float(nir.NIRGraph.from_list(nir.Linear(weight=w1), cuba, nir.Linear(weight=w2), li), dt=dt)
+    model = read_float(nir.NIRGraph.from_list(nir.Linear(weight=w1), cuba, nir.Linear(weight=w2), li), dt=dt)
     cfg = model.cfg  # float32 beta = 0.9 is 1 - 1/9.9999981 steps: faithful, not rounded away
     assert (cfg.tau, cfg.synaptic_tau, cfg.readout_tau) == pytest.approx((10.0, 5.0, 10.0), rel=1e-6)
     assert torch.equal(model.synapses[0].kernel()[..., -1], torch.from_numpy(w1))  # gains of exactly 1: weights as given
@@ -491,7 +492,7 @@ def test_executor_reads_the_standard_fields_only():
 
 def test_run_and_verify_backends(monkeypatch):
     """``run`` (backend nir) executes the graph and never reads it back into an IR; nir-roundtrip does."""
-    from delaysnn.verify import verify
+    from delaysnn.app.verify import verify
     from exporters.nir import graph as nir_graph
 
     net = shd_like_network(sizes=(16, 20, 4), max_delay=9)
@@ -507,7 +508,7 @@ def test_run_and_verify_backends(monkeypatch):
 
 def test_verify_nir_catches_a_wrong_graph(monkeypatch):
     """verify --backends nir is real parity: a graph one step early is reported at layer 0."""
-    from delaysnn.verify import verify
+    from delaysnn.app.verify import verify
     from exporters.nir import execute as nir_execute
 
     def early(net, dt=None):
@@ -643,7 +644,7 @@ def test_cli_export_dt(tmp_path, capsys):
 
 
 def ir_time_step(checkpoint) -> float:
-    from delaysnn.checkpoint import load_checkpoint
+    from delaysnn.model.checkpoint import load_checkpoint
 
     return load_checkpoint(checkpoint).cfg.time_step_ms
 
@@ -651,7 +652,7 @@ def ir_time_step(checkpoint) -> float:
 def test_float_ir_without_a_model_exports_and_reads_back():
     """A float IR built by hand carries no model record: its graph is read from the standard
     fields alone, and the rebuilt model computes the float IR's reference forward."""
-    from delaysnn.quantization.folded import FoldedLayer, FoldedNetwork, run
+    from delaysnn.ir.folded import FoldedLayer, FoldedNetwork, run
 
     rng = np.random.default_rng(10)
     w1, w2 = rng.integers(-4, 9, (6, 4)) / 8, rng.integers(-4, 9, (3, 6)) / 8
@@ -660,7 +661,7 @@ def test_float_ir_without_a_model_exports_and_reads_back():
     fnet = FoldedNetwork(input_size=4, time_step_ms=1.0, max_delay=5, layers=[hidden, out], right_padding=2)
     graph = enir.load_graph(enir.to_bytes(enir.export_float(fnet)))
     assert "model_config" not in graph.metadata and graph.metadata["input_padding_steps"] == 4
-    model = enir.read_float(graph)
+    model = read_float(graph)
     x = (torch.rand(3, 10, 4) < 0.4).float()
     v, (s,) = run(fnet, x)
     with torch.no_grad():

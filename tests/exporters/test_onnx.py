@@ -107,7 +107,7 @@ def test_describe(saved) -> None:
 
 
 def test_inspect_dispatches_to_describe(saved) -> None:
-    from delaysnn.inspect import describe
+    from delaysnn.app.inspect import describe
 
     assert describe(saved[1])["metadata"]["delaysnn.format"] == eonnx.FORMAT
 

@@ -17,10 +17,10 @@ from typing import Any
 
 import torch
 
-from .errors import CheckpointError
-from .fileio import KINDS, check_input_path, sniff, write_bytes_atomic
-from .model import DelaySNN, ModelConfig
-from .model.dcls import position_limit, positions_outside
+from ..errors import CheckpointError
+from ..fileio import KINDS, check_input_path, sniff, write_bytes_atomic
+from . import DelaySNN, ModelConfig
+from .dcls import position_limit, positions_outside
 
 FORMAT = "delaysnn-checkpoint"
 VERSION = 1

@@ -24,10 +24,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from .data.datasets import SpikeDataset
-from .errors import DelaysnnError
-from .ir import DelayNetwork
-from .spec import DeploySpec
+from ..data.datasets import SpikeDataset
+from ..errors import DelaysnnError
+from ..ir import DelayNetwork
+from ..spec import DeploySpec
 
 __all__ = ["Candidate", "Point", "SearchResult", "SUN_2025", "candidate_grid", "pareto_front", "search"]
 
@@ -70,7 +70,7 @@ class Candidate:
         return self.spec(delay_grid, prune_scope).quantize_kwargs()
 
     def train_options(self, delay_grid: str, prune_scope: str) -> dict[str, Any]:
-        """:class:`delaysnn.train.TrainOptions` fields that train through this candidate's grids."""
+        """:class:`delaysnn.training.train.TrainOptions` fields that train through this candidate's grids."""
         # positions learn through the delay grid
         return {"spec": self.spec(delay_grid, prune_scope), "learn_delays": self.delay_bits is not None}
 
@@ -88,7 +88,7 @@ class Point:
     val_acc: float
     test_acc: float | None = None
     parity: dict[str, int] = field(default_factory=dict)  # backend -> mismatching values (0: exact)
-    # share of samples whose class equals the float model's (delaysnn.agreement): equal accuracies can hide differences
+    # share of samples whose class equals the float model's (delaysnn.app.agreement): equal accuracies can hide differences
     val_agreement: float | None = None
     test_agreement: float | None = None
 
@@ -147,7 +147,7 @@ def _batches(data: SpikeDataset, batch: int = 256) -> Any:
 
 def predictions(net: DelayNetwork, data: SpikeDataset, batch: int = 256) -> Any:
     """The integer network's class per sample of ``data`` (reference simulator, streamed)."""
-    from .sim import simulate_batches
+    from ..sim import simulate_batches
 
     return simulate_batches(net, _batches(data, batch)).predictions
 
@@ -178,7 +178,7 @@ def float_classes(model: Any, data: SpikeDataset) -> Any:
 def score(net: DelayNetwork, memory: Any, candidate: Candidate, stage: str, profile: Any, val: SpikeDataset, float_val: Any) -> Point:
     """``net`` (whose ``estimate.network_memory`` is ``memory``) scored on the validation split,
     and compared there with the float model's classes ``float_val``."""
-    from .estimate import kilobytes
+    from ..estimate import kilobytes
 
     totals = memory.totals()
     val_acc, val_agreement = accuracy_and_agreement(net, val, float_val)
@@ -216,10 +216,10 @@ def search(
     """Sweep ``candidates`` (default :func:`candidate_grid`) on ``model`` as the module docstring
     says. ``fine_tune(model_copy, candidate) -> model`` replaces the built-in short QAT (tests,
     cached benches); ``deploy_options``: further quantizer options for every candidate (e.g.
-    ``NETX_OPTIONS``, within what a netx file holds, as ``export --target loihi``); ``train_defaults``: extra :class:`~delaysnn.train.TrainOptions` fields."""
-    from .estimate import kilobytes, network_memory
-    from .quantization import quantize_model
-    from .train import TrainOptions, train
+    ``NETX_OPTIONS``, within what a netx file holds, as ``export --target loihi``); ``train_defaults``: extra :class:`~delaysnn.training.train.TrainOptions` fields."""
+    from ..estimate import kilobytes, network_memory
+    from ..quantization import quantize_model
+    from ..training.train import TrainOptions, train
 
     candidates = list(candidates) if candidates is not None else candidate_grid()
     base = {"input_bits": input_bits, "profile": profile, "clip_delays": True, **(deploy_options or {})}
@@ -303,7 +303,7 @@ def _pct(value: float | None) -> str:
 def plot(result: SearchResult, path: Any, title: str = "accuracy against synaptic memory", reference: bool = True) -> Any:
     """Accuracy (validation) against synaptic kB: every point, the front and (``reference``, for
     SHD-like speech only) Sun et al.'s cited SHD point."""
-    from .plots import pyplot, save_figure
+    from ..plots import pyplot, save_figure
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 4.5))

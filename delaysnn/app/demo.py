@@ -1,5 +1,5 @@
 """``delaysnn demo``: the whole pipeline on the built-in synthetic delay task (or synthesized speech),
-each step one call of ``delaysnn.api``."""
+each step one call of ``delaysnn.app.api``."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from pathlib import Path
 
 import torch
 
+from ..data.datasets import SpikeDataset, SyntheticTask, synthetic_splits
+from ..model import ModelConfig
+from ..spec import DeploySpec
+from ..training.train import TrainOptions
 from . import api
-from .data.datasets import SpikeDataset, SyntheticTask, synthetic_splits
-from .model import ModelConfig
-from .spec import DeploySpec
-from .train import TrainOptions
 
 
 @dataclass
@@ -99,10 +99,10 @@ def synthetic_workload(epochs: int = SYNTHETIC_EPOCHS, samples: int = 2048, seed
 
 def speech_workload(data_dir: Path, epochs: int = SPEECH_EPOCHS, samples: int | None = None, seed: int = 0, echo: Callable[[str], None] = print) -> Workload:
     """Synthesized spoken digits in SHD's layout (made with espeak-ng into ``data_dir`` if missing)."""
-    from .data.heidelberg import load_heidelberg
+    from ..data.heidelberg import load_heidelberg
 
     if not (data_dir / "shd_train.h5").exists() or not (data_dir / "shd_test.h5").exists():
-        from .data.spoken_digits import make_spoken_digits
+        from ..data.spoken_digits import make_spoken_digits
 
         echo(f"making the spoken-digits data set in {data_dir} (espeak-ng + cochlea) ...")
         make_spoken_digits(data_dir, seed=seed)

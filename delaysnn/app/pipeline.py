@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import DelaysnnError
-from .fileio import check_input_path
-from .ir import DelayNetwork
-from .spec import DeploySpec
+from ..errors import DelaysnnError
+from ..fileio import check_input_path
+from ..ir import DelayNetwork
+from ..spec import DeploySpec
 
 if TYPE_CHECKING:
-    from .ir.identity import Deployment
+    from ..ir.identity import Deployment
 
 IR_SUFFIXES = (".dnet",)
 CHECKPOINT_SUFFIXES = (".pt", ".pth")
@@ -79,7 +79,7 @@ def deployment(
     fitted for a target from a checkpoint, also quantizes the plain one to compare."""
     from dataclasses import replace
 
-    from .ir.identity import Deployment, arithmetic
+    from ..ir.identity import Deployment, arithmetic
 
     differs = None
     if net.provenance.get("target") is not None and not isinstance(source, DelayNetwork) and not is_ir_file(source):
@@ -113,7 +113,7 @@ def check_options(
     Nothing quantizes an integer network (a ``.dnet`` or a ``DelayNetwork``), so every option is
     refused with one, except ``--profile`` where the caller checks the network against it
     (``checks_profile``: export, verify); nor a float export (``float_model``), so every one is refused there."""
-    from .errors import OptionError
+    from ..errors import OptionError
 
     if opts is None:
         return
@@ -146,15 +146,15 @@ def load_network(
     """
     path = check_input_path(path, "model file")
     if is_ir_file(path):
-        from . import ir
+        from .. import ir
 
         net = ir.load(path)
         check_fitted(net, opts.target if opts is not None else None, path)
         return net, None
     if path.suffix.lower() not in CHECKPOINT_SUFFIXES:
         raise DelaysnnError(f"{path}: expected a checkpoint (.pt) or an IR file (.dnet), got {path.suffix!r}")
-    from .checkpoint import load_checkpoint_and_metadata
-    from .quantization import NETX_OPTIONS, quantize_with_report
+    from ..model.checkpoint import load_checkpoint_and_metadata
+    from ..quantization import NETX_OPTIONS, quantize_with_report
 
     model, meta = load_checkpoint_and_metadata(path)
     opts = trained_options(opts or QuantizeOptions(), meta)
@@ -162,7 +162,7 @@ def load_network(
     input_bits, source = resolve_input_bits(opts.input_bits, meta, data_max_count)
     profile_name = opts.profile or (spec.profile if spec is not None else None)
     if opts.clip_delays and profile_name is None:
-        from .errors import OptionError
+        from ..errors import OptionError
 
         # the limit clipped to is a profile's: without one nothing is clipped and later checks would advise --clip-delays again
         raise OptionError(f"--clip-delays with {path}: no delay limit to clip to; add --target loihi or --profile NAME")
@@ -204,7 +204,7 @@ def check_fitted(net: DelayNetwork, target: str | None, path: str | os.PathLike)
     command asked to measure the network ``export --target`` ships would measure another one."""
     from exporters.registry import PLAIN_TARGET
 
-    from .ir.identity import refit_advice
+    from ..ir.identity import refit_advice
 
     recorded = net.provenance.get("target")
     if target is not None and recorded != (None if target == PLAIN_TARGET else target):
@@ -218,7 +218,7 @@ def resolve_input_bits(
     data_max_count: Callable[[], tuple[int, str] | None] | None = None,
 ) -> tuple[int, str]:
     """``(bits, where the width came from)``: the option, the checkpoint, the data, or 1 bit."""
-    from .quantization import input_bits_for
+    from ..quantization import input_bits_for
 
     if input_bits is not None:
         return int(input_bits), "--input-bits"
@@ -309,11 +309,11 @@ def evaluation_dataset(task: str | None, data: str | None, samples: int | None, 
     if data is not None or task in ("shd", "ssc"):
         if data is None:
             raise DelaysnnError(f"--task {task} needs --data DIR with the {task.upper()} .h5 files (shd_train.h5, shd_test.h5)")
-        from .data.heidelberg import load_heidelberg
+        from ..data.heidelberg import load_heidelberg
 
         return load_heidelberg(data, task if task in ("shd", "ssc") else "shd", "test", max_samples=samples)
     if task == "synthetic":
-        from .data.datasets import synthetic_splits
+        from ..data.datasets import synthetic_splits
 
         return synthetic_splits(n_train=1, n_test=check_generated_samples(samples or RANDOM_SAMPLES, "synthetic"), seed=seed)[1]
     return None
@@ -327,7 +327,7 @@ RANDOM_RATE = 0.05
 def check_generated_samples(samples: int, what: str) -> int:
     """``samples`` if generated inputs (random, synthetic) of that many are within
     ``limits.MAX_GENERATED_SAMPLES``, else a one-line error naming --samples."""
-    from .limits import MAX_GENERATED_SAMPLES
+    from ..limits import MAX_GENERATED_SAMPLES
 
     if samples > MAX_GENERATED_SAMPLES:
         raise DelaysnnError(
@@ -351,7 +351,7 @@ class EvaluationInputs:
     def batches(self, size: int | None = None, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
         """Consecutive batches of at most ``size`` samples (default ``limits.BATCH_SAMPLES``) of
         samples ``start``..``stop - 1`` (default: all)."""
-        from .limits import BATCH_SAMPLES
+        from ..limits import BATCH_SAMPLES
 
         size = size or BATCH_SAMPLES
         stop = self.count if stop is None else min(stop, self.count)
@@ -371,7 +371,7 @@ def evaluation_batches(
     a 5 % rate, at most ``limits.MAX_GENERATED_SAMPLES`` of them."""
     ds = dataset if dataset is not None else evaluation_dataset(task, data, samples, seed)
     if ds is None:
-        from .estimate import random_input
+        from ..estimate import random_input
 
         n = check_generated_samples(samples or RANDOM_SAMPLES, "random")
         return EvaluationInputs(
@@ -417,7 +417,7 @@ def silent(message: str) -> None:
 def output_path(path: str | os.PathLike, *inputs: str | os.PathLike | None, data: str | None = None) -> Path:
     """``check_output_path`` for an output: also refuses one that is one of the job's inputs
     (the model, --init, profile files, the ``.h5`` files of ``data``)."""
-    from .fileio import check_output_path
+    from ..fileio import check_output_path
 
     files: list[str | os.PathLike | None] = list(inputs)
     if data and Path(data).is_dir():
@@ -428,7 +428,7 @@ def output_path(path: str | os.PathLike, *inputs: str | os.PathLike | None, data
 def plot_output(path: str | os.PathLike, *inputs: str | os.PathLike | None, data: str | None = None) -> Path:
     """:func:`output_path` for a plot, whose suffix must also name a format (``plots.plot_format``):
     checked before the work, not when the figure is saved."""
-    from .plots import plot_format
+    from ..plots import plot_format
 
     out = output_path(path, *inputs, data=data)
     plot_format(out)
@@ -441,7 +441,7 @@ def train_counts(task: str | None, data: str | None) -> Callable[[], tuple[int, 
         return None
 
     def counts() -> tuple[int, str]:
-        from .data.heidelberg import load_heidelberg
+        from ..data.heidelberg import load_heidelberg
 
         ds = load_heidelberg(data, task if task in ("shd", "ssc") else "shd", "train")
         return ds.max_count, f"{data} ({ds.name})"
@@ -453,7 +453,7 @@ def train_counts(task: str | None, data: str | None) -> Callable[[], tuple[int, 
 def naming(model: str | os.PathLike) -> Iterator[None]:
     """Refusals of MODEL's network (hardware profile limits, what netx cannot hold) name MODEL,
     as every error names its file; errors that already start with it pass unchanged."""
-    from .errors import HardwareLimitError, UnsupportedError
+    from ..errors import HardwareLimitError, UnsupportedError
 
     try:
         yield

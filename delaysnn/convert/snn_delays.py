@@ -48,11 +48,11 @@ from typing import Any
 
 import torch
 
-from .checkpoint import FORMAT, load_state, read_payload
-from .errors import CheckpointError, UnsupportedError
-from .model import DelaySNN, ModelConfig
-from .model.dcls import POSITION_TOLERANCE as _POSITION_TOLERANCE
-from .model.dcls import position_limit, positions_outside
+from ..errors import CheckpointError, UnsupportedError
+from ..model import DelaySNN, ModelConfig
+from ..model.checkpoint import FORMAT, load_state, read_payload
+from ..model.dcls import POSITION_TOLERANCE as _POSITION_TOLERANCE
+from ..model.dcls import position_limit, positions_outside
 
 __all__ = ["convert_snn_delays"]
 
@@ -156,7 +156,7 @@ def _snn_delays_keys(obj: Any, src: str) -> dict[str, Any]:
         if any(k.startswith(("hidden.", "readout.")) for k in keys):
             raise CheckpointError(
                 f"{src}: this is a delaysnn model state_dict (keys 'hidden.*', 'readout.*'), not an SNN-delays one; "
-                "save it with delaysnn.checkpoint.save_checkpoint instead of converting it"
+                "save it with delaysnn.model.checkpoint.save_checkpoint instead of converting it"
             )
         shown = ", ".join(repr(k) for k in keys[:4]) or "none"
         raise CheckpointError(

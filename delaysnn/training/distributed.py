@@ -28,7 +28,7 @@ import torch.distributed as dist
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .errors import DelaysnnError
+from ..errors import DelaysnnError
 
 CHECK_ENV = "DELAYSNN_DDP_CHECK"
 

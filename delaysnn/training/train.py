@@ -21,7 +21,7 @@ frozen BatchNorm statistics, the recipe that brings binary QAT closest to float 
 With ``TrainOptions.state_dir`` a resumable state is written after every epoch and
 ``resume=True`` continues from the newest one, ending bit-identical (on CPU) to a run never
 interrupted; with a validation split the model of the best validation epoch is returned
-(:mod:`delaysnn.runs`). Off a terminal, progress is one line per epoch on stderr.
+(:mod:`delaysnn.training.runs`). Off a terminal, progress is one line per epoch on stderr.
 """
 
 from __future__ import annotations
@@ -42,11 +42,11 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from ..data.datasets import SpikeDataset
+from ..errors import DataError, DelaysnnError
+from ..model import DelaySNN, class_scores, predict
+from ..spec import DeploySpec
 from . import distributed
-from .data.datasets import SpikeDataset
-from .errors import DataError, DelaysnnError
-from .model import DelaySNN, class_scores, predict
-from .spec import DeploySpec
 
 SIGMA_FINAL = 0.23  # SNN-delays decays sigma to 0.23, then rounds
 
@@ -191,7 +191,7 @@ def distill_loss(scores: torch.Tensor, teacher_scores: torch.Tensor, temperature
 def load_teacher(path: str | os.PathLike, model: DelaySNN, device: torch.device) -> DelaySNN:
     """The distillation teacher: the checkpoint at ``path`` in eval mode (what it deploys: hard
     delays, BatchNorm's running statistics, no dropout), frozen, on ``device``."""
-    from .checkpoint import load_checkpoint
+    from ..model.checkpoint import load_checkpoint
 
     teacher = load_checkpoint(path)
     mine, theirs = model.cfg, teacher.cfg
@@ -213,8 +213,8 @@ def prune_model(model: DelaySNN, fraction: float, scope: str = "layer") -> list[
     where ``global`` scope kept a layer's largest synapse only so that the layer is not empty
     and fine-tuning grew it past the smallest kept synapse of another layer: ``quantize
     --prune`` then drops that one instead (without ``--prune`` quantize keeps all non-zeros)."""
-    from .quantization.folded import fold_model
-    from .quantization.grids import prune_masks
+    from ..model.fold import fold_model
+    from ..quantization.grids import prune_masks
 
     masks = prune_masks([torch.from_numpy(layer.weight) for layer in fold_model(model)], fraction, scope)
     model.set_prune_masks(masks)
@@ -317,7 +317,7 @@ def train(
 
     With ``val_set`` the model of the epoch with the best validation accuracy (the first of
     equals) is the one left in ``model``: test accuracy never selects. ``opts.state_dir``,
-    ``opts.resume`` and ``opts.metrics_path``: see :mod:`delaysnn.runs`.
+    ``opts.resume`` and ``opts.metrics_path``: see :mod:`delaysnn.training.runs`.
     """
     from . import runs
 

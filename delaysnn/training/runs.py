@@ -33,8 +33,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from .errors import CheckpointError, DataError, DelaysnnError
-from .fileio import check_input_path, write_bytes_atomic, write_failure
+from ..errors import CheckpointError, DataError, DelaysnnError
+from ..fileio import check_input_path, write_bytes_atomic, write_failure
 
 STATE_FORMAT = "delaysnn-train-state"
 STATE_VERSION = 1
@@ -148,7 +148,7 @@ def save_state(state_dir: str | os.PathLike, epoch: int, payload: dict[str, Any]
 
 def load_newest_state(state_dir: str | os.PathLike) -> tuple[Path, dict[str, Any]] | None:
     """``(path, payload)`` of the newest state in ``state_dir``, or None when there is none."""
-    from .checkpoint import read_payload
+    from ..model.checkpoint import read_payload
 
     paths = state_paths(state_dir)
     if not paths:

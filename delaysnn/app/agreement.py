@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .ir import DelayNetwork
+from ..ir import DelayNetwork
 
 NO_FLOAT_MODEL = {"float_agreement": None, "spike_agreement": None, "float_accuracy": None}  # an IR file: nothing to compare with
 
@@ -100,7 +100,7 @@ def float_outputs(model: Any, x: Any) -> tuple[np.ndarray, list[np.ndarray]]:
     hidden layer)``."""
     import torch
 
-    from .model import predict
+    from ..model import predict
 
     xt = x if isinstance(x, torch.Tensor) else torch.from_numpy(np.asarray(x))
     was = model.training
@@ -115,7 +115,7 @@ def float_outputs(model: Any, x: Any) -> tuple[np.ndarray, list[np.ndarray]]:
 
 def float_predictions(model: Any, batches: Any) -> np.ndarray:
     """The float model's class per sample over ``batches`` (see :func:`float_outputs`): computed once,
-    then compared with any number of integer networks' predictions (``delaysnn.frontier``)."""
+    then compared with any number of integer networks' predictions (``delaysnn.app.frontier``)."""
     return np.concatenate([float_outputs(model, x)[0] for x in batches])
 
 
@@ -123,7 +123,7 @@ def run_with_float(model: Any, net: DelayNetwork, inputs: Any) -> tuple[Any, Agr
     """Run ``net`` on ``inputs`` (``pipeline.EvaluationInputs``) with the sim, batch by batch, and
     compare it with the float ``model`` as it goes: ``(sim.RunSummary, Agreement)``. ``model``
     None (an IR file has no float model): the sim alone, and None."""
-    from .sim import simulate_batches
+    from ..sim import simulate_batches
 
     if model is None:
         return simulate_batches(net, inputs.batches()), None

@@ -1,5 +1,5 @@
 """The Python API of every command: one function per job of the CLI, which only parses, calls one
-of these and prints. A notebook, the demo (``delaysnn.demo``) and the CLI call the same functions.
+of these and prints. A notebook, the demo (``delaysnn.app.demo``) and the CLI call the same functions.
 
 - :func:`load`, :func:`load_network`: a checkpoint as a float model; a file as an integer network;
 - :func:`train_model` (a :class:`TrainRequest`), :func:`new_model`, :func:`fit`: training;
@@ -27,8 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from .errors import DelaysnnError, Terminated
-from .ir import DelayNetwork
+from ..errors import DelaysnnError, Terminated
+from ..ir import DelayNetwork
+from ..spec import FINE_TUNING_LR_POS, DeploySpec, FineTuning
 from .pipeline import (
     EvaluationInputs,
     Note,
@@ -50,7 +51,6 @@ from .pipeline import (
     source_and_inputs,
     train_counts,
 )
-from .spec import FINE_TUNING_LR_POS, DeploySpec, FineTuning
 
 __all__ = [
     "TASK_DEFAULTS", "EvaluationInputs", "QuantizeOptions", "TrainRequest", "TrainOutcome", "SearchRequest",
@@ -68,7 +68,7 @@ TASK_DEFAULTS = {
 
 def load(path: str | os.PathLike) -> Any:
     """A delaysnn checkpoint (``.pt``) as a float ``DelaySNN`` in eval mode."""
-    from .checkpoint import load_checkpoint
+    from ..model.checkpoint import load_checkpoint
 
     return load_checkpoint(path)
 
@@ -76,13 +76,13 @@ def load(path: str | os.PathLike) -> Any:
 def load_task_data(task: str, data: str | None, samples: int | None, seed: int) -> tuple[Any, Any]:
     """(train, test) SpikeDatasets for a task name."""
     if task == "synthetic":
-        from .data.datasets import synthetic_splits
+        from ..data.datasets import synthetic_splits
 
         n_train = samples or 2048
         return synthetic_splits(n_train=n_train, n_test=max(n_train // 4, 64), seed=seed)
     if data is None:
         raise DelaysnnError(f"--task {task} needs --data DIR (the directory with the official {task.upper()} .h5 files)")
-    from .data.heidelberg import load_heidelberg
+    from ..data.heidelberg import load_heidelberg
 
     train_set = load_heidelberg(data, task, "train", max_samples=samples)
     test_set = load_heidelberg(data, task, "test", max_samples=samples, max_steps=train_set.steps)
@@ -93,7 +93,7 @@ def task_speakers(task: str, data: str | None, samples: int | None) -> Any:
     """The training split's speakers (for a validation split by speaker), None for synthetic data."""
     if task == "synthetic":
         return None
-    from .data.heidelberg import load_speakers
+    from ..data.heidelberg import load_speakers
 
     return load_speakers(data, task, "train", max_samples=samples)
 
@@ -150,7 +150,7 @@ class TrainOutcome:
 
 def new_model(config: Any, learn_delays: bool = True) -> Any:
     """A fresh ``DelaySNN``; without learned delays every delay is fixed at 0 (no spread)."""
-    from .model import DelaySNN
+    from ..model import DelaySNN
 
     model = DelaySNN(config)
     if not learn_delays:
@@ -169,7 +169,7 @@ def check_request(r: TrainRequest) -> None:
     (they come from the checkpoint), what acts on delays with ``no_delays``, what needs a model to
     fine-tune without ``init_from``, and a recipe ``spec`` training cannot take (its
     ``validate(training=True)``: e.g. delay bits no deployment to Loihi 2 takes). OptionError."""
-    from .errors import OptionError
+    from ..errors import OptionError
 
     r.spec.validate(training=True)
     if r.init_from:
@@ -199,8 +199,8 @@ def fit(model: Any, train_set: Any, test_set: Any, options: Any, output: str | o
         meta: dict[str, Any] | None = None) -> Any:
     """Train ``model`` in place (``train.train`` with ``TrainOptions``); with ``output``, write it as
     a checkpoint whose metadata is ``meta`` plus the final test accuracy. Returns the result."""
-    from .checkpoint import save_checkpoint
-    from .train import train
+    from ..model.checkpoint import save_checkpoint
+    from ..training.train import train
 
     result = train(model, train_set, test_set, options)
     if output is not None:
@@ -212,7 +212,7 @@ def train_model(request: TrainRequest, note: Note = silent) -> TrainOutcome:
     """Train as ``delaysnn train`` does: the task's data (a validation split by speaker with
     ``val_fraction``), a model from the task's defaults or ``init_from``, resumable epoch states
     beside ``output``, and a checkpoint whose metadata records the run and its deployment grids."""
-    from . import distributed
+    from ..training import distributed
 
     world = distributed.init_from_env(request.device)
     try:
@@ -222,12 +222,12 @@ def train_model(request: TrainRequest, note: Note = silent) -> TrainOutcome:
 
 
 def _train(r: TrainRequest, world: Any, note: Note) -> TrainOutcome:
-    from . import distributed
-    from .checkpoint import load_checkpoint, save_checkpoint
-    from .model import ModelConfig
-    from .runs import run_files, run_lock, state_paths
-    from .train import TrainOptions, seed_everything
-    from .train import train as run_training
+    from ..model import ModelConfig
+    from ..model.checkpoint import load_checkpoint, save_checkpoint
+    from ..training import distributed
+    from ..training.runs import run_files, run_lock, state_paths
+    from ..training.train import TrainOptions, seed_everything
+    from ..training.train import train as run_training
 
     check_request(r)
     distributed.per_rank_batch(r.batch_size, world.size)
@@ -239,7 +239,7 @@ def _train(r: TrainRequest, world: Any, note: Note) -> TrainOutcome:
     input_max_count = train_set.max_count  # of the whole training split, validation part included
     val_set, val_how = None, None
     if r.val_fraction:
-        from .data.datasets import validation_split
+        from ..data.datasets import validation_split
 
         train_set, val_set, val_how = validation_split(train_set, r.val_fraction, r.seed, task_speakers(r.task, r.data, r.samples))
         note(f"validation: {val_how} of {train_set.name} held out")
@@ -329,8 +329,8 @@ def _train(r: TrainRequest, world: Any, note: Note) -> TrainOutcome:
 def plot_training(metrics: str | os.PathLike, output: str | os.PathLike) -> list[dict[str, Any]]:
     """Draw a training run's per-epoch metrics (the ``.jsonl`` beside a checkpoint) to ``output``;
     returns the rows drawn."""
-    from .plots import training_curves
-    from .runs import read_metrics
+    from ..plots import training_curves
+    from ..training.runs import read_metrics
 
     plot_output(output, metrics)
     rows = read_metrics(metrics)
@@ -349,8 +349,8 @@ def convert(source: str | os.PathLike, fmt: str, output: str | os.PathLike, data
             **options: Any) -> Converted:
     """Import another tool's checkpoint (``fmt``: snn-delays) as a delaysnn checkpoint at ``output``;
     with ``data`` its training split's largest count is recorded (the graded input width)."""
-    from .checkpoint import save_checkpoint
-    from .convert import convert_snn_delays
+    from ..convert.snn_delays import convert_snn_delays
+    from ..model.checkpoint import save_checkpoint
 
     output_path(output, source, data=data)
     model = convert_snn_delays(source, **options)
@@ -373,7 +373,7 @@ def quantize(
     """Quantize checkpoint ``model`` to an IR file ``output``; returns ``(net, per-layer report)``.
     With ``data``, the report's ``evaluation`` is the network on the data's test split: its
     accuracy and its agreement with the float model (``Simulated.to_dict``)."""
-    from . import ir
+    from .. import ir
 
     output_path(output, model, data=data)
     if is_ir_file(model):
@@ -409,8 +409,8 @@ def export(
     (targets whose format holds one); ``dt``: nir's seconds per step."""
     from exporters.registry import PLAIN_TARGET, backend, deploy_targets, names
 
-    from .errors import HardwareLimitError
-    from .ir.identity import refit_advice
+    from ..errors import HardwareLimitError
+    from ..ir.identity import refit_advice
     from .pipeline import check_profile, export_float, export_output
     from .pipeline import export as run_export
 
@@ -512,7 +512,7 @@ def simulate(
     done = run_simulation(net, x, float_model if float_model is not None else float_model_of(source))
     done.network = deployment(net, source, options, task, data)
     if plot:
-        from .plots import spike_raster
+        from ..plots import spike_raster
 
         spike_raster(done.first, plot, sample=0)
         done.plot = str(plot)
@@ -521,7 +521,7 @@ def simulate(
 
 def run_simulation(net: DelayNetwork, x: EvaluationInputs, float_model: Any = None) -> Simulated:
     """``net`` on ``x`` with the sim, scored against the labels and, given its ``float_model``
-    (None: none, an IR file), compared with it as it runs (``delaysnn.agreement``)."""
+    (None: none, an IR file), compared with it as it runs (``delaysnn.app.agreement``)."""
     from .agreement import run_with_float
 
     summary, agreement = run_with_float(float_model, net, x)
@@ -534,8 +534,8 @@ def float_model_of(source: str | os.PathLike | DelayNetwork) -> Any:
     trained: a QAT checkpoint's forward pass runs through the grids it recorded (its plain float
     forward is a model nobody trained: a ternary QAT model scored 67 % that way, 81 % as trained).
     None for an IR file or a ``DelayNetwork``, which have none."""
-    from .checkpoint import load_checkpoint_and_metadata
-    from .spec import DeploySpec
+    from ..model.checkpoint import load_checkpoint_and_metadata
+    from ..spec import DeploySpec
 
     if isinstance(source, DelayNetwork) or is_ir_file(source):
         return None
@@ -567,7 +567,7 @@ def verify(
         if path:
             output_path(path, model, data=data)
     if report_path and junit_path:
-        from .fileio import check_output_path
+        from ..fileio import check_output_path
 
         check_output_path(junit_path, [report_path])
     check_options(options, source, checks_profile=True)  # lava and netx check the network against --profile
@@ -604,7 +604,7 @@ def verify(
 
 def write_verify_outputs(run: Any, report_path: str | None, junit_path: str | None) -> None:
     """Write a ``VerifyRun`` as JSON (``report_path``) and JUnit XML (``junit_path``)."""
-    from .fileio import write_bytes_atomic
+    from ..fileio import write_bytes_atomic
     from .verify import junit_xml
 
     if report_path:
@@ -617,7 +617,7 @@ def verify_merge(reports: Sequence[str], report_path: str | None = None, junit_p
     """Combine the ``--report`` files of sharded verify runs into one ``VerifyRun`` (checked to be of
     one network and one input set, by their sha256, covering every sample once; version-1 reports,
     which carry neither the inputs' sha256 nor spike counts, are refused) and write it."""
-    from .fileio import check_output_path
+    from ..fileio import check_output_path
     from .verify import _read_runs, merge_runs
 
     for path in (report_path, junit_path):
@@ -637,9 +637,9 @@ def estimate(
     ``estimate.DEFAULT_PROFILES``), counted by the simulator on the inputs; ``plot``: a figure (.png, .pdf or .svg). A
     checkpoint's estimate carries its agreement with the float model (``float_agreement``).
     Returns ``(Estimate, description of the inputs)``."""
-    from .estimate import DEFAULT_PROFILES, estimate_batches
-    from .estimate import estimate as estimate_array
-    from .estimate import plot as plot_estimate
+    from ..estimate import DEFAULT_PROFILES, estimate_batches
+    from ..estimate import estimate as estimate_array
+    from ..estimate import plot as plot_estimate
 
     chosen = list(profiles) or list(DEFAULT_PROFILES)
     if plot:
@@ -661,7 +661,7 @@ def estimate(
     measured = source if isinstance(source, DelayNetwork) else net
     est.network.update(deployment(measured, source, options, task, data).to_dict())  # which network: sha256, target
     if est.no_input_events:
-        from .estimate.report import NO_EVENTS_NOTE
+        from ..estimate.report import NO_EVENTS_NOTE
 
         note(NO_EVENTS_NOTE)
     if plot:
@@ -707,12 +707,12 @@ def search_deployment(request: SearchRequest, echo: Note = silent) -> SearchOutc
     split, give the Pareto front short QAT, and write the table, its plot and every point."""
     import json
 
-    from .checkpoint import load_checkpoint_and_metadata
-    from .data.datasets import validation_split
-    from .fileio import check_output_path, write_bytes_atomic
+    from ..data.datasets import validation_split
+    from ..fileio import check_output_path, write_bytes_atomic
+    from ..model.checkpoint import load_checkpoint_and_metadata
+    from ..quantization import NETX_OPTIONS, input_bits_for
     from .frontier import candidate_grid, plot, search, table
     from .pipeline import load_profile
-    from .quantization import NETX_OPTIONS, input_bits_for
 
     r = request
     out = output_path(r.output, r.model, data=r.data)

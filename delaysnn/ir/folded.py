@@ -1,6 +1,6 @@
 """The float IR: the trained model folded once, read by every float exporter and by the quantizer.
 
-:func:`fold` turns a ``DelaySNN`` into a :class:`FoldedNetwork`: per layer a weight and an
+``delaysnn.model.fold.fold`` (also ``DelaySNN.folded()``) turns a ``DelaySNN`` into a :class:`FoldedNetwork`: per layer a weight and an
 integer delay per synapse (DCLS positions rounded as the model evaluates them, BatchNorm's eval
 gain folded into the weight rows), a bias (BatchNorm's shift), ``tau``, the threshold (None for
 the readout) and the synaptic filter. :func:`run` states the float semantics once, in numpy
@@ -17,11 +17,12 @@ steps to the input and runs every layer over that whole window, as hardware does
 more steps than its input, so a layer's spikes after that cut never reach the next layer. The
 readout of a ``T``-step input has ``T + len(layers) * right_padding`` steps either way.
 
-Only this module reads the torch model (weights, positions, BatchNorm buffers, QAT settings);
-ONNX ``--float``, NIR ``--float`` and the nirtorch modules read a :class:`FoldedNetwork`.
+Only ``delaysnn.model.fold`` reads the torch model (weights, positions, BatchNorm buffers, QAT
+settings); ONNX ``--float``, NIR ``--float``, the nirtorch modules and the quantizer read a
+:class:`FoldedNetwork`, and this module imports no torch model.
 ``FoldedNetwork.source`` carries the model's own parameters so that a float NIR file can be
 read back into a bit-identical model; no exporter computes with it. Importing this module
-loads numpy only (the functions that read a model import torch).
+loads numpy only.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import CheckpointError, DataError, IRValidationError, UnsupportedError
+from ..errors import DataError, IRValidationError, UnsupportedError
 
 PADDING_MODES = ("once", "per_layer")
 
@@ -44,7 +45,7 @@ class FoldedLayer:
     ``weight``/``delay`` hold one tap per synapse; ``taps`` the further ``(weight, delay)``
     planes of synapses whose DCLS taps sit on different delays (``kernel_count > 1``): every
     plane adds to the layer's delayed sum. The integer IR holds one delay per synapse, so the
-    quantizer refuses a layer with ``taps`` (:func:`fold_model`)."""
+    quantizer refuses a layer with ``taps`` (:func:`one_delay_layers`)."""
 
     name: str
     weight: np.ndarray  # float64 [out, in]: BN gain x the kernel value the model convolves with (taps on one delay summed)
@@ -152,172 +153,30 @@ def _layer_problems(lay: FoldedLayer, fan_in: int, max_delay: int, readout: bool
     return problems
 
 
-# --- folding the torch model ----------------------------------------------------------------------
-
-
-def bn_fold(layer: Any, where: str = "layer") -> tuple[Any, Any]:
-    """``(gain, shift)`` float64 ``[out]`` tensors of a hidden layer's BatchNorm in eval mode (1, 0
-    without), on the layer's device. ``gain`` is the ``row_gain`` for ``grids.fake_quantize`` in QAT."""
-    import torch
-
-    n = layer.synapse.out_features
-    bn = layer.bn
-    if bn is None:
-        return torch.ones(n, dtype=torch.float64), torch.zeros(n, dtype=torch.float64)
-    if bn.running_mean is None or bn.running_var is None:
-        raise UnsupportedError(f"{where}: BatchNorm without running statistics (track_running_stats=False) cannot be folded")
-    var, mean = bn.running_var.detach().double(), bn.running_mean.detach().double()
-    gamma = bn.weight.detach().double() if bn.weight is not None else torch.ones_like(mean)
-    beta = bn.bias.detach().double() if bn.bias is not None else torch.zeros_like(mean)
-    gain = gamma / torch.sqrt(var + bn.eps)
-    return gain, beta - gain * mean
-
-
-def _transformed(syn: Any) -> bool:
-    """Whether the synapse's forward differs from its raw weights and rounded positions (QAT)."""
-    return any(getattr(syn, name, None) is not None for name in ("qat", "delay_qat", "prune_mask"))
-
-
-def _eval_kernel(syn: Any, hidden: Any, transforms: bool) -> tuple[Any, Any]:
-    """The dense kernel ``[out, in, K]`` the synapse convolves with in eval mode (as float64), and
-    the DCLS weights ``[out, in, kc]`` it is built from. ``transforms``: as configured (the
-    model's own code: QAT weight grid, prune mask, delay grid); otherwise the raw weights at
-    the rounded positions (what the quantizer grids itself)."""
-    import torch
-
-    from ..model.dcls import build_kernel, rounded_positions
-
-    if transforms and _transformed(syn):
-        gain = hidden.qat_row_gain() if hidden is not None else None
-        was = syn.training
-        syn.train(False)
-        try:
-            with torch.no_grad():
-                return syn.kernel(gain).detach().cpu().double(), syn.effective_weight(gain).detach().cpu()
-        finally:
-            syn.train(was)
-    w = syn.weight.detach().cpu()
-    pos = rounded_positions(syn.pos.detach().cpu(), syn.max_delay)
-    with torch.no_grad():  # in the weights' own dtype: the values the model convolves with, exactly
-        kernel = build_kernel(w, pos.to(w.dtype), torch.zeros_like(pos, dtype=w.dtype), syn.max_delay, "max")
-    return kernel.double(), w
-
-
-def _planes(kernel: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``kernel [out, in, K]`` (tap ``k`` = delay ``K - 1 - k``) as ``(weight, delay)`` planes:
-    plane ``r`` holds each synapse's ``r``-th non-zero tap by increasing delay."""
-    by_delay = kernel[..., ::-1]  # [..., d]
-    nonzero = by_delay != 0
-    rank = np.cumsum(nonzero, axis=-1) - 1
-    count = int(nonzero.sum(-1).max(initial=0))
-    planes = []
-    for r in range(max(count, 1)):
-        hit = nonzero & (rank == r)
-        delay = np.where(hit.any(-1), hit.argmax(-1), 0).astype(np.int64)
-        weight = np.where(hit, by_delay, 0.0).sum(-1)
-        planes.append((weight, delay))
-    return planes
-
-
-def _check_finite(model: Any) -> None:
-    import torch
-
-    for key, value in model.state_dict().items():
-        if value.is_floating_point() and not torch.isfinite(value).all():
-            bad = int((~torch.isfinite(value)).sum())
-            raise CheckpointError(
-                f"model tensor {key!r} has {bad} NaN/infinite values; training diverged or the checkpoint is corrupt: retrain"
-            )
-    cfg = model.cfg
-    for name in ("tau", "readout_tau", "threshold", "synaptic_tau"):
-        value = getattr(cfg, name)
-        if value is not None and not math.isfinite(value):
-            raise CheckpointError(f"model config {name}={value} is not finite; fix the checkpoint's config")
-
-
-def _bn_record(layer: Any) -> dict[str, Any] | None:
-    bn = layer.bn
-    if bn is None:
-        return None
-    out: dict[str, Any] = {
-        f"bn_{key}": getattr(bn, attr).detach().cpu().numpy().astype(np.float32)
-        for key, attr in (("weight", "weight"), ("bias", "bias"), ("mean", "running_mean"), ("var", "running_var"))
-    }
-    out["bn_eps"] = float(bn.eps)
-    return out
-
-
-def fold(model: Any, *, transforms: bool = True) -> FoldedNetwork:
-    """The float IR of a ``DelaySNN``: its eval-mode semantics (BatchNorm running statistics,
-    rounded delays), computed without changing the model.
-
-    ``transforms`` (default): fold the forward as the model is configured, quantization-aware
-    training included (its weight grid, prune masks, delay grid); False: the raw float
-    weights at the rounded positions, which is what the quantizer grids itself."""
-    _check_finite(model)
-    cfg = model.cfg
-    layers: list[FoldedLayer] = []
-    weights, delays = [], []
-    deployed = getattr(model, "deployed_delays", None) if transforms else None
-    tap_delays = deployed() if callable(deployed) else [syn.delays() for syn in model.synapses]
-    for index, syn in enumerate(model.synapses):
-        hidden = model.hidden[index] if index < len(model.hidden) else None
-        where = f"layer {index}" if hidden is not None else f"layer {index} (readout)"
-        kernel, raw = _eval_kernel(syn, hidden, transforms)
-        gain, shift = (t.cpu().numpy() for t in bn_fold(hidden, where)) if hidden is not None else (None, None)
-        planes = [(w if gain is None else w * gain[:, None], d) for w, d in _planes(kernel.numpy())]
-        (weight, delay), *taps = planes
-        layers.append(
-            FoldedLayer(
-                name=where,
-                weight=weight,
-                delay=delay,
-                bias=np.zeros(syn.out_features) if shift is None else shift,
-                tau=float(cfg.tau if hidden is not None else cfg.readout_tau),
-                synaptic_tau=cfg.synaptic_tau if hidden is not None else None,
-                threshold=float(cfg.threshold) if hidden is not None else None,
-                taps=taps,
-            )
-        )
-        weights.append(raw.numpy().astype(np.float32))
-        delays.append(tap_delays[index].detach().cpu().numpy().astype(np.int64))
-    fnet = FoldedNetwork(
-        input_size=cfg.input_size,
-        time_step_ms=float(cfg.time_step_ms),
-        max_delay=cfg.max_delay,
-        layers=layers,
-        padding="per_layer" if cfg.truncate_layers else "once",
-        right_padding=cfg.right_padding,
-        source=ModelRecord(
-            config=cfg.to_dict(), kernel_weight=weights, kernel_delay=delays, batchnorm=[_bn_record(h) for h in model.hidden]
-        ),
-    )
-    fnet.check()
-    return fnet
-
-
 def as_folded(model: Any) -> FoldedNetwork:
-    """``model`` if it already is a :class:`FoldedNetwork`, else :func:`fold` of it (a ``DelaySNN``)."""
+    """``model`` if it already is a :class:`FoldedNetwork`, else its float IR (``DelaySNN.folded()``,
+    :func:`delaysnn.model.fold.fold`): asked of the model so that readers of the float IR never
+    import the torch model."""
     if isinstance(model, FoldedNetwork):
         return model
-    if not hasattr(model, "synapses") or not hasattr(model, "cfg"):
+    folded = getattr(model, "folded", None)
+    if not callable(folded) or not hasattr(model, "cfg"):
         raise UnsupportedError(f"cannot fold a {type(model).__name__}; expected a DelaySNN or a FoldedNetwork")
-    return fold(model)
+    return folded()
 
 
-def fold_model(model: Any) -> list[FoldedLayer]:
-    """The quantizer's input: the raw folded layers (``fold(model, transforms=False)``), each
-    with one delay per synapse; a synapse whose taps sit on different delays is refused."""
-    layers = fold(model, transforms=False).layers
-    syns = model.synapses
-    for lay, syn in zip(layers, syns):
+def one_delay_layers(fnet: FoldedNetwork) -> list[FoldedLayer]:
+    """The quantizer's input: ``fnet``'s layers, each with one delay per synapse; a synapse whose
+    taps sit on different delays is refused (the integer IR holds one delay per synapse)."""
+    kernel_count = fnet.source.config.get("kernel_count", "?") if fnet.source is not None else "?"
+    for lay in fnet.layers:
         if lay.taps:
             split = int(sum((w != 0) for w, _ in lay.taps).astype(bool).sum())
             raise UnsupportedError(
-                f"{lay.name}: {split} synapses have taps on different delays (kernel_count={syn.kernel_count}); "
+                f"{lay.name}: {split} synapses have taps on different delays (kernel_count={kernel_count}); "
                 "the IR holds one delay per synapse: retrain with kernel_count=1"
             )
-    return layers
+    return fnet.layers
 
 
 # --- the reference forward ----------------------------------------------------------------------
@@ -396,11 +255,9 @@ __all__ = [
     "PADDING_MODES",
     "as_float_input",
     "as_folded",
-    "bn_fold",
     "delayed_sum",
-    "fold",
-    "fold_model",
     "leaky",
     "lif",
+    "one_delay_layers",
     "run",
 ]

@@ -29,10 +29,10 @@ from typing import Any
 
 import numpy as np
 
-from .errors import DelaysnnError, ParityError
-from .ir import DelayNetwork
-from .ir.identity import network_id  # re-exported: reports are checked by it
-from .sim import SimResult, simulate
+from ..errors import DelaysnnError, ParityError
+from ..ir import DelayNetwork
+from ..ir.identity import network_id  # re-exported: reports are checked by it
+from ..sim import SimResult, simulate
 
 
 def resolve(name: str, profile: str | None = None) -> Callable[..., SimResult]:
@@ -286,7 +286,7 @@ def _worker_init() -> None:
     """In a pool worker: Ctrl-C is the parent's to handle (it ends the workers); SIGTERM/SIGHUP
     end this worker's own children (Lava's runtime processes) first, then the worker."""
 
-    from .processes import stop_children, worker_signals
+    from ..processes import stop_children, worker_signals
 
     def end(signum: int, frame: Any) -> None:
         stop_children()
@@ -310,7 +310,7 @@ def worker_pool(workers: int) -> Any:
     try:
         yield pool
     except BaseException:
-        from .processes import stop_pool
+        from ..processes import stop_pool
 
         stop_pool(pool)
         raise
@@ -323,7 +323,7 @@ def _run_backend(name: str, net: DelayNetwork, x: np.ndarray, profile: str | Non
 
 def _run_chunks(pool: Any, name: str, net: DelayNetwork, x: np.ndarray, profile: str | None = None) -> SimResult:
     """Backend ``name`` on ``x`` split into one chunk per worker, the results concatenated."""
-    from .sim import concatenate
+    from ..sim import concatenate
 
     chunks = [c for c in np.array_split(x, min(pool._max_workers, x.shape[0])) if c.shape[0]]
     return concatenate([f.result() for f in [pool.submit(_run_backend, name, net, c, profile) for c in chunks]])
@@ -515,19 +515,19 @@ def _missing_shards(runs: list[VerifyRun], start: int, stop: int) -> str:
 
 
 def junit_xml(run: VerifyRun) -> bytes:
-    """JUnit XML: one ``<testcase classname="delaysnn.verify.BACKEND" name="layer K (hidden|readout
+    """JUnit XML: one ``<testcase classname="delaysnn.app.verify.BACKEND" name="layer K (hidden|readout
     voltages)">`` per backend and layer; ``<failure>`` with that layer's first mismatch, ``<skipped>``
     when the backend could not run or the reference layer never fired (nothing was compared: the
     parity is vacuous, not passed); ``<system-out>`` with the spikes or voltages compared."""
     import xml.etree.ElementTree as ET
 
     suites = ET.Element("testsuites")
-    suite = ET.SubElement(suites, "testsuite", name="delaysnn.verify")
+    suite = ET.SubElement(suites, "testsuite", name="delaysnn.app.verify")
     tests = failures = skipped = 0
     for report in run.reports:
         for li in range(run.layers):
             readout = li == run.layers - 1
-            case = ET.SubElement(suite, "testcase", classname=f"delaysnn.verify.{report.backend}",
+            case = ET.SubElement(suite, "testcase", classname=f"delaysnn.app.verify.{report.backend}",
                                  name=f"layer {li} ({'readout voltages' if readout else 'hidden'})")
             tests += 1
             if report.skipped is not None:
@@ -564,7 +564,7 @@ def junit_xml(run: VerifyRun) -> bytes:
 
 
 def _read_runs(paths: Iterable[str]) -> list[VerifyRun]:
-    from .fileio import check_input_path
+    from ..fileio import check_input_path
 
     return [VerifyRun.from_json(check_input_path(p, "verify report").read_bytes(), p) for p in paths]
 

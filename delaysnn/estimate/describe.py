@@ -1,9 +1,10 @@
-"""One-screen summaries of delaysnn's own files: checkpoints (the float model) and ``.dnet``
-integer networks, and the delay histogram every format's ``describe`` prints.
+"""One-screen summaries of ``.dnet`` integer networks (with their memory as Loihi 2 stores them),
+and the delay histogram every format's ``describe`` prints.
 
-A leaf module (the IR, the checkpoint reader, numpy): backends import :func:`delay_histogram`
-from here, and the backend registry names :func:`describe_ir` as the ``ir`` target's describe,
-without either depending on ``delaysnn.inspect`` (which looks files up in the registry).
+Core (the IR, the estimate, numpy): backends import :func:`delay_histogram` from here, and the
+backend registry names :func:`describe_ir` as the ``ir`` target's describe, without either
+depending on ``delaysnn.app.inspect`` (which looks files up in the registry and describes
+checkpoints).
 """
 
 from __future__ import annotations
@@ -26,38 +27,11 @@ def delay_histogram(delays: np.ndarray, max_delay: int, bins: int = 8) -> str:
     return " ".join(parts)
 
 
-def describe_checkpoint(path: Path) -> dict[str, Any]:
-    from .checkpoint import load_checkpoint_and_metadata
-
-    model, meta = load_checkpoint_and_metadata(path)
-    cfg = model.cfg
-    layers = []
-    for i, syn in enumerate(model.synapses):
-        d = syn.delays().numpy()
-        kind = "readout" if i == len(model.synapses) - 1 else "hidden"
-        layers.append(
-            f"{i} {kind}: {syn.in_features}->{syn.out_features}, {syn.weight.numel()} synapses, "
-            f"delays {delay_histogram(d, cfg.max_delay - 1)}"
-        )
-    return {
-        "file": str(path),
-        "kind": "delaysnn checkpoint (float model)",
-        "sizes": "-".join(map(str, cfg.sizes)),
-        "max_delay": cfg.max_delay,
-        "dt_ms": cfg.time_step_ms,
-        "tau_steps": cfg.tau,
-        "synaptic_filter": cfg.synaptic_tau,
-        "batchnorm": cfg.batchnorm,
-        "layers": layers,
-        "metadata": meta,
-    }
-
-
 def describe_ir(path: Path) -> dict[str, Any]:
-    from . import ir
-    from .estimate import memory
-    from .ir import WeightKind
-    from .ir.identity import Deployment
+    from .. import ir
+    from ..ir import WeightKind
+    from ..ir.identity import Deployment
+    from .run import memory
 
     net = ir.load(path)
     mem = memory(net)
