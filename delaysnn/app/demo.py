@@ -206,7 +206,7 @@ def deploy(
         t0 = time.perf_counter()
         path = out_dir / f"model-{label}.dnet"
         net, _ = api.quantize(out_dir / checkpoint, path, opts)
-        done = api.simulate(net, x, labels=y, plot=out_dir / "raster.png" if label == "8-bit" else None, float_model=api.load(out_dir / checkpoint))
+        done = api.simulate(net, x, labels=y, plot=out_dir / "raster.png" if label == "8-bit" else None, float_model=api.float_model_of(out_dir / checkpoint))  # a QAT model as trained
         acc, agree = done.accuracy, done.agreement.float_agreement  # equal accuracies can hide different predictions
         nets[label] = net
         summary.add(f"quantize {label}", f"{100 * acc:.1f}% test, agrees with float {100 * agree:.1f}%",
