@@ -15,9 +15,9 @@ from delaysnn.training.train import TrainOptions, distill_loss, evaluate, train
 TASK = SyntheticTask(span=8, steps=20, noise=0.5)  # small and quick to learn
 
 
-def _model(seed: int, input_size: int = 16) -> DelaySNN:
+def _model(seed: int, input_size: int = 16, dropout: float = 0.1) -> DelaySNN:
     torch.manual_seed(seed)
-    return DelaySNN(ModelConfig(input_size=input_size, output_size=4, hidden_size=24, hidden_layers=1, max_delay=9, dropout=0.1))
+    return DelaySNN(ModelConfig(input_size=input_size, output_size=4, hidden_size=24, hidden_layers=1, max_delay=9, dropout=dropout))
 
 
 @pytest.fixture
@@ -46,17 +46,20 @@ def test_distill_loss_golden_value_and_gradient():
 @pytest.mark.slow
 def test_a_student_learns_the_task_from_the_teacher_alone(tmp_path, one_thread):
     """Labels rotated by one class: on those labels alone a student scores below chance on the
-    true ones; with distill_weight 1 the loss sees only the teacher, so it learns the true task."""
+    true ones; with distill_weight 1 the loss sees only the teacher, so it learns the true task.
+    No dropout: its random stream changed between torch releases (2.3 -> 2.13) for the same seed,
+    and the margins below must not rest on one stream's luck."""
     tr, te = synthetic_splits(TASK, n_train=512, n_test=256, seed=0)
-    teacher = _model(0)
-    train(teacher, tr, None, TrainOptions(epochs=4, progress=False))
-    assert evaluate(teacher, te) > 0.75
+    teacher = _model(0, dropout=0.0)
+    # long enough for every seed tried (0-3): teacher 0.945-0.977, students 0.004-0.031 / 0.660-0.895
+    train(teacher, tr, None, TrainOptions(epochs=8, progress=False))
+    assert evaluate(teacher, te) > 0.85
     save_checkpoint(teacher, tmp_path / "teacher.pt", {"task": "synthetic"})
     rotated = dataclasses.replace(tr, y=(tr.y + 1) % tr.n_classes)
     accs = {}
     for weight in (0.0, 1.0):
-        student = _model(1)
-        opts = TrainOptions(epochs=3, lr=3e-3, progress=False, distill=tmp_path / "teacher.pt", distill_weight=weight, distill_temperature=4.0)
+        student = _model(1, dropout=0.0)
+        opts = TrainOptions(epochs=5, lr=3e-3, progress=False, distill=tmp_path / "teacher.pt", distill_weight=weight, distill_temperature=4.0)
         train(student, rotated, None, opts)
         accs[weight] = evaluate(student, te)
     assert accs[0.0] < 0.2 and accs[1.0] > 0.5, accs  # chance: 0.25
