@@ -162,7 +162,7 @@ def write_failure(err: OSError, path: str | os.PathLike, what: str) -> DelaysnnE
     code = disk_error(err)
     if code is not None:
         return DelaysnnError(_disk_message(code, Path(path)))
-    return DelaysnnError(f"{path}: cannot write {what} ({err.strerror or err}); choose another -o")
+    return DelaysnnError(f"{path}: cannot write {what} ({err.strerror or err}); choose another -o path")
 
 
 @contextlib.contextmanager
@@ -236,10 +236,7 @@ def move_into_place(src: str | os.PathLike, path: str | os.PathLike) -> Path:
         os.replace(src, target)
     except OSError as err:
         if err.errno != errno.EXDEV:
-            code = disk_error(err)
-            if code is not None:
-                raise DelaysnnError(_disk_message(code, path)) from err
-            raise DelaysnnError(f"{path}: cannot write it ({err.strerror}); choose another -o path") from err
+            raise write_failure(err, path, "it") from err
         with atomic_path(path) as tmp:
             shutil.copyfile(src, tmp)
         os.unlink(src)
