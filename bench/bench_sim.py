@@ -59,7 +59,7 @@ def bench_methods(net: DelayNetwork, x: np.ndarray, reference: Any) -> list[dict
         row: dict[str, Any] = {"layer": li, "events": ev.count}
         results = {}
         for method in ("events", "dense"):
-            run = functools.partial(sim.synaptic_input, ev, layer.weight, layer.delay, steps, method=method)
+            run = functools.partial(sim.synaptic_input, ev, layer.weight, layer.delay_matrix, steps, method=method)
             run()  # warm-up / compile
             row[f"{method}_seconds"], results[method] = best_of(run, 2)
         if not np.array_equal(results["events"], results["dense"]):

@@ -192,7 +192,8 @@ class FineTuning:
         """The settings a fine-tuning run from ``init`` through ``spec`` uses, and its one-line header
         (None where ``spec`` constrains nothing: then only what was given applies, as before)."""
         if not spec.constrained:
-            return replace(self, freeze_bn_stats=bool(self.freeze_bn_stats), learn_delays=bool(self.learn_delays)), None
+            learn = bool(self.learn_delays) and not no_delays
+            return replace(self, freeze_bn_stats=bool(self.freeze_bn_stats), learn_delays=learn), None
         given = {name for name in ("distill", "freeze_bn_stats", "dropout", "learn_delays", "epochs") if getattr(self, name) is not None}
         given |= {"distill"} if self.no_distill else set()
         given |= {"learn_delays"} if self.lr_pos is not None else set()
@@ -206,6 +207,15 @@ class FineTuning:
             epochs=self.epochs or (COARSE_EPOCHS if coarse else FINE_EPOCHS),
         )
         return out, out.header(spec, given)
+
+    def train_options(self, lr: float, fine_tuning: bool = True) -> dict[str, Any]:
+        """These settings as ``TrainOptions`` keywords, for a run at learning rate ``lr``: resolved ones
+        (:meth:`resolve`), whose learning positions move at ``FINE_TUNING_LR_POS`` x lr unless
+        ``lr_pos`` was given; with ``fine_tuning=False``, a fresh model's (its positions at
+        TrainOptions' 100 x lr, its dropout already in its config)."""
+        learn = bool(self.learn_delays)
+        return dict(learn_delays=learn, lr_pos=self.lr_pos or (FINE_TUNING_LR_POS * lr if fine_tuning and learn else None),
+                    freeze_bn_stats=bool(self.freeze_bn_stats), distill=self.distill, dropout=self.dropout if fine_tuning else None)
 
     def header(self, spec: DeploySpec, given: set[str]) -> str:
         parts = [

@@ -15,8 +15,9 @@ number carries its ``source``. Shape::
     note = "approximate: ..."  # optional
 
 Only the keys of :class:`Limits` may appear under ``[limits]``; a missing limit means "no limit".
-Other top-level tables (``[energy]``, read by ``hardware.energy``) are kept as raw data here, with
-one rule checked for all of them: every number sits in a table with a non-empty ``source``.
+Other top-level tables (``[energy]``, read by ``hardware.energy``; ``[storage]``, how the target
+stores delays, read by ``hardware.cores``) are kept as raw data here, with one rule checked for
+all of them: every number sits in a table with a non-empty ``source``.
 All problems of a file are reported together in one :class:`ProfileError`.
 """
 
@@ -114,8 +115,9 @@ class Profile:
             if lim.max_delay is not None and layer.delay.size:
                 over = int(np.count_nonzero(layer.delay > lim.max_delay.value))
                 if over:
+                    what = {"axonal": "input neurons (axonal delays)", "dendritic": "output neurons (dendritic delays)"}
                     out.append(
-                        f"{where}: {over} synapses have delay > {lim.max_delay.value} (max {layer.max_delay}) {self._tag('max_delay')}; "
+                        f"{where}: {over} {what.get(layer.delay_kind.value, 'synapses')} have delay > {lim.max_delay.value} (max {layer.max_delay}) {self._tag('max_delay')}; "
                         f"retrain with --max-delay {lim.max_delay.value + 1} or clip them with --clip-delays"
                     )
             if lim.decay_bits is not None:
@@ -242,6 +244,7 @@ def parse_profile(doc: Mapping[str, Any], origin: str = "<profile>") -> Profile:
     sections = {k: v for k, v in doc.items() if isinstance(v, dict) and k != "limits"}
     for key, table in sections.items():
         _check_sourced(table, key, problems)
+    _check_storage(sections.get("storage"), problems)
     if problems:
         raise ProfileError(f"{origin}: " + "; ".join(problems))
     return Profile(
@@ -251,6 +254,19 @@ def parse_profile(doc: Mapping[str, Any], origin: str = "<profile>") -> Profile:
         sections=MappingProxyType(sections),
         origin=origin,
     )
+
+
+STORAGE_DELAYS = ("per_synapse", "as_ir")  # [storage] delays: every delay per synapse, or as the IR's delay kind stores it
+
+
+def _check_storage(table: Any, problems: list[str]) -> None:
+    """``[storage]``: ``delays`` one of :data:`STORAGE_DELAYS`, with a ``source``."""
+    if table is None:
+        return
+    if table.get("delays") not in STORAGE_DELAYS:
+        problems.append(f"storage.delays is {table.get('delays')!r}; use one of {', '.join(map(repr, STORAGE_DELAYS))}")
+    if not isinstance(table.get("source"), str) or not table["source"].strip():
+        problems.append("storage.source must be a non-empty string citing how the target stores delays")
 
 
 def _check_sourced(table: Mapping[str, Any], where: str, problems: list[str]) -> None:

@@ -16,7 +16,9 @@ is then checked against it like every other backend), else the reference simulat
   ``tests.factories``;
 - the networks the backends' own test files once compared one by one: ``NAMED_SPECS`` as drawn,
   the graded-input edges of ONNX's MatMul lowerings and Lava's int32 registers, one-neuron
-  networks at the decay and threshold extremes, and a scaled-down SHD-shaped network.
+  networks at the decay and threshold extremes, and a scaled-down SHD-shaped network;
+- axonal and dendritic delays (one per input or output neuron), on layers with N_in != N_out and
+  on square ones (where netx's reading of a 1-D delay decides what the netx file holds).
 
 Every parity check of the tests goes through :func:`assert_identical` (``verify.compare``);
 ``tests/test_conformance.py`` also runs random networks (hypothesis) on every backend.
@@ -34,7 +36,7 @@ from functools import cache
 import numpy as np
 
 from delaysnn.app.verify import compare
-from delaysnn.ir import READOUT_VTH, DelayLayer, DelayNetwork, NeuronParams, WeightKind
+from delaysnn.ir import READOUT_VTH, DelayKind, DelayLayer, DelayNetwork, NeuronParams, WeightKind
 from delaysnn.sim import SimResult, alignment
 from tests.factories import FRONTIER_SPECS, NAMED_SPECS, NetSpec, random_input, random_network, shd_like_network
 
@@ -416,6 +418,24 @@ def _shd_like_case() -> Case:
     )
 
 
+def _kind_cases() -> list[Case]:
+    """Axonal ``[in]`` and dendritic ``[out]`` delays (issue 25), N_in != N_out and square layers
+    (netx reads a square layer's 1-D delay per output neuron: an axonal one goes as the matrix)."""
+    from exporters.lava.netx_write import netx_delay
+
+    def claims(kind: str, ndims: tuple[int, ...]) -> dict[str, Claim]:
+        return {f"{kind} delays, several per layer": lambda n, r: all(lay.delay_kind is DelayKind(kind) and len(np.unique(lay.delay)) > 1 for lay in n.layers),
+                f"netx delay datasets {ndims}-D": lambda n, r: tuple(netx_delay(lay).ndim for lay in n.layers) == ndims}
+
+    table = [  # name, kind, sizes, seed, the netx delay datasets' dimensions, why
+        ("axonal_delays", "axonal", (5, 7, 3), 1, (1, 1), "one delay per input neuron, before the weights (a bias in NIR's Affine)"),
+        ("dendritic_delays", "dendritic", (5, 7, 3), 4, (1, 1), "one delay per output neuron, after the weights (a readout bias after NIR's Delay)"),
+        ("axonal_square_layers", "axonal", (6, 6, 6, 2), 0, (2, 2, 1), "axonal delays on N_in == N_out layers: netx gets the [out, in] matrix"),
+        ("dendritic_square_layer", "dendritic", (6, 6, 3), 9, (1, 1), "dendritic delays on an N_in == N_out layer: netx's per-output reading"),
+    ]
+    return [_spec_case(name, NetSpec(sizes=sizes, kind=kind, seed=seed, max_delay=20), why, **claims(kind, dims)) for name, kind, sizes, seed, dims, why in table]
+
+
 @cache
 def _all() -> tuple[Case, ...]:
     return (
@@ -436,6 +456,7 @@ def _all() -> tuple[Case, ...]:
         *_named_cases(),
         *_one_neuron_cases(),
         _shd_like_case(),
+        *_kind_cases(),
     )
 
 

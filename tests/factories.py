@@ -5,7 +5,8 @@ binary and ternary weights, du/dv over their whole range (0 and 4095 included), 
 every bias_exp, graded inputs up to several bits, and "hot" networks whose u wraps and v
 saturates; and the memory frontier's shapes: delays on a 1..6-bit delay grid (both grids), pruned
 layers (zero weights are absent synapses, delay 0) with an all-zero row and column, and layers
-pruned to a single synapse.
+pruned to a single synapse; and every delay kind (``kind=``: synaptic ``[out, in]``, axonal
+``[in]``, dendritic ``[out]`` delays).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from hypothesis import strategies as st
 
-from delaysnn.ir import DECAY_MAX, VTH_MAX, DelayLayer, DelayNetwork, NeuronParams, WeightKind
+from delaysnn.ir import DECAY_MAX, VTH_MAX, DelayKind, DelayLayer, DelayNetwork, NeuronParams, WeightKind
 from delaysnn.quantization.grids import delay_grid
 
 EDGE_DECAYS = (0, 1, 2048, 4094, 4095)
@@ -39,6 +40,7 @@ class NetSpec:
     delay_grid: str = "step"
     prune: float = 0.0  # fraction of synapses zeroed (plus one all-zero row and column when > 0)
     single_synapse: bool = False  # the first layer keeps exactly one synapse
+    kind: str = "synaptic"  # every layer's DelayKind value: "synaptic", "axonal" or "dendritic"
 
 
 def random_layer(
@@ -58,6 +60,7 @@ def random_layer(
     delay_grid_mode: str = "step",
     prune: float = 0.0,
     single_synapse: bool = False,
+    kind: str = "synaptic",
 ) -> DelayLayer:
     if binary:
         weight = rng.choice(np.array([-1, 1]), size=(n_out, n_in))
@@ -72,15 +75,18 @@ def random_layer(
         weight = rng.integers(lo, hi + 1, size=(n_out, n_in))
         if hot:  # push towards the largest positive weights
             weight = np.where(rng.random(weight.shape) < 0.8, hi, weight)
-    delay = rng.integers(0, max_delay + 1, size=(n_out, n_in))
+    delay_kind = DelayKind(kind)
+    delay = rng.integers(0, max_delay + 1, size={"axonal": n_in, "dendritic": n_out}.get(kind, (n_out, n_in)))
     delay.flat[0] = 0  # always include the delay-0 edge
     delay.flat[-1] = max_delay
     if prune > 0 or single_synapse:
         weight = _pruned(rng, weight, prune, single_synapse)
-        delay = np.where(weight != 0, delay, 0)  # as the quantizer writes absent synapses
+        if delay_kind is DelayKind.SYNAPTIC:  # a neuron's delay stays: its other synapses share it
+            delay = np.where(weight != 0, delay, 0)  # as the quantizer writes absent synapses
     grid_bits, grid_step = None, 1
     if delay_bits is not None:
-        grid = delay_grid(delay[weight != 0], delay_bits, delay_grid_mode, max_delay=max_delay)
+        used = delay[weight != 0] if delay_kind is DelayKind.SYNAPTIC else delay
+        grid = delay_grid(used, delay_bits, delay_grid_mode, max_delay=max_delay)
         delay, grid_bits, grid_step = grid.snap(delay), grid.bits, grid.step
     du = int(rng.choice([*EDGE_DECAYS, int(rng.integers(0, DECAY_MAX + 1))]))
     dv = int(rng.choice([*EDGE_DECAYS, int(rng.integers(0, DECAY_MAX + 1))]))
@@ -106,6 +112,7 @@ def random_layer(
         weight_kind=WeightKind.BINARY if binary else WeightKind.TERNARY if ternary else WeightKind.FIXED,
         delay_bits=grid_bits,
         delay_step=grid_step,
+        delay_kind=delay_kind,
     )
 
 
@@ -152,6 +159,7 @@ def random_network(spec: NetSpec) -> DelayNetwork:
                 delay_grid_mode=spec.delay_grid,
                 prune=spec.prune,
                 single_synapse=spec.single_synapse and k == 0,
+                kind=spec.kind,
             )
         )
     net = DelayNetwork(input_size=spec.sizes[0], layers=layers, input_bits=spec.input_bits, provenance={"source": "tests.factories"})
@@ -199,7 +207,11 @@ def shd_like_input(batch: int, steps: int = 100, size: int = 140, rate: float = 
 
 
 @st.composite
-def net_specs(draw: st.DrawFn, max_width: int = 6, max_layers: int = 3, max_delay: int = 62, netx: bool = False) -> NetSpec:
+def net_specs(
+    draw: st.DrawFn, max_width: int = 6, max_layers: int = 3, max_delay: int = 62, netx: bool = False, kinds: tuple[str, ...] = ("synaptic",)
+) -> NetSpec:
+    """``kinds``: the delay kinds drawn from (synaptic only by default, so the draws of tests
+    written before the kinds stay as they were)."""
     n_layers = draw(st.integers(1, max_layers))
     sizes = tuple(draw(st.lists(st.integers(1, max_width), min_size=n_layers + 1, max_size=n_layers + 1)))
     kind = draw(st.sampled_from(["fixed", "binary", "ternary"]))
@@ -219,10 +231,11 @@ def net_specs(draw: st.DrawFn, max_width: int = 6, max_layers: int = 3, max_dela
         hot=draw(st.booleans()),
         netx=netx,
         seed=draw(st.integers(0, 2**31 - 1)),
+        kind=draw(st.sampled_from(kinds)) if len(kinds) > 1 else kinds[0],
     )
 
 
-def networks(**kwargs: int | bool) -> st.SearchStrategy[DelayNetwork]:
+def networks(**kwargs: int | bool | tuple[str, ...]) -> st.SearchStrategy[DelayNetwork]:
     return net_specs(**kwargs).map(random_network)
 
 
@@ -247,4 +260,15 @@ FRONTIER_SPECS: list[NetSpec] = [
     NetSpec(sizes=(8, 9, 4), prune=0.8, weight_bits=4, delay_bits=4, seed=18),
     NetSpec(sizes=(5, 6, 3), single_synapse=True, ternary=True, weight_bits=2, delay_bits=1, seed=21),
     NetSpec(sizes=(7, 10, 3), prune=0.9, hot=True, weight_bits=8, delay_bits=6, delay_grid="cap", seed=16),
+]
+# Every delay kind (issue 25): a plain layer, a frontier-like one (3-bit delay grid, ternary,
+# half pruned) and two square layers (N_in == N_out, where netx reads a 1-D delay as per output
+# neuron). Seeds chosen as FRONTIER_SPECS': every hidden layer has vth > 0 and fires 2-50 % of
+# the time on random_input(net, 3, 30, rate=0.4, seed=spec.seed), and every layer's delays differ.
+_KIND_SHAPES = (((5, 7, 3), {}), ((6, 8, 3), {"max_delay": 40, "delay_bits": 3, "ternary": True, "weight_bits": 2, "prune": 0.5}),
+                ((6, 6, 6, 2), {"max_delay": 20}))  # fmt: skip
+KIND_SPECS: list[NetSpec] = [
+    NetSpec(sizes=sizes, kind=kind, seed=seed, **extra)
+    for kind, seeds in (("axonal", (1, 3, 42)), ("dendritic", (0, 3, 0)))
+    for (sizes, extra), seed in zip(_KIND_SHAPES, seeds, strict=True)
 ]

@@ -27,6 +27,7 @@ from tests.conformance import CASE_NAMES, CASES, EXCLUDED, Case, assert_identica
 from tests.factories import NetSpec, net_specs, random_input, random_network
 
 RUNNABLE = [name for name, b in TARGETS.items() if b.can("run")]
+KINDS = ("synaptic", "axonal", "dendritic")  # the random draws cover every delay kind (issue 25)
 # Backends that run on Lava (lava, netx): marked `lava`, so `make test-fast` leaves them out.
 ON_LAVA = {name for name in RUNNABLE if "lava" in TARGETS[name].needs}
 
@@ -116,12 +117,12 @@ def _netx_represents(spec: NetSpec, net: DelayNetwork) -> bool:
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(
     # delays up to 30 keep a draw's run short (62 is a conformance case's); 3 in 4 on netx's grids
-    spec=st.sampled_from([True, True, True, False]).flatmap(lambda netx: net_specs(max_width=5, max_layers=3, max_delay=30, netx=netx)),
+    spec=st.sampled_from([True, True, True, False]).flatmap(lambda netx: net_specs(max_width=5, max_layers=3, max_delay=30, netx=netx, kinds=KINDS)),
     t_in=st.integers(1, 8),
     seed=st.integers(0, 999),
 )
 def test_random_network_on_every_backend(spec, t_in, seed):
-    """Random sizes, delays (grids, pruning), weights (fixed, binary, ternary), graded input and
+    """Random sizes, delays (every kind, grids, pruning), weights (fixed, binary, ternary), graded input and
     neuron parameters: every runnable backend gives the reference's spikes and voltages; netx on
     the three in four draws made on its grids."""
     net = random_network(spec)
@@ -149,7 +150,7 @@ def test_the_fast_draws_cover_every_fast_backend():
 @pytest.mark.parametrize("backend", list(FAST_DRAWS))
 def test_random_networks_on_a_fast_backend(backend):
     @settings(max_examples=FAST_DRAWS[backend], deadline=None)
-    @given(spec=net_specs(max_delay=62), batch=st.integers(1, 4), steps=st.integers(1, 40), rate=st.sampled_from([0.05, 0.3, 0.9]))
+    @given(spec=net_specs(max_delay=62, kinds=KINDS), batch=st.integers(1, 4), steps=st.integers(1, 40), rate=st.sampled_from([0.05, 0.3, 0.9]))
     def check(spec, batch, steps, rate):
         net = random_network(spec)
         x = random_input(net, batch, steps, rate=rate, seed=spec.seed)

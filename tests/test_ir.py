@@ -14,7 +14,7 @@ from hypothesis import given, settings
 
 from delaysnn import ir
 from delaysnn.errors import DelaysnnError, IRValidationError
-from delaysnn.ir import WeightKind
+from delaysnn.ir import DelayKind, WeightKind
 from delaysnn.sim import simulate
 from tests.factories import NetSpec, networks, random_network
 
@@ -115,7 +115,7 @@ def _mutated(good: bytes, **changes) -> bytes:
         (lambda g: _rewrite(g, add={"header": np.frombuffer(b"\xff\xfe{", dtype=np.uint8)}), "corrupt header"),
         (lambda g: _rewrite(g, header=[1, 2]), "header is a JSON list"),
         (lambda g: _mutated(g, format="onnx"), "field 'format' is 'onnx'"),
-        (lambda g: _mutated(g, version=3), "IR version 3 not supported"),
+        (lambda g: _mutated(g, version=4), "IR version 4 not supported"),
         (lambda g: _mutated(g, version=True), "IR version True not supported"),
         (lambda g: _mutated(g, colour="blue"), "unknown header keys \\['colour'\\]"),
         (lambda g: _mutated(g, input_size="3"), "field 'input_size' is '3'"),
@@ -123,7 +123,7 @@ def _mutated(good: bytes, **changes) -> bytes:
         (lambda g: _mutated(g, layer0_neuron_du=3.5), "layer 0: field 'neuron.du' is 3.5, expected an integer"),
         (lambda g: _mutated(g, layer0_neuron_vth="high"), "layer 0: field 'neuron.vth' is 'high', expected an integer or null"),
         (lambda g: _mutated(g, layer0_neuron="x"), "layer 0: field 'neuron' is 'x', expected an object"),
-        (lambda g: _mutated(g, layer0_neuron_colour=1), "layer 0 field 'neuron' keys do not match IR version 2; unknown header keys \\['colour'\\]"),
+        (lambda g: _mutated(g, layer0_neuron_colour=1), "layer 0 field 'neuron' keys do not match IR version 3; unknown header keys \\['colour'\\]"),
         (lambda g: _mutated(g, layer0_binary=True), "layer 0 header keys"),
         (lambda g: _mutated(g, layer0_extra=1), "layer 0 header keys"),
         (lambda g: _mutated(g, layer0_neuron_du=5000), "du=5000 outside 0..4095"),
@@ -139,7 +139,7 @@ def _mutated(good: bytes, **changes) -> bytes:
         (lambda g: _rewrite(g, add={"layer9.weight": np.zeros(2, np.int32)}), "unknown arrays \\['layer9.weight'\\]"),
         (lambda g: _rewrite(g, add={"layers.0.weight": np.zeros((4, 3), np.float32)}), "weight dtype float32"),
         (lambda g: _rewrite(g, add={"layers.0.delay": -np.ones((4, 3), np.int32)}), "negative delay"),
-        (lambda g: _rewrite(g, add={"layers.0.weight": np.zeros((4, 5), np.int32)}), "must be equal 2-D shapes"),
+        (lambda g: _rewrite(g, add={"layers.0.weight": np.zeros((4, 5), np.int32)}), "synaptic delay has shape \\(4, 3\\), expected \\(4, 5\\)"),
     ],
 )
 def test_corrupt_and_foreign_files_are_rejected(good, make, message):
@@ -185,7 +185,7 @@ def test_load_missing_file_is_a_one_line_error(tmp_path):
         ir.load(tmp_path / "nope.dnet")
 
 
-# --- version 2: typed semantics; version-1 files still load -------------------------------------
+# --- version 2: typed semantics; version-1 files still load (version 3: delay kinds) -------------------------------------
 
 
 def test_version_1_file_loads_with_the_same_arithmetic(tmp_path):
@@ -205,9 +205,10 @@ def test_version_1_file_loads_with_the_same_arithmetic(tmp_path):
         for i, spikes in enumerate(res.spikes):
             assert np.array_equal(spikes, old[f"spikes{i}"]) and spikes.any()  # every hidden layer fired
         assert np.allclose(res.class_scores(), old["scores"], rtol=1e-12, atol=0)  # readout_scale still decodes it
-    ir.save(net, tmp_path / "v2.dnet")  # re-saved as version 2: the same network, the same identity
-    assert _header((tmp_path / "v2.dnet").read_bytes())["version"] == ir.VERSION == 2
-    back = ir.load(tmp_path / "v2.dnet")
+    assert all(lay.delay_kind is DelayKind.SYNAPTIC for lay in net.layers)  # per-synapse delays before version 3
+    ir.save(net, tmp_path / "v3.dnet")  # re-saved as version 3: the same network, the same identity
+    assert _header((tmp_path / "v3.dnet").read_bytes())["version"] == ir.VERSION == 3
+    back = ir.load(tmp_path / "v3.dnet")
     assert_identical(net, back)
     assert ir.network_id(back) == ir.network_id(net)
 
@@ -273,6 +274,7 @@ def _every_field_changed(net: ir.DelayNetwork) -> dict[str, ir.DelayNetwork]:
         "weight_kind": layer(weight_kind=WeightKind.FIXED),
         "delay_bits": layer(delay_bits=None),
         "delay_step": layer(delay_step=1, delay_bits=None),  # differs from "delay_bits" by the step alone
+        "delay_kind": layer(delay_kind=DelayKind.AXONAL, delay=lay.delay[0].copy()),
         "du": neuron_(du=(neuron.du + 1) % 4096),
         "dv": neuron_(dv=(neuron.dv + 7) % 4096),
         "vth": neuron_(vth=neuron.vth + 1),

@@ -196,14 +196,16 @@ def test_estimate_json_carries_a_memory_block_per_layer_and_in_total(tmp_path, c
     est = estimate(net, profiles=["loihi"], steps=6, samples=2)
     data = json.loads(json.dumps(est.to_dict()))
     layer_keys = {"index", "neurons", "fan_in", "synapses", "stored_synapses", "storage", "code_bits", "buffer_slots", "bits", "kB",
-                  "dense_synaptic_bits", "sparse_synaptic_bits", "float_synaptic_bits", "synaptic_vs_float"}  # fmt: skip
+                  "dense_synaptic_bits", "sparse_synaptic_bits", "float_synaptic_bits", "synaptic_vs_float",
+                  "delay_kind", "stored_delays", "spike_line", "target"}  # fmt: skip
     terms = {"weights", "delays", "connectivity", "delay_buffers", "neuron_state", "synaptic", "total"}
     for row in data["layers"]:
         assert set(row["memory"]) == layer_keys
         assert set(row["memory"]["bits"]) == set(row["memory"]["kB"]) == terms
         assert set(row["memory"]["code_bits"]) == {"weight", "delay", "index", "row_pointer", "accumulator", "neuron_state"}
     total = data["memory"]
-    assert set(total) == {"kB_means", "bits", "kB", "float_synaptic_bits", "float_reference", "synaptic_vs_float", "profile", "accumulator", "sources"}
+    assert set(total) == {"kB_means", "bits", "kB", "float_synaptic_bits", "float_reference", "synaptic_vs_float", "profile", "accumulator",
+                          "sources", "delay_storage", "target"}  # fmt: skip
     assert total["kB_means"] == "1000 bytes" and total["bits"]["total"] == 1010 == data["totals"]["memory_bits"]
     assert Estimate.from_dict(data) == est
     assert "memory (bits, as stored)" in est.table() and "sparse" in est.table()

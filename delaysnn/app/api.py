@@ -12,8 +12,9 @@ or a ``DelayNetwork``; ``inputs`` an array ``[batch, steps, inputs]``, an ``Eval
 or None (then ``task`` / ``data`` / ``samples`` choose them, as the CLI's options do). ``note``
 receives the notes the CLI prints to stderr. Errors are ``DelaysnnError``s; nothing here prints.
 
-About 590 lines: one short function per command, kept together so the whole API reads in one
-place; the shared steps (opening a network, its inputs, guarded outputs) live in ``pipeline``.
+One short function per command, kept together so the whole API reads in one place, except the
+train command's (:mod:`delaysnn.app.api_train`, re-exported here); the shared steps (opening a
+network, its inputs, guarded outputs) live in ``pipeline``.
 """
 
 from __future__ import annotations
@@ -27,9 +28,19 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DelaysnnError, Terminated
+from ..errors import DelaysnnError
 from ..ir import DelayNetwork
-from ..spec import FINE_TUNING_LR_POS, DeploySpec, FineTuning
+from .api_train import (  # the train command's API (and the task data every command loads)
+    TASK_DEFAULTS,
+    TrainOutcome,
+    TrainRequest,
+    fit,
+    load_task_data,
+    new_model,
+    plot_training,
+    task_speakers,
+    train_model,
+)
 from .pipeline import (
     EvaluationInputs,
     Note,
@@ -58,284 +69,11 @@ __all__ = [
     "new_model", "plot_training", "quantize", "search_deployment", "simulate", "train_model", "verify", "verify_merge",
 ]
 
-TASK_DEFAULTS = {
-    # hidden, layers, max_delay, epochs, dropout
-    "synthetic": dict(hidden=32, layers=2, max_delay=25, epochs=10, dropout=0.1),
-    "shd": dict(hidden=256, layers=2, max_delay=25, epochs=50, dropout=0.4),
-    "ssc": dict(hidden=256, layers=2, max_delay=25, epochs=50, dropout=0.4),
-}
-
-
 def load(path: str | os.PathLike) -> Any:
     """A delaysnn checkpoint (``.pt``) as a float ``DelaySNN`` in eval mode."""
     from ..model.checkpoint import load_checkpoint
 
     return load_checkpoint(path)
-
-
-def load_task_data(task: str, data: str | None, samples: int | None, seed: int) -> tuple[Any, Any]:
-    """(train, test) SpikeDatasets for a task name."""
-    if task == "synthetic":
-        from ..data.datasets import synthetic_splits
-
-        n_train = samples or 2048
-        return synthetic_splits(n_train=n_train, n_test=max(n_train // 4, 64), seed=seed)
-    if data is None:
-        raise DelaysnnError(f"--task {task} needs --data DIR (the directory with the official {task.upper()} .h5 files)")
-    from ..data.heidelberg import load_heidelberg
-
-    train_set = load_heidelberg(data, task, "train", max_samples=samples)
-    test_set = load_heidelberg(data, task, "test", max_samples=samples, max_steps=train_set.steps)
-    return train_set, test_set
-
-
-def task_speakers(task: str, data: str | None, samples: int | None) -> Any:
-    """The training split's speakers (for a validation split by speaker), None for synthetic data."""
-    if task == "synthetic":
-        return None
-    from ..data.heidelberg import load_speakers
-
-    return load_speakers(data, task, "train", max_samples=samples)
-
-
-# --- training -----------------------------------------------------------------------------------
-
-
-@dataclass
-class TrainRequest:
-    """What ``delaysnn train`` is asked for (its options; None: the task's default)."""
-
-    output: str
-    task: str = "synthetic"
-    data: str | None = None
-    epochs: int | None = None
-    layers: int | None = None
-    hidden: int | None = None
-    max_delay: int | None = None
-    batch_size: int = 64
-    lr: float = 1e-3
-    dropout: float | None = None
-    no_delays: bool = False
-    # with init_from: the positions learn too (a fresh model's always do); None: the fine-tuning recipe's
-    learn_delays: bool | None = None
-    spec: DeploySpec = field(default_factory=DeploySpec)  # the grids QAT trains through, and pruning (needs init_from)
-    freeze_bn_stats: bool | None = None  # None: on when fine-tuning through spec's grids (spec.FineTuning)
-    distill: str | None = None  # teacher checkpoint for knowledge distillation; fine-tuning through grids: init_from
-    no_distill: bool = False  # fine-tuning through grids without the default distillation from init_from
-    distill_weight: float = 0.5
-    distill_temperature: float = 2.0
-    lr_pos: float | None = None
-    samples: int | None = None
-    device: str = "cpu"
-    amp: str | None = None
-    seed: int = 0
-    init_from: str | None = None
-    resume: bool = False
-    keep: int = 2
-    val_fraction: float | None = None
-
-
-@dataclass
-class TrainOutcome:
-    """A finished run: the model, its checkpoint metadata, the training result, and the files
-    (``output`` is None on a rank other than 0 under torchrun: only rank 0 writes)."""
-
-    model: Any
-    meta: dict[str, Any]
-    result: Any
-    output: Path | None
-    metrics: Path
-    state_dir: Path
-
-
-def new_model(config: Any, learn_delays: bool = True) -> Any:
-    """A fresh ``DelaySNN``; without learned delays every delay is fixed at 0 (no spread)."""
-    from ..model import DelaySNN
-
-    model = DelaySNN(config)
-    if not learn_delays:
-        fix_delays(model)
-    return model
-
-
-def fix_delays(model: Any) -> None:
-    """The no-delay baseline: every delay 0, no Gaussian spread (train it with delays not learned)."""
-    model.set_delays(0)
-    model.set_sigma(0.0)
-
-
-def check_request(r: TrainRequest) -> None:
-    """Refuse, before any data is read, options the run would drop: the sizes with ``init_from``
-    (they come from the checkpoint), what acts on delays with ``no_delays``, what needs a model to
-    fine-tune without ``init_from``, and a recipe ``spec`` training cannot take (its
-    ``validate(training=True)``: e.g. delay bits no deployment to Loihi 2 takes). OptionError."""
-    from ..errors import OptionError
-
-    r.spec.validate(training=True)
-    if r.init_from:
-        sizes = [f"--{name.replace('_', '-')}" for name in ("layers", "hidden", "max_delay") if getattr(r, name) is not None]
-        if sizes:
-            raise OptionError(f"{', '.join(sizes)} with --init {r.init_from}: the sizes come from the checkpoint; "
-                              "drop them, or train a new model without --init")
-    else:
-        if r.spec.prune is not None:
-            raise OptionError("--prune needs --init MODEL.pt: it prunes a trained model's smallest synapses, then fine-tunes the rest")
-        if r.learn_delays is not None:
-            flag = "--learn-delays" if r.learn_delays else "--no-learn-delays"
-            raise OptionError(f"{flag} is for fine-tuning: it needs --init MODEL.pt (a fresh model learns its delays, "
-                              "--no-delays fixes them at 0)")
-        if r.no_distill:
-            raise OptionError("--no-distill is for fine-tuning: it needs --init MODEL.pt (a fresh model is distilled only with --distill)")
-    if r.no_distill and r.distill is not None:
-        raise OptionError(f"--no-distill and --distill {r.distill} contradict each other: drop one")
-    if r.no_delays:
-        on_delays = [flag for flag, given in (("--delay-bits", r.spec.delay_bits is not None), ("--delay-grid", r.spec.delay_grid is not None),
-                                              ("--learn-delays", bool(r.learn_delays)), ("--lr-pos", r.lr_pos is not None)) if given]
-        if on_delays:
-            raise OptionError(f"--no-delays fixes every delay at 0, so {', '.join(on_delays)} would act on nothing: drop one or the other")
-
-
-def fit(model: Any, train_set: Any, test_set: Any, options: Any, output: str | os.PathLike | None = None,
-        meta: dict[str, Any] | None = None) -> Any:
-    """Train ``model`` in place (``train.train`` with ``TrainOptions``); with ``output``, write it as
-    a checkpoint whose metadata is ``meta`` plus the final test accuracy. Returns the result."""
-    from ..model.checkpoint import save_checkpoint
-    from ..training.train import train
-
-    result = train(model, train_set, test_set, options)
-    if output is not None:
-        save_checkpoint(model, output, {**(meta or {}), "test_acc": result.final_test_acc})
-    return result
-
-
-def train_model(request: TrainRequest, note: Note = silent) -> TrainOutcome:
-    """Train as ``delaysnn train`` does: the task's data (a validation split by speaker with
-    ``val_fraction``), a model from the task's defaults or ``init_from``, resumable epoch states
-    beside ``output``, and a checkpoint whose metadata records the run and its deployment grids."""
-    from ..training import distributed
-
-    world = distributed.init_from_env(request.device)
-    try:
-        return _train(request, world, note)
-    finally:
-        distributed.cleanup()
-
-
-def _train(r: TrainRequest, world: Any, note: Note) -> TrainOutcome:
-    from ..model import ModelConfig
-    from ..model.checkpoint import load_checkpoint, save_checkpoint
-    from ..training import distributed
-    from ..training.runs import run_files, run_lock, state_paths
-    from ..training.train import TrainOptions, seed_everything
-    from ..training.train import train as run_training
-
-    check_request(r)
-    distributed.per_rank_batch(r.batch_size, world.size)
-    out = output_path(r.output, r.init_from, data=r.data)
-    files = run_files(out)
-    output_path(str(files.metrics), r.init_from, data=r.data)
-    defaults = TASK_DEFAULTS[r.task]
-    train_set, test_set = load_task_data(r.task, r.data, r.samples, r.seed)
-    input_max_count = train_set.max_count  # of the whole training split, validation part included
-    val_set, val_how = None, None
-    if r.val_fraction:
-        from ..data.datasets import validation_split
-
-        train_set, val_set, val_how = validation_split(train_set, r.val_fraction, r.seed, task_speakers(r.task, r.data, r.samples))
-        note(f"validation: {val_how} of {train_set.name} held out")
-    max_delay = r.max_delay or defaults["max_delay"]
-    max_delay += 1 - max_delay % 2  # odd kernel, as SNN-delays forces
-    seed_everything(r.seed)
-    recipe = FineTuning(r.distill, r.no_distill, r.freeze_bn_stats, r.dropout, r.learn_delays, r.lr_pos, r.epochs)
-    if r.init_from:
-        model = load_checkpoint(r.init_from)
-        # through a grid (or pruned), the recipe measured best unless told otherwise (spec.FineTuning:
-        # positions learn, through the delay grid if any); else fine-tuning keeps the learned integer
-        # delays unless asked to learn them; --no-delays makes the checkpoint the no-delay baseline
-        # (check_request refuses the clashes)
-        recipe, header = recipe.resolve(r.spec, r.init_from, no_delays=r.no_delays)
-        if header is not None:
-            note(header)
-        learn = bool(recipe.learn_delays) and not r.no_delays
-        if r.no_delays:
-            fix_delays(model)
-            note(f"note: --no-delays: every delay of {r.init_from} set to 0, and kept there")
-    else:
-        cfg = ModelConfig(
-            input_size=train_set.channels,
-            output_size=train_set.n_classes,
-            hidden_size=r.hidden or defaults["hidden"],
-            hidden_layers=defaults["layers"] if r.layers is None else r.layers,
-            max_delay=max_delay,
-            dropout=defaults["dropout"] if r.dropout is None else r.dropout,
-            time_step_ms=train_set.time_step_ms if r.task != "synthetic" else 1.0,
-        )
-        learn = not r.no_delays
-        model = new_model(cfg, learn)
-    opts = TrainOptions(
-        epochs=recipe.epochs or defaults["epochs"],
-        batch_size=r.batch_size,
-        lr=r.lr,
-        # positions moving at 100 x lr undo a fine-tuned model's delays (step grid, measured)
-        lr_pos=r.lr_pos or (FINE_TUNING_LR_POS * r.lr if r.init_from and learn else None),
-        learn_delays=learn,
-        seed=r.seed,
-        device=r.device,
-        spec=r.spec,
-        freeze_bn_stats=bool(recipe.freeze_bn_stats),
-        distill=recipe.distill,
-        distill_weight=r.distill_weight,
-        distill_temperature=r.distill_temperature,
-        dropout=recipe.dropout if r.init_from else None,  # a fresh model has it in its config already
-        amp=r.amp,
-        desc=f"train {r.task}",
-        state_dir=files.state_dir,
-        keep=r.keep,
-        resume=r.resume,
-        metrics_path=files.metrics,
-        run_info={"task": r.task, "samples": r.samples, "val_fraction": r.val_fraction},
-    )
-    # one run at a time on this output and its states (a second --resume would interleave them)
-    with run_lock(files.state_dir) if world.main else contextlib.nullcontext():
-        try:
-            result = run_training(model, train_set, test_set, opts, val_set=val_set)
-        except (KeyboardInterrupt, Terminated):
-            done = state_paths(files.state_dir)
-            if done:
-                note(f"note: {done[-1]} holds the last finished epoch; continue with the same command and --resume")
-            raise
-        if r.resume and result.resumed_from is None:
-            note(f"note: no state in {files.state_dir} to resume; trained from the start")
-        meta: dict[str, Any] = {
-            "task": r.task,
-            "epochs": opts.epochs,
-            "test_acc": result.final_test_acc,
-            "seed": r.seed,
-            "input_max_count": input_max_count,  # sets the graded input's bit width when quantizing
-        }
-        meta.update(r.spec.to_meta())  # qat, delay_bits/delay_grid, prune/prune_scope
-        if r.init_from:  # how it was fine-tuned (spec.FineTuning): the recipe's settings as they ran
-            meta["fine_tuning"] = {"init": os.fspath(r.init_from), "distill": opts.distill, "freeze_bn_stats": opts.freeze_bn_stats,
-                                   "dropout": model.cfg.dropout, "learn_delays": opts.learn_delays, "lr_pos": opts.lr_pos}
-        if result.selected_epoch is not None:
-            meta.update(selected_by="val_acc", selected_epoch=result.selected_epoch, val_split=val_how,
-                        val_acc=result.val_acc[result.selected_epoch - 1], last_epoch_test_acc=result.test_acc[-1])
-        meta.update(result.setup)  # how it was trained: world_size, global_batch, per_rank_batch, device, backend, amp
-        if world.main:
-            save_checkpoint(model, out, meta)
-    return TrainOutcome(model, meta, result, out if world.main else None, files.metrics, files.state_dir)
-
-
-def plot_training(metrics: str | os.PathLike, output: str | os.PathLike) -> list[dict[str, Any]]:
-    """Draw a training run's per-epoch metrics (the ``.jsonl`` beside a checkpoint) to ``output``;
-    returns the rows drawn."""
-    from ..plots import training_curves
-    from ..training.runs import read_metrics
-
-    plot_output(output, metrics)
-    rows = read_metrics(metrics)
-    training_curves(rows, output, title=f"{metrics} ({len(rows)} epochs)")
-    return rows
 
 
 @dataclass
@@ -347,13 +85,14 @@ class Converted:
 
 def convert(source: str | os.PathLike, fmt: str, output: str | os.PathLike, data: str | None = None, task: str | None = None,
             **options: Any) -> Converted:
-    """Import another tool's checkpoint (``fmt``: snn-delays) as a delaysnn checkpoint at ``output``;
+    """Import another tool's checkpoint (``fmt``: snn-delays or axdensyn) as a delaysnn checkpoint at ``output``;
     with ``data`` its training split's largest count is recorded (the graded input width)."""
+    from ..convert.axdensyn import convert_axdensyn
     from ..convert.snn_delays import convert_snn_delays
     from ..model.checkpoint import save_checkpoint
 
     output_path(output, source, data=data)
-    model = convert_snn_delays(source, **options)
+    model = (convert_axdensyn if fmt == "axdensyn" else convert_snn_delays)(source, **options)
     meta: dict[str, Any] = {"converted_from": fmt, "source": str(source)}
     counts, where = train_counts(task, data), None
     if counts is not None:
@@ -480,11 +219,14 @@ class Simulated:
     plot: str | None = None  # as given
     agreement: Any = None  # agreement.Agreement with the float model; None for an IR file (no float model)
     network: Any = None  # pipeline.Deployment: which network ran (sha256, target, differs from the plain one)
+    saturated: dict[str, Any] | None = None  # input counts above the input width, saturated (pipeline.saturation)
 
     def to_dict(self) -> dict[str, Any]:
         from .agreement import agreement_fields
 
         info: dict[str, Any] = {"inputs": self.inputs, "firing_rates": self.firing_rates, **agreement_fields(self.agreement)}
+        if self.saturated is not None:
+            info["saturated_inputs"] = {k: v for k, v in self.saturated.items() if k != "note"}
         if self.accuracy is not None:
             info["accuracy"] = self.accuracy
         if self.plot is not None:
@@ -526,7 +268,8 @@ def run_simulation(net: DelayNetwork, x: EvaluationInputs, float_model: Any = No
 
     summary, agreement = run_with_float(float_model, net, x)
     accuracy = None if x.labels is None else float((summary.predictions == x.labels).mean())
-    return Simulated(x.description, summary.firing_rates, accuracy, summary.predictions, summary.first, agreement=agreement)
+    return Simulated(x.description, summary.firing_rates, accuracy, summary.predictions, summary.first, agreement=agreement,
+                     saturated=getattr(x, "saturated", None))
 
 
 def float_model_of(source: str | os.PathLike | DelayNetwork) -> Any:
@@ -652,6 +395,8 @@ def estimate(
     else:
         net, x = source_and_inputs(source, inputs, options, task, data, samples, note)
         est, what = estimate_batches(net, x.batches(), profiles=chosen), x.description
+        if getattr(x, "saturated", None):  # counts above the input width, saturated as on the chip
+            est.input["saturated"] = {k: v for k, v in x.saturated.items() if k != "note"}
         fmodel = float_model_of(source)
         if fmodel is not None:  # a checkpoint: its integer network against its float model, on the same inputs
             from .agreement import run_with_float
@@ -693,6 +438,7 @@ class SearchRequest:
     val_fraction: float = 0.1
     samples: int | None = None
     seed: int = 0
+    delay_kinds: list[str | None] = field(default_factory=lambda: [None])  # None: the model's own kind
 
 
 @dataclass
@@ -716,7 +462,7 @@ def search_deployment(request: SearchRequest, echo: Note = silent) -> SearchOutc
 
     r = request
     out = output_path(r.output, r.model, data=r.data)
-    grid = candidate_grid(r.weight_bits, r.ternary, r.delay_bits, r.prune)
+    grid = candidate_grid(r.weight_bits, r.ternary, r.delay_bits, r.prune, r.delay_kinds)
     with naming(r.model):
         fmodel, meta = load_checkpoint_and_metadata(r.model)
     task = r.task or meta.get("task") or "synthetic"

@@ -49,13 +49,16 @@ class Candidate:
     binary: bool = False
     delay_bits: int | None = None  # None: the delays the profile allows
     prune: float = 0.0
+    # None: the model's own; another kind recasts the model first (delaysnn.model.delay_kinds.recast)
+    delay_kind: str | None = None
 
     @property
     def label(self) -> str:
         w = "ternary" if self.ternary else "binary" if self.binary else f"{self.weight_bits}-bit w"
         d = "full d" if self.delay_bits is None else f"{self.delay_bits}-bit d"
         p = f", {round(100 * self.prune)}% pruned" if self.prune else ""
-        return f"{w}, {d}{p}"
+        k = f"{self.delay_kind}: " if self.delay_kind else ""
+        return f"{k}{w}, {d}{p}"
 
     def spec(self, delay_grid: str, prune_scope: str) -> DeploySpec:
         """This candidate's grids as a :class:`~delaysnn.spec.DeploySpec` (``delay_grid`` and
@@ -122,10 +125,11 @@ def candidate_grid(
     ternary: bool = True,
     delay_bits: Sequence[int | None] = (None, 5, 4, 3),
     prune: Sequence[float] = (0.0, 0.5, 0.8),
+    delay_kinds: Sequence[str | None] = (None,),
 ) -> list[Candidate]:
-    """Every combination of the given weight grids x delay bits x pruning fractions."""
+    """Every combination of the given delay kinds (None: the model's) x weight grids x delay bits x pruning fractions."""
     weights = [Candidate(weight_bits=b) for b in weight_bits] + ([Candidate(weight_bits=None, ternary=True)] if ternary else [])
-    return [replace(w, delay_bits=d, prune=float(p)) for w in weights for d in delay_bits for p in prune]
+    return [replace(w, delay_bits=d, prune=float(p), delay_kind=k) for k in delay_kinds for w in weights for d in delay_bits for p in prune]
 
 
 def pareto_front(points: Iterable[Point], accuracy: Callable[[Point], float] = lambda p: p.val_acc) -> list[Point]:
@@ -226,6 +230,8 @@ def search(
     float_val, float_test = float_classes(model, val_set), float_classes(model, test_set)  # once: every point agrees with these
     result = SearchResult(_share(float_val, val_set), _share(float_test, test_set), 0.0, budget_kB, [], [])
     nets: dict[int, DelayNetwork] = {}  # id(point) -> its network, to score the front on test at the end
+    model_of = _ByKind(model)
+    own_kind = model_of.own
 
     def deploy(m: Any, cand: Candidate, stage: str) -> Point:
         net = quantize_model(m, **base, **cand.quantize_options(delay_grid, prune_scope))
@@ -233,7 +239,8 @@ def search(
         point = score(net, memory, cand, stage, profile, val_set, float_val)
         nets[id(point)] = net
         result.points.append(point)
-        result.float_synaptic_kB = kilobytes(memory.float_synaptic_bits)  # the same for every candidate
+        if own_kind(cand):  # the same for every candidate of the model's own kind
+            result.float_synaptic_kB = kilobytes(memory.float_synaptic_bits)
         return point
 
     def in_budget(points: Iterable[Point]) -> list[Point]:
@@ -241,7 +248,7 @@ def search(
 
     for i, cand in enumerate(candidates):
         try:
-            point = deploy(model, cand, "ptq")
+            point = deploy(model_of(cand), cand, "ptq")
         except DelaysnnError as err:  # a candidate the profile cannot hold is a result, not a failure
             result.notes.append(f"{cand.label}: not deployable ({err})")
             continue
@@ -253,6 +260,7 @@ def search(
 
     def default_fine_tune(m: Any, cand: Candidate) -> Any:
         fields = {**(train_defaults or {}), **cand.train_options(delay_grid, prune_scope)}
+        fields["learn_delays"] = fields["learn_delays"] or not own_kind(cand)  # a recast model's delays must learn their kind
         if fields["learn_delays"] and fields.get("lr_pos") is None:
             # as `train --init`: positions at the default 100 x lr undo a trained model's delays
             fields["lr_pos"] = 10 * fields.get("lr", TrainOptions.lr)
@@ -261,13 +269,34 @@ def search(
 
     tune = fine_tune or default_fine_tune
     for j, ptq in enumerate(chosen):
-        point = deploy(tune(copy.deepcopy(model), ptq.candidate), ptq.candidate, "qat")
+        point = deploy(tune(copy.deepcopy(model_of(ptq.candidate)), ptq.candidate), ptq.candidate, "qat")
         echo(f"[QAT {j + 1}/{len(chosen)}] {ptq.candidate.label}: {point.synaptic_kB:.2f} kB, "
              f"val {100 * point.val_acc:.1f}% (PTQ {100 * ptq.val_acc:.1f}%)")
     result.front = pareto_front(in_budget(result.points))
     for p in result.front:  # selected on validation; the test split only reports
         p.test_acc, p.test_agreement = accuracy_and_agreement(nets[id(p)], test_set, float_test)
     return result
+
+
+class _ByKind:
+    """The model a candidate deploys: ``model``, or (once per kind) the model recast to the
+    candidate's delay kind (``delay_kinds.recast``: each neuron's delay starts at its synapses'
+    weighted mean), which its QAT then fine-tunes."""
+
+    def __init__(self, model: Any):
+        self.model, self.recast = model, {}
+
+    def own(self, cand: Candidate) -> bool:
+        return cand.delay_kind in (None, getattr(getattr(self.model, "cfg", None), "delay_kind", None))
+
+    def __call__(self, cand: Candidate) -> Any:
+        if self.own(cand):
+            return self.model
+        if cand.delay_kind not in self.recast:
+            from ..model.delay_kinds import recast
+
+            self.recast[cand.delay_kind] = recast(self.model, cand.delay_kind)
+        return self.recast[cand.delay_kind]
 
 
 def _share(classes: Any, data: SpikeDataset) -> float:

@@ -38,16 +38,19 @@ def describe_checkpoint(path: Path) -> dict[str, Any]:
     cfg = model.cfg
     layers = []
     for i, syn in enumerate(model.synapses):
-        d = syn.delays().numpy()
+        d = syn.kind_delays().numpy()  # as the kind stores them: one per synapse, input or output neuron
         kind = "readout" if i == len(model.synapses) - 1 else "hidden"
+        kept = "" if syn.delay_mask is None else f", {int(syn.delay_mask.sum())} of {syn.delay_mask.numel()} learned"
         layers.append(
             f"{i} {kind}: {syn.in_features}->{syn.out_features}, {syn.weight.numel()} synapses, "
-            f"delays {delay_histogram(d, cfg.max_delay - 1)}"
+            f"{d.size} {cfg.delay_kind} delays{kept}: {delay_histogram(d, cfg.max_delay - 1)}"
         )
     return {
         "file": str(path),
         "kind": "delaysnn checkpoint (float model)",
         "sizes": "-".join(map(str, cfg.sizes)),
+        "delay_kind": cfg.delay_kind,
+        "delay_fraction": cfg.delay_fraction,
         "max_delay": cfg.max_delay,
         "dt_ms": cfg.time_step_ms,
         "tau_steps": cfg.tau,

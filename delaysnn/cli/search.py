@@ -21,6 +21,9 @@ from .common import CommaList, Finite, cli, note
 @click.option("--prune", "prune", type=CommaList(Finite(0, 1, max_open=True)), default="0,0.5,0.8", show_default=True,
               help="Pruning fractions to try.")
 @click.option("--delay-grid", type=click.Choice(["step", "cap"]), default="step", show_default=True)
+@click.option("--delay-kind", "delay_kinds", type=CommaList(click.Choice(["synaptic", "axonal", "dendritic"])),
+              help="Delay kinds to try (comma-separated; default: the model's). Another kind recasts the model (each neuron's delay "
+                   "from its synapses' weighted mean) and its QAT learns the delays.")
 @click.option("--prune-scope", type=click.Choice(["layer", "global"]), default="layer", show_default=True)
 @click.option("--qat-epochs", type=click.IntRange(0), default=2, show_default=True, help="Short QAT per fine-tuned candidate (0: PTQ only).")
 @click.option("--max-qat", type=click.IntRange(0), default=6, show_default=True, help="How many candidates get QAT (the PTQ front first).")
@@ -30,7 +33,7 @@ from .common import CommaList, Finite, cli, note
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("-o", "--output", type=click.Path(), required=True, help="Markdown table to write; the plot (.png) and JSON (.json) go beside it.")
 def search_deployment(model: str, task: str | None, data: str | None, profile: str, budget_kb: float | None, weight_bits: list[int],
-                      no_ternary: bool, delay_bits: list[int | None], prune: list[float], delay_grid: str, prune_scope: str, qat_epochs: int, max_qat: int, val_fraction: float,
+                      no_ternary: bool, delay_bits: list[int | None], prune: list[float], delay_kinds: list[str] | None, delay_grid: str, prune_scope: str, qat_epochs: int, max_qat: int, val_fraction: float,
                       samples: int | None, seed: int, output: str) -> None:
     """Find the smallest deployments that still work: sweep weight bits x delay bits x pruning.
 
@@ -43,6 +46,7 @@ def search_deployment(model: str, task: str | None, data: str | None, profile: s
     Example:
       delaysnn search-deployment model.pt --task synthetic -o frontier.md
       delaysnn search-deployment shd.pt --task shd --data ~/SHD --budget-kb 40 -o frontier.md
+      delaysnn search-deployment model.pt --task synthetic --delay-kind synaptic,axonal --weight-bits 4 -o kinds.md
     """
     from ..app.api import SearchRequest
     from ..app.api import search_deployment as run_search
@@ -51,7 +55,7 @@ def search_deployment(model: str, task: str | None, data: str | None, profile: s
         model, output, task=task, data=data, profile=profile, budget_kb=budget_kb, weight_bits=weight_bits,
         ternary=not no_ternary, delay_bits=delay_bits, prune=prune,
         delay_grid=delay_grid, prune_scope=prune_scope, qat_epochs=qat_epochs, max_qat=max_qat, val_fraction=val_fraction,
-        samples=samples, seed=seed,
+        samples=samples, seed=seed, delay_kinds=list(delay_kinds or [None]),
     )
     done = run_search(request, echo=note)
     click.echo(done.table)

@@ -25,6 +25,11 @@ from .common import Finite, cli, note, parse_qat
 @click.option("--dropout", type=Finite(0, 1, max_open=True),
               help="Hidden-layer dropout (default 0.1 synthetic, 0.4 shd/ssc); with --init it replaces the checkpoint's (fine-tuning through a grid: 0.1).")
 @click.option("--no-delays", is_flag=True, help="Baseline: every delay fixed at 0, not learned.")
+@click.option("--delay-kind", type=click.Choice(["synaptic", "axonal", "dendritic"]),
+              help="One learned delay per synapse (default), per presynaptic neuron (axonal) or per postsynaptic neuron (dendritic); "
+                   "with --init, a neuron's delay starts at the weighted mean of its synapses'.")
+@click.option("--delay-fraction", type=Finite(0, 1, min_open=True), metavar="F",
+              help="Keep learned delays on the fraction F of each layer's delays (largest |delay| x L1 of the weights delayed), the rest at 0 (default 1).")
 @click.option("--learn-delays/--no-learn-delays", default=None,
               help="With --init: the positions learn too (at 10 x --lr unless --lr-pos); default on when fine-tuning through a grid (--qat, --delay-bits, --prune), else off.")
 @click.option("--qat", metavar="BITS|binary|ternary", help="Quantization-aware training through the weight quantizer.")
@@ -68,6 +73,7 @@ def train(**kw: Any) -> None:
       delaysnn train --task synthetic --init model.pt --qat ternary --delay-bits 3 -o model-t-d3.pt
       delaysnn train --task synthetic --init model.pt --qat binary --no-distill --epochs 20 -o model-bin.pt
       delaysnn train --task synthetic --init model.pt --prune 0.8 --qat 4 -o model-p80.pt
+      delaysnn train --task synthetic --delay-kind axonal --delay-fraction 0.2 -o axonal.pt
       torchrun --nproc_per_node 2 -m delaysnn train --task synthetic --batch-size 64 -o model.pt
 
     Under torchrun --batch-size is the global batch (each rank takes batch/ranks); only rank 0
@@ -115,7 +121,8 @@ def plot_training(metrics: str, output: str) -> None:
 
 @cli.command()
 @click.argument("source", type=click.Path())
-@click.option("--from", "fmt", type=click.Choice(["snn-delays"]), required=True, help="Format of SOURCE.")
+@click.option("--from", "fmt", type=click.Choice(["snn-delays", "axdensyn"]), required=True,
+              help="Format of SOURCE: SNN-delays or AxDenSynDelaySNN (synaptic, axonal or dendritic delays) state_dicts.")
 @click.option("-o", "--output", type=click.Path(), required=True)
 @click.option("--max-delay", type=click.IntRange(min=1), default=25, show_default=True)
 @click.option("--time-step-ms", type=Finite(min=0, min_open=True), default=10.0, show_default=True)
@@ -123,6 +130,10 @@ def plot_training(metrics: str, output: str) -> None:
 @click.option("--threshold", type=Finite(), default=1.0, show_default=True)
 @click.option("--data", type=click.Path(), help="The SHD-layout data it was trained on: records the input range (graded input width).")
 @click.option("--task", type=click.Choice(["shd", "ssc"]), help="Which files --data holds (default shd).")
+@click.option("--delay-kind", type=click.Choice(["synaptic", "axonal", "dendritic"]),
+              help="axdensyn: their delay_type, where the shapes cannot tell (every layer as wide as its input).")
+@click.option("--delay-sparsity", type=Finite(0, 1, max_open=True), metavar="S",
+              help="axdensyn with a learned delay mask (delay_scores keys): their sparsity_p_delay.")
 def convert(source: str, fmt: str, output: str, data: str | None, task: str | None, **options: Any) -> None:
     """Import a checkpoint of another tool as a delaysnn checkpoint.
 
@@ -131,12 +142,18 @@ def convert(source: str, fmt: str, output: str, data: str | None, task: str | No
     \b
     Example:
       delaysnn convert --from snn-delays their_best.pt -o model.pt --max-delay 25
+      delaysnn convert --from axdensyn their_axonal.pt -o model.pt --max-delay 25 --tau-ms 15
     """
     from ..app.api import convert as run_convert
 
+    for name in ("delay_kind", "delay_sparsity"):
+        if options[name] is None:
+            del options[name]
+        elif fmt != "axdensyn":
+            raise click.BadOptionUsage(name, f"--{name.replace('_', '-')} is for --from axdensyn (SNN-delays models have synaptic delays, no mask)")
     done = run_convert(source, fmt, output, data=data, task=task, **options)
     cfg = done.model.cfg
-    click.echo(f"converted {source} ({'-'.join(map(str, cfg.sizes))}, max delay {cfg.max_delay}) -> {output}")
+    click.echo(f"converted {source} ({'-'.join(map(str, cfg.sizes))}, {cfg.delay_kind} delays, max delay {cfg.max_delay}) -> {output}")
     if done.counts_from is None:
         click.echo("note: no input range recorded; quantize/simulate take it from --data (or pass --input-bits)", err=True)
     else:

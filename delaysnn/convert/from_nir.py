@@ -16,7 +16,6 @@ import torch
 from ..errors import UnsupportedError
 from ..ir.folded import ModelRecord
 from ..model import DelaySNN, ModelConfig
-from ..model.dcls import delays_to_positions
 
 CONFIG_SOURCE = "NIR metadata 'model_config'"
 
@@ -55,7 +54,7 @@ def _set_synapse(syn: Any, weight: torch.Tensor, delay: torch.Tensor, where: str
     if delay.numel() and (int(delay.min()) < 0 or int(delay.max()) > syn.max_delay - 1):
         raise UnsupportedError(f"{where}: delays outside 0..{syn.max_delay - 1}")
     syn.weight.copy_(weight)
-    syn.pos.copy_(delays_to_positions(delay, syn.max_delay).unsqueeze(0))
+    syn.set_integer_delays(delay, where)
     syn.sig.zero_()
 
 

@@ -255,8 +255,8 @@ def _parse_structure(state: dict[str, Any], src: str) -> tuple[dict[int, dict[st
     return modules, dcls, batchnorm
 
 
-def _check_tensors(modules: dict[int, dict[str, Any]], dcls: list[int], batchnorm: bool, max_delay: int, src: str) -> dict[str, int]:
-    """Shapes consistent between layers, values finite, positions inside the kernel."""
+def _check_values(modules: dict[int, dict[str, Any]], src: str) -> None:
+    """Every entry a float tensor (``num_batches_tracked`` aside) of finite values."""
     for n, names in modules.items():
         for name, value in names.items():
             key = f"model.{n}.{name}"
@@ -272,6 +272,11 @@ def _check_tensors(modules: dict[int, dict[str, Any]], dcls: list[int], batchnor
                     f"{src}: key {key!r} holds {bad} NaN or infinite values of {value.numel()}; "
                     "the training diverged: convert an earlier checkpoint"
                 )
+
+
+def _check_tensors(modules: dict[int, dict[str, Any]], dcls: list[int], batchnorm: bool, max_delay: int, src: str) -> dict[str, int]:
+    """Shapes consistent between layers, values finite, positions inside the kernel."""
+    _check_values(modules, src)
     lim = position_limit(max_delay)
     sizes: dict[str, int] = {}
     prev: tuple[str, int] | None = None

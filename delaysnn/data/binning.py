@@ -43,22 +43,13 @@ def bin_events(
     return counts, lengths
 
 
-def _bin(
-    times: Sequence[np.ndarray],
-    units: Sequence[np.ndarray],
-    time_step_ms: float,
-    n_bins: int,
-    n_steps: int | None,
-    dtype,
-    where: str,
-    first_index: int,
-    out: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray, int, int]:
-    """:func:`bin_events` into ``dtype``: also returns how many bins exceeded its maximum (clipped
-    to it) and the largest count seen. ``where`` and ``first_index`` name samples in errors;
-    ``out`` (zeros, ``[n, n_steps, channels]`` of ``dtype``) receives the counts in place."""
+def _flat_events(
+    times: Sequence[np.ndarray], units: Sequence[np.ndarray], where: str, first_index: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The samples' events as one array of times (seconds, float64) and one of unit ids (int64),
+    with each sample's event count and its offset into them (``n + 1`` offsets); every value is
+    checked, a bad one a :class:`DataError` naming its sample (``first_index`` the first's)."""
     n = len(times)
-    channels = N_UNITS // n_bins
     if len(units) != n:
         raise DataError(f"{where}: {n} samples in spikes/times but {len(units)} in spikes/units")
     t_list = [np.asarray(t).reshape(-1) for t in times]
@@ -106,6 +97,26 @@ def _bin(
             f"{where}: spikes/units of sample {sample_of(p)} holds unit {u[p]}, outside 0..{N_UNITS - 1} "
             f"(SHD and SSC have {N_UNITS} channels); is this a Heidelberg file? download it again from {SOURCE}"
         )
+    return t, u, lens, offsets
+
+
+def _bin(
+    times: Sequence[np.ndarray],
+    units: Sequence[np.ndarray],
+    time_step_ms: float,
+    n_bins: int,
+    n_steps: int | None,
+    dtype,
+    where: str,
+    first_index: int,
+    out: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """:func:`bin_events` into ``dtype``: also returns how many bins exceeded its maximum (clipped
+    to it) and the largest count seen. ``where`` and ``first_index`` name samples in errors;
+    ``out`` (zeros, ``[n, n_steps, channels]`` of ``dtype``) receives the counts in place."""
+    n = len(times)
+    channels = N_UNITS // n_bins
+    t, u, lens, offsets = _flat_events(times, units, where, first_index)
 
     bins = np.floor((t * 1000.0 + EDGE_TOLERANCE_MS) / time_step_ms).astype(np.int64)
     lengths = np.zeros(n, dtype=np.int64)

@@ -108,8 +108,8 @@ def destination_cores(weight: np.ndarray, cores: int) -> np.ndarray:
 
 
 def delay_histogram(layer: DelayLayer) -> list[int]:
-    """Non-zero synapses per delay value ``0..max_delay``."""
-    return np.bincount(layer.delay[layer.weight != 0].ravel(), minlength=layer.max_delay + 1).astype(int).tolist()
+    """Non-zero synapses per delay value ``0..max_delay`` (each synapse's delay, whatever the kind)."""
+    return np.bincount(layer.delay_matrix[layer.weight != 0].ravel(), minlength=layer.max_delay + 1).astype(int).tolist()
 
 
 # --- inputs and the simulation ---------------------------------------------------------------
@@ -203,7 +203,7 @@ def activity(net: DelayNetwork, trace: Trace) -> Activity:
         src, spikes, steps = trace.events[i], trace.spikes[i], trace.steps[i]
         events.append(np.count_nonzero(src, axis=(0, 1)).astype(np.int64))
         payloads.append(np.abs(src).sum(axis=(0, 1), dtype=np.float64))
-        active = arrivals(src, layer.weight, layer.delay, steps)
+        active = arrivals(src, layer.weight, layer.delay_matrix, steps)
         n_spikes = 0
         if spikes is not None:
             active |= spikes[:, :steps] != 0

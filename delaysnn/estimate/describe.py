@@ -27,6 +27,9 @@ def delay_histogram(delays: np.ndarray, max_delay: int, bins: int = 8) -> str:
     return " ".join(parts)
 
 
+_DELAYS_PER = {"synaptic": "one per synapse", "axonal": "one per input neuron", "dendritic": "one per output neuron"}
+
+
 def describe_ir(path: Path) -> dict[str, Any]:
     from .. import ir
     from ..ir import WeightKind
@@ -43,7 +46,8 @@ def describe_ir(path: Path) -> dict[str, Any]:
         layers.append(
             f"{i} {kind}: {layer.shape[1]}->{layer.shape[0]}, {int((layer.weight != 0).sum())} synapses, "
             f"{wkind} weights exp {layer.weight_exp}, du {n.du} dv {n.dv} vth {n.vth}, "
-            f"delays {delay_histogram(layer.delay, layer.max_delay)}"
+            f"{layer.delay_kind.value} delays ({_DELAYS_PER[layer.delay_kind.value]}, {layer.delay.size}) "
+            f"{delay_histogram(layer.delay, layer.max_delay)}"
         )
     return {
         "file": str(path),

@@ -182,7 +182,7 @@ def format_table(est: Estimate) -> str:
                 si(layer.spikes),
                 f"{layer.firing_rate:.4f}" if layer.kind == "hidden" else "-",
                 f"{layer.firing_rate_hz:.3g}" if layer.kind == "hidden" else "-",
-                mem.storage,
+                mem.storage if mem.delay_kind == "synaptic" else f"{mem.storage}, {mem.delay_kind} delays",
                 _kb(mem.total),
                 str(layer.cores),
             ]

@@ -1,7 +1,7 @@
 """Both IRs. The integer IR, here: the hub every backend reads (DESIGN section 3). The float IR:
 ``delaysnn.ir.folded`` (below).
 
-The integer IR: plain dataclasses of ints and int arrays (and :class:`WeightKind`); standard library and numpy only. Floats stop at
+The integer IR: plain dataclasses of ints and int arrays (and :class:`WeightKind`, :class:`DelayKind`); standard library and numpy only. Floats stop at
 ``delaysnn.quantization``. Saved as one ``.dnet`` file (npz + JSON header, no pickle).
 
 Semantics of the fields are those of Lava's ``DelayDense`` + ``LIF`` (``PyLifModelBitAcc``);
@@ -21,7 +21,7 @@ from ..constants import DECAY_MAX, READOUT_VTH, VTH_MAX
 from ..errors import IRValidationError
 from .files import FORMAT, READABLE_VERSIONS, VERSION, from_bytes, load, save, to_bytes
 from .identity import Deployment, network_id
-from .network import DELAY_BITS_MAX, DelayLayer, DelayNetwork, NeuronParams, WeightKind, check_network
+from .network import DELAY_BITS_MAX, DelayKind, DelayLayer, DelayNetwork, NeuronParams, WeightKind, check_network
 
 __all__ = [
     "DECAY_MAX",
@@ -31,6 +31,7 @@ __all__ = [
     "READOUT_VTH",
     "VERSION",
     "VTH_MAX",
+    "DelayKind",
     "DelayLayer",
     "Deployment",
     "DelayNetwork",

@@ -7,9 +7,11 @@ dataclass fields of :mod:`.network` (their declared types say which is which), s
 field is serialised, type-checked on read and hashed by ``ir.identity`` without a list to
 update here. Unknown versions, types and keys are refused.
 
-Version 2 (this one) states the semantics in typed fields (``tail_steps``, ``readout_scale``,
+Version 2 states the semantics in typed fields (``tail_steps``, ``readout_scale``,
 ``weight_kind``); version-1 files still load: :func:`_upgrade_v1` moves their provenance keys
-and per-layer ``binary``/``ternary`` flags into those fields.
+and per-layer ``binary``/``ternary`` flags into those fields. Version 3 (this one) adds each
+layer's ``delay_kind`` (a ``delay`` array shaped by it); version-1 and -2 files load as
+synaptic (:func:`_upgrade_v2`).
 """
 
 from __future__ import annotations
@@ -33,8 +35,9 @@ from ..limits import MAX_HEADER_BYTES, MAX_LAYERS, MAX_NEURONS, MAX_SYNAPSES
 from .network import DelayNetwork, _is_int, check_network
 
 FORMAT = "delaysnn-ir"
-VERSION = 2
-READABLE_VERSIONS = (1, 2)  # version 1: semantics in provenance, weight kind in two flags
+VERSION = 3
+# version 1: semantics in provenance, weight kind in two flags; version 2: every delay per synapse
+READABLE_VERSIONS = (1, 2, 3)
 
 # --- serialisation -------------------------------------------------------------------------
 
@@ -123,6 +126,8 @@ def from_bytes(data: bytes, source: str = "<bytes>") -> DelayNetwork:
     try:
         if version == 1:
             header, files = _upgrade_v1(header, files)
+        if version in (1, 2):
+            header = _upgrade_v2(header)
         net = _decode_network(header, files)
     except _Refused as err:
         raise IRValidationError(f"{source}: {err}") from None
@@ -137,7 +142,7 @@ class _Refused(Exception):
 
 
 def _decode_network(header: dict[str, Any], files: dict[str, np.ndarray]) -> DelayNetwork:
-    """The :class:`DelayNetwork` of a version-2 header and its arrays (``files``, consumed)."""
+    """The :class:`DelayNetwork` of a version-3 header and its arrays (``files``, consumed)."""
     body = {k: v for k, v in header.items() if k not in ("format", "version")}
     _check_keys(DelayNetwork, body, "header")
     layers = body["layers"]
@@ -244,7 +249,7 @@ def _upgrade_v1(header: dict[str, Any], files: dict[str, np.ndarray]) -> tuple[d
         raise _Refused(f"header keys do not match IR version 1; missing {sorted(set(known) - set(header))}")
     provenance, layers = header["provenance"], header["layers"]
     out = {k: header[k] for k in ("format", "input_size", "input_bits", "time_step_ms")}
-    out["version"] = VERSION
+    out["version"] = 2
     out["tail_steps"], out["readout_scale"] = 0, 1.0
     if isinstance(provenance, dict):  # else the version-2 checks name it
         provenance = dict(provenance)
@@ -282,6 +287,21 @@ def _upgrade_v1(header: dict[str, Any], files: dict[str, np.ndarray]) -> tuple[d
             if f"layer{i}.{old}" in renamed:
                 renamed[f"layers.{i}.{new}"] = renamed.pop(f"layer{i}.{old}")
     return out, renamed
+
+
+def _upgrade_v2(header: dict[str, Any]) -> dict[str, Any]:
+    """A version-2 header in version 3's terms: every layer's delays were per synapse, so each
+    layer spec gets ``delay_kind`` ``synaptic`` (malformed specs are left for the version-3
+    checks to name)."""
+    out = dict(header, version=VERSION)
+    layers = header.get("layers")
+    if isinstance(layers, list):
+        for i, spec in enumerate(layers):
+            if isinstance(spec, dict) and "delay_kind" in spec:
+                raise _Refused(f"layer {i}: field 'delay_kind' is new in IR version 3, but the file says version {header['version']}; "
+                               "write it again with this delaysnn")
+        out["layers"] = [{**spec, "delay_kind": "synaptic"} if isinstance(spec, dict) else spec for spec in layers]
+    return out
 
 
 def _array_header_problems(data: bytes) -> list[str]:

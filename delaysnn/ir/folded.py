@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataError, IRValidationError, UnsupportedError
+from .network import DelayKind
 
 PADDING_MODES = ("once", "per_layer")
 
@@ -45,23 +46,45 @@ class FoldedLayer:
     ``weight``/``delay`` hold one tap per synapse; ``taps`` the further ``(weight, delay)``
     planes of synapses whose DCLS taps sit on different delays (``kernel_count > 1``): every
     plane adds to the layer's delayed sum. The integer IR holds one delay per synapse, so the
-    quantizer refuses a layer with ``taps`` (:func:`one_delay_layers`)."""
+    quantizer refuses a layer with ``taps`` (:func:`one_delay_layers`).
+
+    ``delay_kind`` shapes ``delay`` as in the integer IR (``delaysnn.ir.network.DelayKind``):
+    ``[out, in]`` (synaptic), ``[in]`` (axonal: one per presynaptic neuron), ``[out]``
+    (dendritic: one per postsynaptic neuron); :meth:`delay_matrix` is the ``[out, in]`` delay
+    every synapse sees. A layer with ``taps`` is synaptic."""
 
     name: str
     weight: np.ndarray  # float64 [out, in]: BN gain x the kernel value the model convolves with (taps on one delay summed)
-    delay: np.ndarray  # int64 [out, in], steps (0 where the weight is 0)
+    delay: np.ndarray  # int64 steps, shaped by delay_kind; synaptic [out, in] (0 where the weight is 0)
     bias: np.ndarray  # float64 [out]: BN shift, added to v every step
     tau: float  # membrane time constant, steps
     synaptic_tau: float | None  # first-order current filter, steps (None: none)
     threshold: float | None  # fires on v >= threshold; None: the readout
     taps: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+    delay_kind: DelayKind = DelayKind.SYNAPTIC
 
     @property
     def shape(self) -> tuple[int, int]:
         return int(self.weight.shape[0]), int(self.weight.shape[1])
 
+    def delay_shape(self) -> tuple[int, ...]:
+        """The shape ``delay`` has for this layer's kind."""
+        out, fan_in = self.shape
+        return {DelayKind.AXONAL: (fan_in,), DelayKind.DENDRITIC: (out,)}.get(self.delay_kind, (out, fan_in))
+
+    def delay_matrix(self) -> np.ndarray:
+        """The ``[out, in]`` delay every synapse sees (a vector broadcast; a fresh array)."""
+        d = np.asarray(self.delay)
+        if self.delay_kind is DelayKind.AXONAL:
+            d = d[None, :]
+        elif self.delay_kind is DelayKind.DENDRITIC:
+            d = d[:, None]
+        return np.array(np.broadcast_to(d, self.shape))
+
     def planes(self) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Every ``(weight, delay)`` plane, the one-tap plane first."""
+        """Every ``(weight, delay)`` plane, the one-tap plane first (delays ``[out, in]``)."""
+        if self.delay_kind is not DelayKind.SYNAPTIC:
+            return [(self.weight, self.delay_matrix()), *self.taps]
         return [(self.weight, self.delay), *self.taps]
 
     def dense(self) -> dict[int, np.ndarray]:
@@ -136,6 +159,14 @@ class FoldedNetwork:
 def _layer_problems(lay: FoldedLayer, fan_in: int, max_delay: int, readout: bool) -> list[str]:
     out = lay.shape[0]
     problems = []
+    if not isinstance(lay.delay_kind, DelayKind):
+        return [f"{lay.name}: delay_kind {lay.delay_kind!r} is not a DelayKind"]
+    if lay.delay_kind is not DelayKind.SYNAPTIC:
+        if lay.taps:
+            problems.append(f"{lay.name}: taps (several delays per synapse) need delay_kind synaptic, not {lay.delay_kind.value}")
+        if lay.weight.ndim != 2 or np.shape(lay.delay) != lay.delay_shape():
+            problems.append(f"{lay.name}: {lay.delay_kind.value} delay {np.shape(lay.delay)}, expected {lay.delay_shape()}")
+            return problems
     for w, d in lay.planes():
         if w.shape != (out, fan_in) or d.shape != (out, fan_in):
             problems.append(f"{lay.name}: weight {w.shape} / delay {d.shape}, expected ({out}, {fan_in})")

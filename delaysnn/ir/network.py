@@ -1,5 +1,5 @@
 """The integer IR's data: :class:`NeuronParams`, :class:`DelayLayer`, :class:`DelayNetwork`
-(dataclasses of ints and int arrays), :class:`WeightKind` and :func:`check_network`, the one
+(dataclasses of ints and int arrays), :class:`WeightKind`, :class:`DelayKind` and :func:`check_network`, the one
 statement of what a valid network is.
 
 Every field that changes what a network computes is a typed field here (``files`` serialises
@@ -42,6 +42,17 @@ class WeightKind(Enum):
     TERNARY = "ternary"
 
 
+class DelayKind(Enum):
+    """Where a layer's delays sit, which fixes the shape of ``DelayLayer.delay``: ``SYNAPTIC``
+    one per synapse ``[out, in]``; ``AXONAL`` one per presynaptic neuron ``[in]``, applied to its
+    spikes before the weights; ``DENDRITIC`` one per postsynaptic neuron ``[out]``, applied after
+    the weighted sum. The value is the name ``.dnet`` files carry."""
+
+    SYNAPTIC = "synaptic"
+    AXONAL = "axonal"
+    DENDRITIC = "dendritic"
+
+
 @dataclass
 class NeuronParams:
     """Lava ``LIF`` process parameters (du as Lava takes it)."""
@@ -59,20 +70,39 @@ class NeuronParams:
 
 @dataclass
 class DelayLayer:
-    """Dense synapses with one integer weight and one integer delay each, into LIF neurons."""
+    """Dense synapses with one integer weight each and integer delays (per synapse, per input
+    neuron or per output neuron: ``delay_kind``), into LIF neurons."""
 
     weight: np.ndarray  # int32 [out, in]; signed, fits weight_bits (binary: values in {-1, 0, +1})
-    delay: np.ndarray  # int32 [out, in]; >= 0 steps
+    delay: np.ndarray  # int32, >= 0 steps; [out, in] synaptic, [in] axonal, [out] dendritic
     neuron: NeuronParams
     weight_bits: int = 8  # signed mantissa bits, 1..8 (binary networks: 1); the width whatever the kind
     weight_exp: int = 0  # effective weight = weight << weight_exp, 0..7
     weight_kind: WeightKind = WeightKind.FIXED  # per layer: the grid its weights were quantized on
     delay_bits: int | None = None  # delays are delay_step * k with k < 2**delay_bits (None: unconstrained)
     delay_step: int = 1  # every delay is a multiple of it (a coarse per-layer delay grid)
+    delay_kind: DelayKind = DelayKind.SYNAPTIC  # the shape of ``delay``: per synapse, input or output neuron
 
     @property
     def shape(self) -> tuple[int, int]:
         return int(self.weight.shape[0]), int(self.weight.shape[1])
+
+    @property
+    def delay_shape(self) -> tuple[int, ...]:
+        """The shape ``delay`` has for this layer's kind and weight shape."""
+        return delay_shape(self.delay_kind, self.shape)
+
+    @property
+    def delay_matrix(self) -> np.ndarray:
+        """The int32 ``[out, in]`` delay every synapse sees, whatever the kind (a fresh, writable
+        array): what per-synapse code (the sim, ONNX, the Lava graph) runs on."""
+        out, n_in = self.shape
+        d = np.asarray(self.delay, dtype=np.int32)
+        if self.delay_kind is DelayKind.AXONAL:
+            d = d.reshape(1, n_in)
+        elif self.delay_kind is DelayKind.DENDRITIC:
+            d = d.reshape(out, 1)
+        return np.array(np.broadcast_to(d, (out, n_in)), dtype=np.int32)
 
     @property
     def max_delay(self) -> int:
@@ -116,6 +146,12 @@ class DelayNetwork:
         return check_network(self) + profile.violations(self)
 
 
+def delay_shape(kind: DelayKind, shape: tuple[int, int]) -> tuple[int, ...]:
+    """``delay``'s shape for a layer of ``kind`` whose weight is ``shape`` = (out, in)."""
+    out, n_in = shape
+    return {DelayKind.AXONAL: (n_in,), DelayKind.DENDRITIC: (out,)}.get(kind, (out, n_in))
+
+
 def check_network(net: DelayNetwork) -> list[str]:
     """Internal consistency: shapes, dtypes and the register ranges of the arithmetic."""
     problems: list[str] = []
@@ -138,8 +174,12 @@ def check_network(net: DelayNetwork) -> list[str]:
         if not isinstance(w, np.ndarray) or not isinstance(d, np.ndarray) or not isinstance(n.bias_mant, np.ndarray):
             problems.append(f"{where}: weight, delay and bias_mant must be numpy arrays")
             continue
-        if w.ndim != 2 or d.shape != w.shape:
-            problems.append(f"{where}: weight {w.shape} and delay {d.shape} must be equal 2-D shapes")
+        if w.ndim != 2:
+            problems.append(f"{where}: weight {w.shape} must be 2-D [out, in]")
+            continue
+        shape_problem = _delay_shape_problem(layer, where)
+        if shape_problem:
+            problems.append(shape_problem)
             continue
         if w.shape[1] != fan_in:
             problems.append(f"{where}: weight has {w.shape[1]} inputs, previous layer has {fan_in}")
@@ -168,13 +208,6 @@ def check_network(net: DelayNetwork) -> list[str]:
             problems.append(f"{where}: weights span [{int(w.min())}, {int(w.max())}], {kind}")
         if not _is_int(layer.weight_exp) or not 0 <= layer.weight_exp <= WEIGHT_EXP_MAX:
             problems.append(f"{where}: weight_exp {layer.weight_exp!r} outside 0..{WEIGHT_EXP_MAX}")
-        if d.size and int(d.min()) < 0:
-            problems.append(f"{where}: negative delay {int(d.min())}")
-        if d.size and int(d.max()) > MAX_DELAY_STEPS:
-            problems.append(
-                f"{where}: delay {int(d.max())} steps beyond the sanity limit of {MAX_DELAY_STEPS} (delaysnn.limits.MAX_DELAY_STEPS); "
-                f"the file is corrupt, or re-quantize with a smaller --max-delay"
-            )
         for name, val in (("du", n.du), ("dv", n.dv)):
             if not _is_int(val) or not 0 <= val <= DECAY_MAX:
                 problems.append(f"{where}: {name}={val!r} outside 0..{DECAY_MAX} ({DECAY_SHIFT} bits)")
@@ -196,9 +229,38 @@ def check_network(net: DelayNetwork) -> list[str]:
     return problems
 
 
+def _delay_shape_problem(layer: DelayLayer, where: str) -> str | None:
+    """Whether ``delay`` has the shape its ``delay_kind`` states (``weight`` is 2-D)."""
+    kind = layer.delay_kind
+    if not isinstance(kind, DelayKind):
+        return f"{where}: delay_kind {kind!r} is not a DelayKind; use one of " + ", ".join(f"DelayKind.{k.name}" for k in DelayKind)
+    if layer.delay.shape != layer.delay_shape:
+        return (
+            f"{where}: {kind.value} delay has shape {layer.delay.shape}, expected {layer.delay_shape} "
+            f"({_DELAY_SHAPE_WORDS[kind]} of weight {layer.weight.shape})"
+        )
+    return None
+
+
+_DELAY_SHAPE_WORDS = {
+    DelayKind.SYNAPTIC: "[out, in], one per synapse",
+    DelayKind.AXONAL: "[in], one per input neuron",
+    DelayKind.DENDRITIC: "[out], one per output neuron",
+}
+
+
 def _grid_problems(layer: DelayLayer, where: str) -> list[str]:
-    """The weight kind and the delay grid (``delay_bits``, ``delay_step``) of an integer layer."""
+    """The weight kind, the delays' range and their grid (``delay_bits``, ``delay_step``) of an
+    integer layer whose arrays are integers of the right shapes."""
     problems = []
+    d = layer.delay
+    if d.size and int(d.min()) < 0:
+        problems.append(f"{where}: negative delay {int(d.min())}")
+    if d.size and int(d.max()) > MAX_DELAY_STEPS:
+        problems.append(
+            f"{where}: delay {int(d.max())} steps beyond the sanity limit of {MAX_DELAY_STEPS} (delaysnn.limits.MAX_DELAY_STEPS); "
+            f"the file is corrupt, or re-quantize with a smaller --max-delay"
+        )
     if not isinstance(layer.weight_kind, WeightKind):
         problems.append(
             f"{where}: weight_kind {layer.weight_kind!r} is not a WeightKind; use one of "

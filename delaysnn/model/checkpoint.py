@@ -4,6 +4,10 @@ Layout (format ``delaysnn-checkpoint``, version 1)::
 
     {"format": "delaysnn-checkpoint", "version": 1,
      "config": ModelConfig.to_dict(), "state_dict": {...}, "metadata": {str: scalar}}
+
+The config records the delay kind and fraction (``delay_kind``, ``delay_fraction``; a config
+without them, written before they existed, reads as synaptic delays, all learned); a model
+with ``delay_fraction < 1`` holds its delay masks as ``*.delay_mask`` buffers.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import torch
 from ..errors import CheckpointError
 from ..fileio import KINDS, check_input_path, sniff, write_bytes_atomic
 from . import DelaySNN, ModelConfig
+from .config import DELAY_KINDS
 from .dcls import position_limit, positions_outside
 
 FORMAT = "delaysnn-checkpoint"
@@ -129,6 +134,8 @@ def load_state(model: DelaySNN, state: dict[str, Any], source: str) -> None:
         )
     for key, ref in own.items():
         value = state[key]
+        if key.endswith(".pos") and isinstance(value, torch.Tensor) and value.shape != ref.shape:
+            raise CheckpointError(_kind_mismatch(model.cfg, key, tuple(value.shape), source))
         if not isinstance(value, torch.Tensor) or value.shape != ref.shape:
             got = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
             raise CheckpointError(f"{source}: state_dict[{key!r}] has shape {got}, config implies {tuple(ref.shape)}")
@@ -150,6 +157,23 @@ def load_state(model: DelaySNN, state: dict[str, Any], source: str) -> None:
     model.load_state_dict(state)
     if float(model.readout.sig.abs().max()) == 0.0:
         model.set_learn_positions(False)
+
+
+def _kind_mismatch(cfg: ModelConfig, key: str, got: tuple[int, ...], source: str) -> str:
+    """Why positions of shape ``got`` do not fit ``cfg``: the delay kind they would fit, or none."""
+    from .layers import position_shape
+
+    weight = key[: -len("pos")] + "weight"
+    index = int(key.split(".")[1]) if key.startswith("hidden.") else cfg.hidden_layers
+    sizes = cfg.sizes
+    out, fan_in = sizes[index + 1], sizes[index]
+    fits = [k for k in DELAY_KINDS if position_shape(k, out, fan_in, cfg.kernel_count) == got]
+    want = position_shape(cfg.delay_kind, out, fan_in, cfg.kernel_count)
+    head = f"{source}: state_dict[{key!r}] has shape {got}, config 'delay_kind' {cfg.delay_kind!r} implies {want}"
+    if fits:
+        return f"{head}; the positions are {fits[0]} delays: set config 'delay_kind' to {fits[0]!r} and re-save the checkpoint"
+    return (f"{head}, and it fits no delay kind for the {weight} of {out}x{fan_in}: the delay kind cannot be determined, "
+            "the file is corrupt: retrain or re-convert it")
 
 
 def _describe(obj: Any) -> str:

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from ..errors import CheckpointError
+from ..ir.network import DelayKind
 from ..limits import MAX_DELAY_STEPS, MAX_KERNEL_COUNT, MAX_LAYERS, MAX_NEURONS, MAX_SYNAPSES
 
 
@@ -33,6 +34,13 @@ class ModelConfig:
     # layer for the whole window, so our own models pad the input once (False); imported
     # SNN-delays models keep their cut (True) to reproduce their outputs exactly.
     truncate_layers: bool = False
+    # where the learned delays sit (delaysnn.ir.network.DelayKind's names): one per synapse, per
+    # presynaptic neuron (axonal) or per postsynaptic neuron (dendritic); checkpoints written
+    # before the field existed read as synaptic
+    delay_kind: str = "synaptic"
+    # the fraction of each layer's delays that are learned; the rest are held at 0
+    # (delaysnn.model.delay_kinds: which ones, and when training picks them)
+    delay_fraction: float = 1.0
 
     def __post_init__(self) -> None:
         problems = self._type_problems()
@@ -64,6 +72,13 @@ class ModelConfig:
                 problems.append(f"{name} must be >= 1 step (got {getattr(self, name)})")
         if self.synaptic_tau is not None and not self.synaptic_tau >= 1.0:
             problems.append(f"synaptic_tau must be >= 1 step or None (got {self.synaptic_tau})")
+        if self.delay_kind not in DELAY_KINDS:
+            problems.append(f"delay_kind must be one of {', '.join(DELAY_KINDS)} (got {self.delay_kind!r})")
+        elif self.delay_kind != "synaptic" and self.kernel_count != 1:
+            problems.append(f"kernel_count {self.kernel_count} needs delay_kind synaptic (a {self.delay_kind} delay is one per neuron): "
+                            "use kernel_count 1")
+        if not 0.0 < self.delay_fraction <= 1.0:
+            problems.append(f"delay_fraction must be in (0, 1] (got {self.delay_fraction})")
         if not 0.0 <= self.dropout < 1.0:
             problems.append(f"dropout must be in [0, 1) (got {self.dropout})")
         for name in ("threshold", "time_step_ms", "surrogate_alpha"):
@@ -82,6 +97,8 @@ class ModelConfig:
                 want = "an integer"
             elif f.name in _BOOL_FIELDS:
                 ok, want = isinstance(value, bool), "true or false"
+            elif f.name == "delay_kind":
+                ok, want = isinstance(value, str), "a string"
             else:
                 if value is None and f.name == "synaptic_tau":
                     continue
@@ -122,5 +139,6 @@ class ModelConfig:
             raise CheckpointError(f"{source}: {err}") from err
 
 
+DELAY_KINDS = tuple(kind.value for kind in DelayKind)
 _INT_FIELDS = frozenset({"input_size", "output_size", "hidden_size", "hidden_layers", "max_delay", "kernel_count"})
 _BOOL_FIELDS = frozenset({"batchnorm", "truncate_layers"})

@@ -1,7 +1,8 @@
 """Folding the torch model into the float IR (:class:`delaysnn.ir.folded.FoldedNetwork`).
 
 :func:`fold` turns a ``DelaySNN`` into its float IR: per layer a weight and an integer delay
-per synapse (DCLS positions rounded as the model evaluates them, BatchNorm's eval gain folded
+per synapse, neuron or input as the model's ``delay_kind`` says (DCLS positions rounded as the
+model evaluates them, BatchNorm's eval gain folded
 into the weight rows), a bias (BatchNorm's shift), ``tau``, the threshold (None for the
 readout) and the synaptic filter; ``source`` keeps the model's own parameters for a
 bit-identical rebuild. Only this module reads the torch model's parameters for the float IR:
@@ -17,6 +18,7 @@ import numpy as np
 
 from ..errors import CheckpointError, UnsupportedError
 from ..ir.folded import FoldedLayer, FoldedNetwork, ModelRecord, one_delay_layers
+from ..ir.network import DelayKind
 
 
 def bn_fold(layer: Any, where: str = "layer") -> tuple[Any, Any]:
@@ -61,7 +63,7 @@ def _eval_kernel(syn: Any, hidden: Any, transforms: bool) -> tuple[Any, Any]:
         finally:
             syn.train(was)
     w = syn.weight.detach().cpu()
-    pos = rounded_positions(syn.pos.detach().cpu(), syn.max_delay)
+    pos = rounded_positions(syn.positions().detach().cpu(), syn.max_delay)
     with torch.no_grad():  # in the weights' own dtype: the values the model convolves with, exactly
         kernel = build_kernel(w, pos.to(w.dtype), torch.zeros_like(pos, dtype=w.dtype), syn.max_delay, "max")
     return kernel.double(), w
@@ -81,6 +83,16 @@ def _planes(kernel: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         weight = np.where(hit, by_delay, 0.0).sum(-1)
         planes.append((weight, delay))
     return planes
+
+
+def kind_delays(full: Any, kind: str) -> Any:
+    """The delays a layer of ``kind`` stores, from the ``[out, in, kc]`` delays every synapse sees
+    (tensor or array): all of them (synaptic), ``[in]`` (axonal), ``[out]`` (dendritic)."""
+    if kind == "axonal":
+        return full[0, :, 0]
+    if kind == "dendritic":
+        return full[:, 0, 0]
+    return full
 
 
 def _check_finite(model: Any) -> None:
@@ -131,6 +143,9 @@ def fold(model: Any, *, transforms: bool = True) -> FoldedNetwork:
         gain, shift = (t.cpu().numpy() for t in bn_fold(hidden, where)) if hidden is not None else (None, None)
         planes = [(w if gain is None else w * gain[:, None], d) for w, d in _planes(kernel.numpy())]
         (weight, delay), *taps = planes
+        kind = DelayKind(cfg.delay_kind)
+        if kind is not DelayKind.SYNAPTIC:  # one delay per neuron (kernel_count 1: no taps), kept where no weight is
+            delay = kind_delays(tap_delays[index].detach().cpu().numpy().astype(np.int64), kind.value)
         layers.append(
             FoldedLayer(
                 name=where,
@@ -141,6 +156,7 @@ def fold(model: Any, *, transforms: bool = True) -> FoldedNetwork:
                 synaptic_tau=cfg.synaptic_tau if hidden is not None else None,
                 threshold=float(cfg.threshold) if hidden is not None else None,
                 taps=taps,
+                delay_kind=kind,
             )
         )
         weights.append(raw.numpy().astype(np.float32))

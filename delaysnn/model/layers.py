@@ -12,8 +12,8 @@ from torch import nn
 
 from ..quantization.grids import DelayGrid, delay_grid, fake_quantize, snap_delays_ste
 from .config import ModelConfig
-from .dcls import build_kernel, position_limit, positions_to_delays, rounded_positions
-from .fold import bn_fold
+from .dcls import build_kernel, delays_to_positions, position_limit, positions_to_delays, rounded_positions
+from .fold import bn_fold, kind_delays
 
 
 class _ATanSpike(torch.autograd.Function):
@@ -56,12 +56,32 @@ def leaky_integrator(x: torch.Tensor, tau: float) -> torch.Tensor:
     return torch.stack(out, dim=1)
 
 
+def position_shape(kind: str, out_features: int, in_features: int, kernel_count: int = 1) -> tuple[int, int, int, int]:
+    """The shape of a layer's DCLS positions for its delay kind: one per synapse (synaptic,
+    ``[1, out, in, kc]``), per presynaptic neuron (axonal, ``[1, 1, in, 1]``) or per postsynaptic
+    neuron (dendritic, ``[1, out, 1, 1]``); the kernel broadcasts them to ``[1, out, in, kc]``."""
+    if kind == "axonal":
+        return (1, 1, in_features, 1)
+    if kind == "dendritic":
+        return (1, out_features, 1, 1)
+    return (1, out_features, in_features, kernel_count)
+
+
+def shared_dims(own: tuple[int, ...] | torch.Size, full: tuple[int, ...] | torch.Size) -> tuple[int, ...]:
+    """The dimensions along which positions of shape ``own`` are shared by the synapses of ``full``
+    (``[1, out, in, kc]``): 1 (the outputs) for axonal, 2 (the inputs) for dendritic, none for synaptic."""
+    return tuple(d for d in range(len(full)) if own[d] == 1 < full[d])
+
+
 class DelayedDense(nn.Module):
     """Dense synapses, each with a weight and a learnable continuous delay (DCLS, groups=1).
 
-    ``weight [out, in, kc]``, ``pos [1, out, in, kc]`` (DCLS ``P``), buffer ``sig`` (DCLS ``SIG``).
-    In training with ``learn_positions`` the Gaussian kernel is used; otherwise positions are
-    rounded and the kernel is one-hot (DCLS 'max' with sigma 0): pure integer delays.
+    ``weight [out, in, kc]``, ``pos`` (DCLS ``P``) shaped by ``delay_kind``
+    (:func:`position_shape`), buffer ``sig`` ``[1, out, in, kc]`` (DCLS ``SIG``). In training with
+    ``learn_positions`` the Gaussian kernel is used; otherwise positions are rounded and the
+    kernel is one-hot (DCLS 'max' with sigma 0): pure integer delays. With ``masked`` a buffer
+    ``delay_mask`` (bool, ``pos``'s shape; all True until training picks, see
+    :mod:`delaysnn.model.delay_kinds`) holds the positions where it is False at delay 0.
 
     Quantization-aware training (all off by default, none of it in the state_dict):
     ``qat = (bits, binary, ternary)`` trains through the weight grid, ``delay_qat = (bits,
@@ -69,13 +89,19 @@ class DelayedDense(nn.Module):
     holds pruned synapses at 0.
     """
 
-    def __init__(self, in_features: int, out_features: int, max_delay: int, kernel_count: int = 1):
+    def __init__(self, in_features: int, out_features: int, max_delay: int, kernel_count: int = 1,
+                 delay_kind: str = "synaptic", masked: bool = False):
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
-        self.max_delay, self.kernel_count = max_delay, kernel_count
+        self.max_delay, self.kernel_count, self.delay_kind = max_delay, kernel_count, delay_kind
         self.weight = nn.Parameter(torch.empty(out_features, in_features, kernel_count))
-        self.pos = nn.Parameter(torch.empty(1, out_features, in_features, kernel_count))
+        self.pos = nn.Parameter(torch.empty(position_shape(delay_kind, out_features, in_features, kernel_count)))
         self.register_buffer("sig", torch.full((1, out_features, in_features, kernel_count), float(max_delay // 2)))
+        self.delay_mask: torch.Tensor | None
+        if masked:
+            self.register_buffer("delay_mask", torch.ones(self.pos.shape, dtype=torch.bool))
+        else:
+            self.delay_mask = None
         self.learn_positions = True
         self.qat: tuple[int | None, bool, bool] | None = None  # (bits, binary, ternary) during QAT
         self.delay_qat: tuple[int, str] | None = None  # (delay bits, grid mode) during QAT
@@ -84,6 +110,14 @@ class DelayedDense(nn.Module):
         lim = position_limit(max_delay)
         with torch.no_grad():
             self.pos.uniform_(-lim, lim)
+
+    def positions(self) -> torch.Tensor:
+        """The positions every synapse sees, ``[1, out, in, kc]``: ``pos`` broadcast over the
+        synapses that share it, and at delay 0 where ``delay_mask`` is False."""
+        pos = self.pos
+        if self.delay_mask is not None:
+            pos = torch.where(self.delay_mask, pos, torch.full_like(pos, float(position_limit(self.max_delay))))
+        return pos.expand(self.sig.shape)
 
     @property
     def soft(self) -> bool:
@@ -115,7 +149,7 @@ class DelayedDense(nn.Module):
         carried = weight.detach() != 0
         if row_gain is not None:  # a row whose BatchNorm gain is 0 folds to zeros: it carries nothing
             carried = carried & (row_gain.detach() != 0).to(carried.device).view(-1, 1, 1)
-        delays = positions_to_delays(self.pos.detach()[0], self.max_delay)
+        delays = positions_to_delays(self.positions().detach()[0], self.max_delay)
         bits, mode = self.delay_qat
         # max_delay: the kernel holds delays 0..K-1, so no delay may snap beyond them
         return delay_grid(torch.where(carried, delays, torch.zeros_like(delays)), bits, mode, max_delay=self.max_delay - 1)
@@ -124,7 +158,8 @@ class DelayedDense(nn.Module):
         """Positions of the rounded delays snapped to ``grid``; straight-through for both the
         rounding and the snap, so the positions keep learning between grid points."""
         lim = position_limit(self.max_delay)
-        rounded = self.pos + (rounded_positions(self.pos, self.max_delay) - self.pos).detach()
+        pos = self.positions()
+        rounded = pos + (rounded_positions(pos, self.max_delay) - pos).detach()
         return lim - snap_delays_ste(lim - rounded, grid)
 
     def kernel(self, row_gain: torch.Tensor | None = None) -> torch.Tensor:
@@ -133,19 +168,42 @@ class DelayedDense(nn.Module):
         if grid is not None:
             pos = self._grid_positions(grid)
         else:
-            pos = self.pos if self.soft else rounded_positions(self.pos, self.max_delay)
+            pos = self.positions() if self.soft else rounded_positions(self.positions(), self.max_delay)
         if self.soft:
             return build_kernel(weight, pos, self.sig, self.max_delay, "gauss")
         return build_kernel(weight, pos, torch.zeros_like(self.sig), self.max_delay, "max")
 
     def clamp_positions(self) -> None:
+        """Clamp the positions into the kernel, and put the masked ones back at delay 0 (Adam's
+        momentum would move them, though their gradient is 0)."""
         lim = position_limit(self.max_delay)
         with torch.no_grad():
             self.pos.clamp_(-lim, lim)
+            if self.delay_mask is not None:
+                self.pos.masked_fill_(~self.delay_mask, float(lim))
 
     def delays(self) -> torch.Tensor:
-        """Integer delays ``[out, in, kc]`` in steps (of the rounded positions)."""
-        return positions_to_delays(self.pos.detach()[0], self.max_delay)
+        """Integer delays ``[out, in, kc]`` in steps (of the rounded positions), one per synapse
+        whatever the kind (:meth:`kind_delays`: one per delay the kind stores)."""
+        return positions_to_delays(self.positions().detach()[0], self.max_delay)
+
+    def kind_delays(self) -> torch.Tensor:
+        """Integer delays as the kind stores them: ``[out, in, kc]`` (synaptic), ``[in]``
+        (axonal), ``[out]`` (dendritic)."""
+        return kind_delays(self.delays(), self.delay_kind)
+
+    def set_integer_delays(self, delay: torch.Tensor, where: str) -> None:
+        """Put the positions on the integer ``delay`` ``[out, in, kc]`` every synapse sees; a
+        layer that stores one delay per neuron refuses delays that differ along its synapses."""
+        from ..errors import UnsupportedError
+
+        pos = delays_to_positions(delay, self.max_delay).unsqueeze(0)
+        spread = shared_dims(self.pos.shape, pos.shape)
+        shared = pos.amax(dim=spread, keepdim=True) if spread else pos
+        if not torch.equal(shared.expand_as(pos), pos):
+            raise UnsupportedError(f"{where}: its synapses' delays differ along the {self.delay_kind} neurons' synapses: "
+                                   f"not a {self.delay_kind} layer, use delay_kind synaptic")
+        self.pos.copy_(shared.reshape(self.pos.shape))
 
     def set_prune_mask(self, mask: torch.Tensor | None) -> None:
         """Hold the synapses where ``mask`` (``[out, in]`` or the weight's shape) is False at
@@ -177,7 +235,7 @@ class HiddenLayer(nn.Module):
     def __init__(self, cfg: ModelConfig, in_features: int):
         super().__init__()
         self.cfg = cfg
-        self.synapse = DelayedDense(in_features, cfg.hidden_size, cfg.max_delay, cfg.kernel_count)
+        self.synapse = DelayedDense(in_features, cfg.hidden_size, cfg.max_delay, cfg.kernel_count, cfg.delay_kind, cfg.delay_fraction < 1)
         self.bn = nn.BatchNorm1d(cfg.hidden_size) if cfg.batchnorm else None
 
     def qat_row_gain(self) -> torch.Tensor | None:

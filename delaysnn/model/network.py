@@ -21,7 +21,7 @@ class DelaySNN(nn.Module):
         self.cfg = cfg
         sizes = cfg.sizes
         self.hidden = nn.ModuleList(HiddenLayer(cfg, n) for n in sizes[:-2])
-        self.readout = DelayedDense(sizes[-2], cfg.output_size, cfg.max_delay, cfg.kernel_count)
+        self.readout = DelayedDense(sizes[-2], cfg.output_size, cfg.max_delay, cfg.kernel_count, cfg.delay_kind, cfg.delay_fraction < 1)
         # True: BatchNorm normalizes with its running statistics in training too, and leaves
         # them as they are (binary/ternary QAT: see delaysnn.training.train, issue 11)
         self.freeze_bn_stats = False
@@ -136,7 +136,12 @@ class DelaySNN(nn.Module):
             syn.clamp_positions()
 
     def round_positions(self) -> None:
-        """Freeze the delays: round positions (half to even, as SNN-delays), sigma to 0."""
+        """Freeze the delays: round positions (half to even, as SNN-delays), sigma to 0; with
+        ``delay_fraction < 1``, the delay masks are picked first if training has not yet."""
+        from .delay_kinds import apply_delay_fraction, masks_picked
+
+        if self.cfg.delay_fraction < 1 and not masks_picked(self):
+            apply_delay_fraction(self)
         with torch.no_grad():
             for syn in self.synapses:
                 syn.pos.copy_(rounded_positions(syn.pos, syn.max_delay))

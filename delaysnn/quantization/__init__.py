@@ -23,7 +23,10 @@ weight-mantissa unit, ``e`` the layer's ``weight_exp``):
    refused otherwise. With ``delay_bits`` B the delays of the synapses that carry a weight are
    then put on the layer's delay grid (:func:`delaysnn.quantization.grids.delay_grid`): ``cap`` clips them to
    ``2**B - 1``, ``step`` keeps their range on a step ``s = ceil(max / (2**B - 1))``; either way
-   at most ``2**B`` values, recorded as the layer's ``delay_bits`` and ``delay_step``.
+   at most ``2**B`` values, recorded as the layer's ``delay_bits`` and ``delay_step``. An axonal
+   (dendritic) float layer, one delay per input (output) neuron, becomes an integer layer of the
+   same kind: its vector goes through the same steps, a neuron none of whose synapses carries a
+   weight counting as such a synapse.
 3. **Weights**: signed ``weight_bits`` fixed point on one per-layer grid,
    ``mantissa = clamp(round(W / step), -2**(b-1), 2**(b-1) - 1)`` with
    ``step = clip / max(2**(b-1) - 1, 1)`` (1 bit holds only {-1, 0}: use binary for +-1);

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -26,7 +27,7 @@ from ..constants import (
     VTH_MAX,
     WEIGHT_EXP_MAX,
 )
-from ..ir import DelayLayer, NeuronParams, WeightKind
+from ..ir import DelayKind, DelayLayer, NeuronParams, WeightKind
 from ..ir.folded import FoldedLayer
 from .grids import DelayGrid, weight_grid
 from .grids import delay_grid as make_delay_grid  # LayerOptions.delay_grid is the mode name
@@ -131,10 +132,21 @@ def _weight_exp(lay: FoldedLayer, opts: LayerOptions, mant: np.ndarray, step: fl
     return 0, True, bound
 
 
+def _carrying(kind: DelayKind, mant: np.ndarray) -> np.ndarray:
+    """Which delays of a layer of ``kind`` carry a weight: a synapse's when its weight is
+    non-zero; an axonal (dendritic) delay when some synapse of its input (output) neuron is."""
+    nonzero = mant != 0
+    if kind is DelayKind.AXONAL:
+        return nonzero.any(axis=0)
+    if kind is DelayKind.DENDRITIC:
+        return nonzero.any(axis=1)
+    return nonzero
+
+
 def _layer_delays(lay: FoldedLayer, opts: LayerOptions, mant: np.ndarray) -> tuple[np.ndarray, DelayGrid | None, dict[str, int]]:
-    """Integer delays of the synapses that carry a weight (0 elsewhere), limited and put on the
-    delay grid; ``(delay, grid or None, report counts)``."""
-    carries = mant != 0
+    """Integer delays (shaped by the layer's kind) of the synapses or neurons that carry a weight
+    (0 elsewhere), limited and put on the delay grid; ``(delay, grid or None, report counts)``."""
+    carries = _carrying(lay.delay_kind, mant)
     delay = np.where(carries, lay.delay, 0).astype(np.int32)
     found = int(delay.max(initial=0))
     limit = opts.max_delay
@@ -163,20 +175,13 @@ def quantize_layer(lay: FoldedLayer, opts: LayerOptions, keep: np.ndarray | None
 
     ``keep`` (bool ``[out, in]``, from :func:`~delaysnn.quantization.grids.prune_masks`): synapses outside it
     are pruned, weight 0 and delay 0, before the weight grid, which is that of the kept ones.
+    The integer layer has the float layer's delay kind; an axonal (dendritic) delay is set to 0
+    when every synapse of its neuron is pruned or rounds to 0.
     Delays over ``opts.max_delay`` are counted in ``delays_over_limit`` (clipped only with
     ``opts.clip_delays``); refusing them is the caller's call, for every layer at once.
     """
     bits, notes = opts.bits, []
-    w = torch.from_numpy(lay.weight)
-    mask = None if keep is None else torch.from_numpy(np.asarray(keep, dtype=bool))
-    if mask is not None:
-        w = w * mask
-    grid = weight_grid(w, bits, opts.binary, opts.ternary, mask)
-    mant = grid.mantissa(w).numpy().astype(np.int32)
-    norm = float(np.linalg.norm(lay.weight))
-    # against the unpruned weights: the error includes what pruning removed
-    rel_err = float(np.linalg.norm(mant * grid.step - lay.weight) / norm) if norm > 0 else 0.0
-    clipped = float((~grid.in_range(w)).double().mean()) if w.numel() else 0.0
+    grid, mant, rel_err, clipped = _layer_weights(lay, opts, keep)
     delay, dgrid, delay_counts = _layer_delays(lay, opts, mant)
 
     du = decay_for_tau(lay.synaptic_tau, current=True)
@@ -191,21 +196,7 @@ def quantize_layer(lay: FoldedLayer, opts: LayerOptions, keep: np.ndarray | None
         notes.append(msg)
         warnings.warn(msg, stacklevel=3)
 
-    bias_int = np.rint(s * lay.bias)
-    bias_mant, bias_exp, bias_clipped = _split_bias(bias_int, opts.min_bias_exp)
-    if bias_clipped:
-        notes.append(f"{lay.name}: {bias_clipped} biases clipped to the 13-bit mantissa << 7")
-    if lay.threshold is not None:
-        vth = _vth(s, lay.threshold)
-        if vth > VTH_MAX or vth < 0:
-            notes.append(f"{lay.name}: vth {vth} clipped to 0..{VTH_MAX}")
-            vth = min(max(vth, 0), VTH_MAX)
-        thr_eff = ((vth << THRESHOLD_SHIFT) + 1) / s
-        unit = s * lay.threshold
-    else:
-        vth, thr_eff, unit = None, None, s
-    bias_err = float(np.abs((bias_mant.astype(np.float64) * 2**bias_exp) - s * lay.bias).max(initial=0) / unit)
-
+    bias_mant, bias_exp, bias_clipped, vth, thr_eff, bias_err = _threshold_and_bias(lay, opts, s, notes)
     layer = DelayLayer(
         weight=mant,
         delay=delay,
@@ -215,6 +206,7 @@ def quantize_layer(lay: FoldedLayer, opts: LayerOptions, keep: np.ndarray | None
         weight_kind=opts.weight_kind,
         delay_bits=None if dgrid is None else dgrid.bits,
         delay_step=1 if dgrid is None else dgrid.step,
+        delay_kind=lay.delay_kind,
     )
     report = LayerReport(
         name=lay.name,
@@ -248,6 +240,45 @@ def quantize_layer(lay: FoldedLayer, opts: LayerOptions, keep: np.ndarray | None
         delays_moved=delay_counts["delays_moved"],
         distinct_delays=delay_counts["distinct_delays"],
         delays_over_limit=delay_counts["delays_over_limit"],
+        delay_kind=lay.delay_kind.value,
         notes=notes,
     )
     return layer, report
+
+
+def _layer_weights(lay: FoldedLayer, opts: LayerOptions, keep: np.ndarray | None) -> tuple[Any, np.ndarray, float, float]:
+    """``(weight grid, integer mantissas, relative weight error, clipped fraction)`` of the layer's
+    weights, those outside ``keep`` pruned first."""
+    w = torch.from_numpy(lay.weight)
+    mask = None if keep is None else torch.from_numpy(np.asarray(keep, dtype=bool))
+    if mask is not None:
+        w = w * mask
+    grid = weight_grid(w, opts.bits, opts.binary, opts.ternary, mask)
+    mant = grid.mantissa(w).numpy().astype(np.int32)
+    norm = float(np.linalg.norm(lay.weight))
+    # against the unpruned weights: the error includes what pruning removed
+    rel_err = float(np.linalg.norm(mant * grid.step - lay.weight) / norm) if norm > 0 else 0.0
+    clipped = float((~grid.in_range(w)).double().mean()) if w.numel() else 0.0
+    return grid, mant, rel_err, clipped
+
+
+def _threshold_and_bias(
+    lay: FoldedLayer, opts: LayerOptions, s: float, notes: list[str]
+) -> tuple[np.ndarray, int, int, int | None, float | None, float]:
+    """``(bias_mant, bias_exp, biases clipped, vth, effective float threshold, bias error)`` at the
+    voltage scale ``s``; clipping is noted in ``notes``."""
+    bias_int = np.rint(s * lay.bias)
+    bias_mant, bias_exp, bias_clipped = _split_bias(bias_int, opts.min_bias_exp)
+    if bias_clipped:
+        notes.append(f"{lay.name}: {bias_clipped} biases clipped to the 13-bit mantissa << 7")
+    if lay.threshold is not None:
+        vth = _vth(s, lay.threshold)
+        if vth > VTH_MAX or vth < 0:
+            notes.append(f"{lay.name}: vth {vth} clipped to 0..{VTH_MAX}")
+            vth = min(max(vth, 0), VTH_MAX)
+        thr_eff = ((vth << THRESHOLD_SHIFT) + 1) / s
+        unit = s * lay.threshold
+    else:
+        vth, thr_eff, unit = None, None, s
+    bias_err = float(np.abs((bias_mant.astype(np.float64) * 2**bias_exp) - s * lay.bias).max(initial=0) / unit)
+    return bias_mant, bias_exp, bias_clipped, vth, thr_eff, bias_err

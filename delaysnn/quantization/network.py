@@ -30,10 +30,14 @@ def _profile_max_delay(profile: Any) -> int | None:
     return None if limit is None else int(limit)
 
 
+# what one delay of each kind belongs to, for the refusals
+_DELAY_HOLDERS = {"axonal": "input neurons (axonal delays)", "dendritic": "output neurons (dendritic delays)"}
+
+
 def _refuse_long_delays(reports: list[LayerReport], limit: int | None, source: str) -> None:
     """One :class:`HardwareLimitError` naming every layer with delays beyond ``limit`` (not clipped)."""
     too_long = [
-        f"{r.name}: {r.delays_over_limit} synapses have delay > {limit} (max {r.max_delay_found})"
+        f"{r.name}: {r.delays_over_limit} {_DELAY_HOLDERS.get(r.delay_kind, 'synapses')} have delay > {limit} (max {r.max_delay_found})"
         for r in reports
         if r.delays_over_limit
     ]
@@ -98,15 +102,7 @@ def quantize_with_report(
     whose ``check(net)`` must pass. Raises ``CheckpointError`` (NaN/inf),
     ``UnsupportedError``, ``HardwareLimitError``.
     """
-    _check_bits(weight_bits, binary, ternary)
-    if not 1 <= int(input_bits) <= INPUT_BITS_MAX:
-        raise UnsupportedError(f"input_bits must be 1..{INPUT_BITS_MAX} (got {input_bits})")
-    if delay_bits is not None or delay_grid != "step":
-        check_delay_bits(1 if delay_bits is None else delay_bits, delay_grid)
-    if prune is not None:
-        check_prune(prune, prune_scope)
-    if model.cfg.hidden_layers and not model.cfg.threshold > 0:
-        raise UnsupportedError(f"threshold {model.cfg.threshold} <= 0 cannot be mapped: Loihi fires on v > vth << 6 with vth >= 0")
+    _check_options(model, weight_bits, binary, ternary, input_bits, delay_bits, delay_grid, prune, prune_scope)
     limit = max_delay if max_delay is not None else (_profile_max_delay(profile) if profile is not None else None)
     if limit is not None and limit < 0:
         raise UnsupportedError(f"max_delay must be >= 0 (got {limit})")
@@ -140,26 +136,58 @@ def quantize_with_report(
         prune=prune,
         prune_scope=prune_scope if prune is not None else None,
     )
+    layers = _quantize_layers(folded, keeps, base, report)
+    if not clip_delays:
+        source = f"max_delay={limit}" if max_delay is not None else f"profile {getattr(profile, 'name', '?')}: limits.max_delay"
+        _refuse_long_delays(report.layers, limit, source)
+    report.readout_scale = 1.0 / report.layers[-1].v_scale
+    net = _network(model.cfg, layers, report)
+    if profile is not None:
+        profile.check(net)  # the one profile check
+    from ..estimate import memory
+
+    report.memory = memory(net, profile if hasattr(profile, "limits") else "loihi2")  # loihi2's delay-line width by default
+    return net, report
+
+
+def _check_options(
+    model: Any, weight_bits: int, binary: bool, ternary: bool, input_bits: int, delay_bits: int | None, delay_grid: str,
+    prune: float | None, prune_scope: str,
+) -> None:
+    """Refuse options (and a model threshold) the quantizer cannot honour: ``UnsupportedError``."""
+    _check_bits(weight_bits, binary, ternary)
+    if not 1 <= int(input_bits) <= INPUT_BITS_MAX:
+        raise UnsupportedError(f"input_bits must be 1..{INPUT_BITS_MAX} (got {input_bits})")
+    if delay_bits is not None or delay_grid != "step":
+        check_delay_bits(1 if delay_bits is None else delay_bits, delay_grid)
+    if prune is not None:
+        check_prune(prune, prune_scope)
+    if model.cfg.hidden_layers and not model.cfg.threshold > 0:
+        raise UnsupportedError(f"threshold {model.cfg.threshold} <= 0 cannot be mapped: Loihi fires on v > vth << 6 with vth >= 0")
+
+
+def _quantize_layers(folded: list[Any], keeps: list[Any], base: LayerOptions, report: QuantReport) -> list[DelayLayer]:
+    """Every folded layer quantized with ``base`` (the first one's payload: the graded input's),
+    its report and notes added to ``report``."""
     layers: list[DelayLayer] = []
     for i, (lay, keep) in enumerate(zip(folded, keeps, strict=True)):
-        opts = replace(base, payload=(2 ** int(input_bits) - 1) if i == 0 else 1)
+        opts = replace(base, payload=(2**report.input_bits - 1) if i == 0 else 1)
         layer, rep = quantize_layer(lay, opts, keep)
         layers.append(layer)
         report.layers.append(rep)
         report.notes.extend(rep.notes)
-    if not clip_delays:
-        source = f"max_delay={limit}" if max_delay is not None else f"profile {getattr(profile, 'name', '?')}: limits.max_delay"
-        _refuse_long_delays(report.layers, limit, source)
     for lay in folded:
         if round(DECAY_UNITY / lay.tau) > DECAY_MAX:
             report.notes.append(f"{lay.name}: tau {lay.tau:g} maps to dv 4095 (keeps 1/4096 of v), not a full reset")
-    report.readout_scale = 1.0 / report.layers[-1].v_scale
+    return layers
 
-    cfg = model.cfg
+
+def _network(cfg: Any, layers: list[DelayLayer], report: QuantReport) -> DelayNetwork:
+    """The checked :class:`DelayNetwork` of the quantized ``layers`` (``cfg``: the model's config)."""
     net = DelayNetwork(
         input_size=cfg.input_size,
         layers=layers,
-        input_bits=int(input_bits),
+        input_bits=report.input_bits,
         time_step_ms=float(cfg.time_step_ms),
         # the float model's total right padding: delaysnn.sim runs this many steps past the
         # input's zero-delay path, so the integer readout spans the float readout's window
@@ -168,12 +196,7 @@ def quantize_with_report(
         provenance=_provenance(report, f"DelaySNN {'-'.join(map(str, cfg.sizes))}"),
     )
     net.check()
-    if profile is not None:
-        profile.check(net)  # the one profile check
-    from ..estimate import memory
-
-    report.memory = memory(net, profile if hasattr(profile, "limits") else "loihi2")  # loihi2's delay-line width by default
-    return net, report
+    return net
 
 
 # lava-dl netx stores effective weights (weight << weight_exp) and re-derives their exponent,

@@ -40,6 +40,9 @@ class LayerReport:
     delays_moved: int = 0  # synapses (non-zero weight) whose delay the delay grid changed
     distinct_delays: int = 0  # distinct delays among synapses with a non-zero weight
     delays_over_limit: int = 0  # synapses (non-zero weight) whose delay exceeded max_delay
+    # the delays' kind (ir.DelayKind value): axonal (dendritic) layers count input (output)
+    # neurons, not synapses, in the delay fields above
+    delay_kind: str = "synaptic"
     notes: list[str] = field(default_factory=list, repr=False)  # this layer's share of QuantReport.notes
 
 

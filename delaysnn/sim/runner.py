@@ -174,10 +174,11 @@ def simulate(net: DelayNetwork, x: Any, *, record: bool = True, steps: int | Non
     for li, layer in enumerate(net.layers):
         ev = events(layer_in, n_steps, binary)
         shift = layer.weight_exp + ACTIVATION_SHIFT
+        delay = layer.delay_matrix  # every kind as the per-synapse delays it means: spike-exact by construction
         if activation_bound(layer.weight, ev.max_payload) << shift <= INT32_MAX:
-            act = synaptic_input(ev, layer.weight, layer.delay, n_steps, shift=shift)  # activation() is a plain shift
+            act = synaptic_input(ev, layer.weight, delay, n_steps, shift=shift)  # activation() is a plain shift
         else:  # an int32 register may wrap: apply activation() to the exact sums
-            act = activation(synaptic_input(ev, layer.weight, layer.delay, n_steps), layer.weight_exp)
+            act = activation(synaptic_input(ev, layer.weight, delay, n_steps), layer.weight_exp)
         trace = _run_neurons(act, layer, record_u=record, record_v=record or li == last)
         if record:
             u_list.append(_to_bto(trace.u))

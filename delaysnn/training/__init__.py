@@ -1,2 +1,3 @@
-"""Training the float model: the loop with QAT, pruning and distillation (``train``), run folders,
-checkpoints and resume (``runs``), and multi-process data parallelism (``distributed``)."""
+"""Training the float model: the public ``train`` (``train``), its options and the checkpoint's
+record of a run (``options``), the loop in parts with QAT, pruning and distillation (``trainer``),
+run folders, checkpoints and resume (``runs``), and multi-process data parallelism (``distributed``)."""

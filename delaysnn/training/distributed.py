@@ -22,6 +22,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -158,6 +159,16 @@ def global_batchnorm(model: nn.Module) -> Iterator[None]:
     finally:
         for m in swapped:
             m.__class__ = nn.BatchNorm1d
+
+
+def data_parallel(model: nn.Module, device: torch.device) -> tuple[Any, contextlib.AbstractContextManager[None]]:
+    """``(forward_trace, context)``: the model's ``forward_trace`` under DistributedDataParallel,
+    and the context in which its BatchNorm layers normalize with the global batch's statistics."""
+    from torch.nn.parallel import DistributedDataParallel
+
+    # buffers (BN running statistics, sigma) stay identical by construction: no per-step broadcast
+    ddp = DistributedDataParallel(TraceModule(model), broadcast_buffers=False, device_ids=[device.index] if device.type == "cuda" else None)
+    return ddp, global_batchnorm(model)
 
 
 def check_dir() -> Path | None:

@@ -26,7 +26,7 @@ import os
 import random
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -247,3 +247,44 @@ def read_metrics(path: str | os.PathLike) -> list[dict[str, Any]]:
     if not rows:
         raise DataError(f"{path}: holds no epochs; train at least one epoch first")
     return rows
+
+
+@dataclass
+class TrainResult:
+    rows: list[dict[str, Any]] = field(default_factory=list)  # the metrics log, one row per epoch (runs.METRIC_FIELDS)
+    selected_epoch: int | None = None  # 1-based; the best validation epoch, whose model train returns
+    resumed_from: int | None = None  # epochs the resumed state had finished
+    setup: dict[str, Any] = field(default_factory=dict)  # how it was trained: world_size, batches, device, backend
+
+    def series(self, key: str) -> list[float]:
+        """One metric per epoch (a ``runs.METRIC_FIELDS`` key), read from the rows, the one record;
+        epochs without that split are skipped."""
+        return [row[key] for row in self.rows if row.get(key) is not None]
+
+    train_loss = property(lambda self: self.series("loss"), doc="Mean training loss per epoch.")
+    train_acc = property(lambda self: self.series("train_acc"), doc="Training accuracy per epoch.")
+    val_acc = property(lambda self: self.series("val_acc"), doc="Validation accuracy per epoch (empty without a validation split).")
+    test_acc = property(lambda self: self.series("test_acc"), doc="Test accuracy per epoch (empty without a test split).")
+
+    @property
+    def final_test_acc(self) -> float:
+        """Test accuracy of the model ``train`` returned (the selected epoch's, with validation)."""
+        test = self.test_acc
+        if not test:
+            return float("nan")
+        return test[self.selected_epoch - 1] if self.selected_epoch else test[-1]
+
+    def to_state(self) -> dict[str, Any]:
+        return {"rows": self.rows}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> TrainResult:
+        return cls(rows=[dict(row) for row in state["rows"]])
+
+
+def progress_line(desc: str, epochs: int, row: dict[str, Any]) -> str:
+    """One line per epoch, for logs (stderr that is not a terminal)."""
+    parts = [f"{desc}: epoch {row['epoch']}/{epochs}", f"loss {row['loss']:.4f}", f"acc {row['train_acc']:.3f}"]
+    parts += [f"{name} {row[key]:.3f}" for key, name in (("val_acc", "val"), ("test_acc", "test")) if row[key] is not None]
+    parts += [f"sigma {row['sigma']:.3g}", f"lr {row['lr']:.3g}", f"{row['seconds']:.1f} s"]
+    return ", ".join(parts)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .netx_read import read_netx_layout
+from .netx_read import netx_delay_kind, read_netx_layout
 from .netx_write import NETX_FORMAT
 
 
@@ -24,7 +24,7 @@ def describe_netx(path: str | os.PathLike) -> dict[str, Any]:
         rng = f"[{w.min():g}, {w.max():g}]" if w.size else "[]"
         layers.append(
             f"{layer['key']} {layer['type']}: {w.shape[1]}->{w.shape[0]}, {int((w != 0).sum())} synapses, weights {rng}, "
-            f"{params}, delays {delay_histogram(d, int(d.max(initial=0)))}"
+            f"{params}, {netx_delay_kind(d, w.shape).value} delays {delay_histogram(d, int(d.max(initial=0)))}"
         )
     return {
         "file": str(path),

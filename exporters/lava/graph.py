@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from delaysnn.constants import LAVA_WEIGHT_BITS, READOUT_VTH
-from delaysnn.ir import DelayNetwork
+from delaysnn.ir import DelayKind, DelayNetwork
 from delaysnn.sim import alignment, as_input
 
 from .._deps import import_lava_runtime
@@ -101,6 +101,14 @@ def _tiled_bias(layer: Any, copies: int) -> np.ndarray:
     return np.tile(np.broadcast_to(layer.neuron.bias_mant, (layer.shape[0],)), copies).astype(np.int32)
 
 
+def _tiled_delay(layer: Any, copies: int) -> np.ndarray:
+    """A layer's delays for ``copies`` copies side by side, in its own kind: per-neuron vectors
+    repeat (so a netx file of copies keeps 1-D delays), per-synapse matrices go on the diagonal."""
+    if layer.delay_kind is DelayKind.SYNAPTIC:
+        return _blocks(layer.delay, copies, False)
+    return np.tile(layer.delay, copies)
+
+
 def weight_entries(net: DelayNetwork) -> int:
     """Entries of all of ``net``'s weight matrices (at least 1): what sizes a graph of copies."""
     return max(1, sum(int(layer.weight.size) for layer in net.layers))
@@ -118,7 +126,7 @@ def tile_network(net: DelayNetwork, copies: int) -> DelayNetwork:
         replace(
             layer,
             weight=_blocks(layer.weight, copies, False),
-            delay=_blocks(layer.delay, copies, False),
+            delay=_tiled_delay(layer, copies),
             neuron=replace(layer.neuron, bias_mant=_tiled_bias(layer, copies)),
         )
         for layer in net.layers
@@ -166,7 +174,8 @@ def build(
         synapse = DelaySparse if sparse_layer else DelayDense
         syn = synapse(
             weights=_blocks(2 * layer.weight.astype(np.int64), copies, sparse_layer),  # exact: see the package docstring
-            delays=_blocks(layer.delay.astype(int), copies, sparse_layer),
+            # per synapse whatever the kind; an absent synapse gets delay 0 (DelaySparse: same pattern as the weights)
+            delays=_blocks(np.where(layer.weight != 0, layer.delay_matrix, 0).astype(int), copies, sparse_layer),
             max_delay=layer.max_delay,
             weight_exp=layer.weight_exp - 1,
             num_weight_bits=LAVA_WEIGHT_BITS,

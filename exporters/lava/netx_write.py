@@ -19,7 +19,7 @@ from delaysnn.constants import (
     READOUT_VTH,
 )
 from delaysnn.errors import UnsupportedError
-from delaysnn.ir import DelayLayer, DelayNetwork
+from delaysnn.ir import DelayKind, DelayLayer, DelayNetwork
 from delaysnn.sim import effective_bias, effective_weight
 
 from .checks import _profile, check
@@ -92,6 +92,20 @@ def netx_bias(layer: DelayLayer, bias_mant_bits: int = BIAS_MANT_BITS) -> tuple[
     return out, None
 
 
+def netx_delay(layer: DelayLayer) -> np.ndarray:
+    """The ``delay`` dataset of ``layer``: what netx's ``create_dense`` reads as the layer's kind.
+
+    netx repeats a 1-D delay of length N_out along the inputs (one per output neuron) and one of
+    length N_in along the outputs (one per input neuron), the N_out reading first. So dendritic
+    delays go as a 1-D ``[out]``, axonal ones as a 1-D ``[in]`` unless N_in == N_out (netx would
+    read them per output neuron), where they go as the ``[out, in]`` matrix, like synaptic ones."""
+    out, n_in = layer.shape
+    if layer.delay_kind is DelayKind.DENDRITIC or (layer.delay_kind is DelayKind.AXONAL and n_in != out):
+        return np.asarray(layer.delay, np.int64).reshape(-1)
+    # an absent (zero-weight) synapse is no connection: delay 0, as netx's sparse loader sets it
+    return np.where(layer.weight != 0, layer.delay_matrix, 0).astype(np.int64)
+
+
 def save_netx(net: DelayNetwork, path: str | os.PathLike, profile: Any = "loihi2") -> Path:
     """Write ``net`` as a lava-dl netx HDF5 (``/layer/<i>/{type, shape, weight, delay, bias,
     neuron/{type, iDecay, vDecay, vThMant, refDelay, gradedSpike}}``), atomically.
@@ -147,8 +161,7 @@ def save_netx(net: DelayNetwork, path: str | os.PathLike, profile: Any = "loihi2
             g.create_dataset("type", data=np.bytes_("dense"))
             g.create_dataset("shape", data=np.array([layer.shape[0]], dtype=np.int64))
             g.create_dataset("weight", data=weight)
-            # an absent (zero-weight) synapse is no connection: delay 0, as netx's sparse loader sets it
-            g.create_dataset("delay", data=np.where(layer.weight != 0, layer.delay, 0).astype(np.int64))
+            g.create_dataset("delay", data=netx_delay(layer))
             if bias is not None:
                 g.create_dataset("bias", data=bias)
             n = layer.neuron

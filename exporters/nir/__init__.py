@@ -1,4 +1,4 @@
-"""NIR backend: per-synapse delays written with NIR 1.0's standard primitives only.
+"""NIR backend: per-synapse (and per-neuron) delays written with NIR 1.0's standard primitives only.
 
 NIR 1.0 has an element-wise ``Delay`` (``y_c(t) = x_c(t - tau_c)``) and no per-synapse delay;
 custom node types cannot be read back by ``nir.read``. So every layer is written, exactly, as::
@@ -12,6 +12,11 @@ float64 seconds (steps x dt, nudged so that ``tau / dt`` is never below the step
 ``(o, i_p)`` has delay ``d_p``, else 0. The composition ``W' . Delay . F`` is the layer's
 delayed dense map, term for term (:func:`decompose`). A layer without any non-zero synapse
 keeps one all-zero pair so that no array is empty.
+
+A layer with one delay per neuron (``DelayKind``) needs no fan-out: axonal (one per input)
+``Delay(tau [in]) -> Linear|Affine(W) -> neuron``, dendritic (one per output) ``Linear(W) ->
+Delay(tau [out]) [-> Affine(I, bias)] -> neuron`` (a bias goes after the Delay; through it, it
+would arrive ``tau`` late) (:func:`~.structure.neuron_delay_nodes`).
 
 Conventions of the standard fields (what peers read)
 ---------------------------------------------------

@@ -64,6 +64,15 @@ def _layers(graph: Any, dt: float, meta: dict[str, Any]) -> dict[str, Any]:
         max_delay = max(max_delay, top)
         layers.append(
             f"{index} {seg.kind}: {sizes[-2]}->{sizes[-1]}, {delays.size} synapses on {pairs} (input, delay) pairs, "
-            f"delays {delay_histogram(delays, top)}"
+            f"{_placement(seg)}delays {delay_histogram(delays, top)}"
         )
     return {"sizes": "-".join(map(str, sizes)), "max_delay": max_delay, "layers": layers}
+
+
+def _placement(seg: Any) -> str:
+    """``axonal ``/``dendritic `` for a layer whose one Delay node comes before/after its only
+    weight matrix (one delay per input/output neuron), else nothing (per-synapse or composite)."""
+    ops = [type(node).__name__ for _, node in seg.ops]
+    if ops in (["Delay", "Linear"], ["Delay", "Affine"]):
+        return "axonal "
+    return "dendritic " if ops in (["Linear", "Delay"], ["Linear", "Delay", "Affine"]) else ""

@@ -1,6 +1,7 @@
 """The float IR -> NIR (``export --target nir --float``): reads a ``FoldedNetwork`` and nothing else.
 
-Per layer ``Linear(F) -> Delay(d * dt) -> Linear|Affine(W') -> LIF|CubaLIF|LI`` with ``W'`` the
+Per layer ``Linear(F) -> Delay(d * dt) -> Linear|Affine(W') -> LIF|CubaLIF|LI`` (axonal layers
+``Delay -> Linear|Affine(W')``, dendritic ``Linear(W') -> Delay [-> Affine(I, bias)]``) with ``W'`` the
 folded weights (BatchNorm gain in the rows, every DCLS tap a synapse), the BatchNorm shift as
 the Affine bias (``LIF``) or ``v_leak = bias * tau / dt`` (``CubaLIF``: an Affine bias would pass
 through the current filter), ``v_threshold`` the float32 predecessor of the model's threshold
@@ -16,8 +17,10 @@ from typing import Any
 
 import numpy as np
 
+from delaysnn.ir import DelayKind
+
 from .common import CONVENTIONS, FORMAT, VERSION, check_dt, compact_int, nir_module
-from .structure import build_graph, decompose, layer_nodes
+from .structure import build_graph, decompose, layer_nodes, neuron_delay_nodes
 
 
 def float_prev(x: float) -> np.ndarray:
@@ -56,11 +59,13 @@ def export_float(model: Any, dt: float | None = None) -> Any:
     record = fnet.source
     layers = []
     for index, lay in enumerate(fnet.layers):
-        dec = decompose(lay.shape, *lay.synapses())
         neuron, bias = _neuron(lay, dt)
-        nodes = layer_nodes(index, dec, dt, neuron, bias)
-        if record is not None:  # the model's own parameters, for read_float's exact rebuild
-            nodes[2][1].metadata = {
+        if lay.delay_kind is DelayKind.SYNAPTIC:
+            nodes = layer_nodes(index, decompose(lay.shape, *lay.synapses()), dt, neuron, bias)
+        else:  # axonal Delay -> Linear, dendritic Linear -> Delay: no fan-out (as the integer graphs)
+            nodes = neuron_delay_nodes(index, lay.delay_kind is DelayKind.AXONAL, lay.delay, lay.weight, dt, neuron, bias)
+        if record is not None:  # the model's own parameters, for read_float's exact rebuild (on the node before the neuron)
+            nodes[-2][1].metadata = {
                 "kernel_weight": record.kernel_weight[index].astype(np.float32),
                 "kernel_delay": compact_int(record.kernel_delay[index]),
             }

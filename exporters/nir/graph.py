@@ -15,7 +15,7 @@ import numpy as np
 
 from delaysnn.constants import ACTIVATION_SHIFT, CURRENT_DECAY_OFFSET, DECAY_MAX, DECAY_UNITY, LAYER_LATENCY
 from delaysnn.errors import IRValidationError, UnsupportedError
-from delaysnn.ir import DelayLayer, DelayNetwork, NeuronParams, WeightKind, check_network
+from delaysnn.ir import DelayKind, DelayLayer, DelayNetwork, NeuronParams, WeightKind, check_network
 from delaysnn.sim import effective_bias, effective_threshold, effective_weight
 
 from .common import (
@@ -27,13 +27,14 @@ from .common import (
     check_dt,
     checked_meta,
     compact_int,
+    delay_steps,
     graph_dt,
     latency_in_delays,
     nir_module,
     short,
 )
 from .files import GraphSource, load_graph, to_bytes, where
-from .structure import Segment, build_graph, chain, compose, decompose, layer_nodes, shift_delays
+from .structure import Segment, build_graph, chain, compose, decompose, layer_nodes, neuron_delay_nodes, shift_delays
 
 
 def tau_steps(dv: int) -> float:
@@ -66,8 +67,10 @@ def ir_neuron(layer: DelayLayer, dt: float) -> tuple[Any, np.ndarray | None]:
 
 def _layer_meta(layer: DelayLayer) -> dict[str, Any]:
     n = layer.neuron
-    zero = np.argwhere((layer.weight == 0) & (layer.delay != 0))
-    zero = np.column_stack([zero, layer.delay[zero[:, 0], zero[:, 1]]]) if zero.size else np.zeros((0, 3))
+    delay = layer.delay_matrix
+    # per-neuron kinds carry their vector in the Delay node itself: nothing is lost with a zero weight
+    zero = np.argwhere((layer.weight == 0) & (delay != 0)) if layer.delay_kind is DelayKind.SYNAPTIC else np.zeros((0, 2), np.int64)
+    zero = np.column_stack([zero, delay[zero[:, 0], zero[:, 1]]]) if zero.size else np.zeros((0, 3))
     return {
         "du": int(n.du),
         "dv": int(n.dv),
@@ -76,7 +79,8 @@ def _layer_meta(layer: DelayLayer) -> dict[str, Any]:
         "bias_exp": int(n.bias_exp),
         "weight_bits": int(layer.weight_bits),
         "weight_exp": int(layer.weight_exp),
-        "weight_kind": layer.weight_kind.value,  # older files: 0/1 'binary' and 'ternary' (see _weight_kind)
+        "weight_kind": layer.weight_kind.value,
+        "delay_kind": layer.delay_kind.value,  # absent in older files: synaptic  # older files: 0/1 'binary' and 'ternary' (see _weight_kind)
         # the memory frontier's per-layer grid (absent in older files: read as the IR's defaults)
         "delay_bits": -1 if layer.delay_bits is None else int(layer.delay_bits),
         "delay_step": int(layer.delay_step),
@@ -91,10 +95,14 @@ def export_ir(net: DelayNetwork, dt: float | None = None) -> Any:
     layers = []
     for index, layer in enumerate(net.layers):
         w_eff = effective_weight(layer.weight, layer.weight_exp) << ACTIVATION_SHIFT
-        post, pre = np.nonzero(w_eff)
-        dec = decompose(layer.shape, post, pre, layer.delay[post, pre], w_eff[post, pre])
         neuron, bias = ir_neuron(layer, dt)
-        layers.append(layer_nodes(index, dec, dt, neuron, bias, latency=LAYER_LATENCY))
+        if layer.delay_kind is DelayKind.SYNAPTIC:
+            post, pre = np.nonzero(w_eff)
+            dec = decompose(layer.shape, post, pre, layer.delay[post, pre], w_eff[post, pre])
+            layers.append(layer_nodes(index, dec, dt, neuron, bias, latency=LAYER_LATENCY))
+        else:  # Delay -> Linear (axonal) or Linear -> Delay (dendritic): the vector itself, no fan-out
+            axonal = layer.delay_kind is DelayKind.AXONAL
+            layers.append(neuron_delay_nodes(index, axonal, layer.delay, w_eff, dt, neuron, bias, latency=LAYER_LATENCY))
     metadata = {
         "format": FORMAT,
         "version": VERSION,
@@ -189,6 +197,9 @@ def _ir_layer(index: int, seg: Segment, n_in: int, dt: float, latency: int) -> D
     if zero.size and (zero.min() < 0 or zero[:, 0].max() >= weight.shape[0] or zero[:, 1].max() >= weight.shape[1]):
         raise UnsupportedError(f"{where_}: metadata 'zero_weight_delays' indexes synapses outside the {weight.shape} layer")
     delay[zero[:, 0], zero[:, 1]] = zero[:, 2]
+    kind = _delay_kind(meta, where_)
+    if kind is not DelayKind.SYNAPTIC:
+        delay = _neuron_delays(seg, kind, weight.shape, dt, latency, where_)
     vth = int(meta["vth"])
     neuron = NeuronParams(
         du=int(meta["du"]),
@@ -206,6 +217,7 @@ def _ir_layer(index: int, seg: Segment, n_in: int, dt: float, latency: int) -> D
         weight_kind=_weight_kind(meta, where_),
         delay_bits=None if int(meta.get("delay_bits", -1)) < 0 else int(meta["delay_bits"]),
         delay_step=int(meta.get("delay_step", 1)),
+        delay_kind=kind,
     )
     _check_neuron_fields(seg, layer, dt, where_)
     return layer
@@ -226,6 +238,31 @@ def _weight_kind(meta: dict[str, Any], where_: str) -> WeightKind:
     if bool(meta["binary"]):
         return WeightKind.BINARY
     return WeightKind.TERNARY if bool(meta.get("ternary", 0)) else WeightKind.FIXED
+
+
+def _delay_kind(meta: dict[str, Any], where_: str) -> DelayKind:
+    """A layer's :class:`DelayKind` from its metadata (files written before the kinds: synaptic)."""
+    kind = str(meta.get("delay_kind", DelayKind.SYNAPTIC.value))
+    if kind not in {k.value for k in DelayKind}:
+        raise UnsupportedError(f"{where_}: metadata 'delay_kind' is {kind!r}, expected one of {', '.join(k.value for k in DelayKind)}; re-export the network")
+    return DelayKind(kind)
+
+
+def _neuron_delays(seg: Segment, kind: DelayKind, shape: tuple[int, int], dt: float, latency: int, where_: str) -> np.ndarray:
+    """The per-neuron delay vector of an axonal (``Delay -> Linear``) or dendritic (``Linear ->
+    Delay``) layer, read from its Delay node (latency removed), so a neuron whose weights are all
+    zero keeps its delay; a graph of another shape than the metadata's kind raises."""
+    kinds = [type(node).__name__ for _, node in seg.ops]
+    axonal = kind is DelayKind.AXONAL
+    expect = (["Delay", "Linear"], ["Delay", "Affine"]) if axonal else (["Linear", "Delay"], ["Linear", "Delay", "Affine"])
+    if kinds not in expect:
+        raise UnsupportedError(f"{where_}: nodes {kinds} are not the {' or '.join(map(str, expect))} of a {kind.value} layer, as its metadata says; re-export the network")
+    node = seg.ops[0 if axonal else 1][1]
+    steps = delay_steps(node.delay, dt, where_) - latency
+    size = shape[1] if axonal else shape[0]
+    if steps.shape != (size,) or steps.min(initial=0) < 0:
+        raise UnsupportedError(f"{where_}: the Delay holds {steps.size} delays (at least {latency} steps of latency each), expected {size}")
+    return steps
 
 
 def one_delay_per_synapse(dense: dict[int, np.ndarray], shape: tuple[int, int], where_: str) -> tuple[np.ndarray, np.ndarray]:

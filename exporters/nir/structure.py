@@ -56,6 +56,27 @@ def layer_nodes(
     return [(p + "fanout", nir.Linear(weight=dec.fanout)), (p + "delay", nir.Delay(delay=tau)), (p + "weight", synapse), (p + "neuron", neuron)]
 
 
+def neuron_delay_nodes(
+    index: int, axonal: bool, steps: np.ndarray, weight: np.ndarray, dt: float, neuron: Any, bias: np.ndarray | None, latency: int = 0
+) -> list[tuple[str, Any]]:
+    """A layer with one delay per neuron, in standard nodes with no fan-out: axonal
+    ``Delay((steps + latency) * dt) -> Linear|Affine(W') -> neuron`` (one delay per input),
+    dendritic ``Linear(W') -> Delay(...) [-> Affine(I, bias)] -> neuron`` (one per output; a bias
+    goes after the Delay, since through it the bias would arrive ``tau`` late)."""
+    nir = nir_module()
+    p = f"layer{index}_"
+    w = np.asarray(weight, np.float32)
+    delay = (p + "delay", nir.Delay(delay=delay_seconds(np.asarray(steps, np.int64) + latency, dt)))
+    biased = bias is not None and np.any(bias != 0)
+    if axonal:
+        synapse = nir.Affine(weight=w, bias=bias.astype(np.float32)) if biased else nir.Linear(weight=w)
+        return [delay, (p + "weight", synapse), (p + "neuron", neuron)]
+    nodes = [(p + "weight", nir.Linear(weight=w)), delay]
+    if biased:
+        nodes.append((p + "bias", nir.Affine(weight=np.eye(w.shape[0], dtype=np.float32), bias=bias.astype(np.float32))))
+    return nodes + [(p + "neuron", neuron)]
+
+
 def build_graph(n_in: int, layers: list[list[tuple[str, Any]]], metadata: dict[str, Any]) -> Any:
     """``Input -> layer nodes ... -> Output`` as a type-checked ``nir.NIRGraph``."""
     nir = nir_module()

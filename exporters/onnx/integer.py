@@ -114,10 +114,10 @@ def _uses_uint8(layer: DelayLayer, max_payload: int) -> bool:
 
 def _delay_groups(layer: DelayLayer) -> dict[int, np.ndarray]:
     """``{d: W_d[in, out]}``: the weights of the synapses with delay ``d`` (zero elsewhere)."""
-    used = layer.weight != 0
-    delays = np.unique(layer.delay[used]) if used.any() else np.array([0])
+    used, delay = layer.weight != 0, layer.delay_matrix  # per synapse, whatever the kind
+    delays = np.unique(delay[used]) if used.any() else np.array([0])
     w = layer.weight.astype(np.int64)
-    return {int(d): np.where(used & (layer.delay == d), w, 0).T for d in delays}
+    return {int(d): np.where(used & (delay == d), w, 0).T for d in delays}
 
 
 def _synaptic_input(g: _Graph, layer: DelayLayer, x: str, uint8: bool) -> str:
