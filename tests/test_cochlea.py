@@ -102,6 +102,27 @@ def test_tones_excite_their_channels(freq: float) -> None:
     assert counts[far].sum() < 0.05 * counts.sum()  # nothing more than 1.5 octaves away
 
 
+@pytest.mark.parametrize("rate", [8000, 11025, 16000, 44100])
+def test_top_channel_follows_nyquist(rate: int) -> None:
+    """Below 16 kHz the 700 channels end at the Nyquist frequency (none where no sound can be);
+    from 16 kHz up the band stays 50-8000 Hz, the encoding of every earlier data set."""
+    cfg = C.for_sample_rate(None, rate)
+    assert C.band(None, rate) == (50.0, min(8000.0, rate / 2))
+    cf = C.channel_frequencies(cfg)
+    assert cf.size == 700 and cf[0] == pytest.approx(min(8000.0, rate / 2)) and cf.max() <= rate / 2 + 1e-6
+    if rate >= 16000:
+        assert cfg == C.CochleaConfig()
+
+
+@pytest.mark.parametrize("freq", [300.0, 1000.0, 3000.0])
+def test_tones_at_8khz_excite_their_channels(freq: float) -> None:
+    cf = C.channel_frequencies(C.for_sample_rate(DRIVEN, 8000))
+    _, u = C.encode(_tone(freq, rate=8000), 8000, DRIVEN)
+    counts = np.bincount(u, minlength=700)
+    assert abs(np.log2(cf[counts.argmax()] / freq)) < 0.35, (freq, cf[counts.argmax()])
+    assert counts[np.abs(np.log2(cf / freq)) > 1.5].sum() < 0.05 * counts.sum()
+
+
 def test_low_tone_low_channels_high_tone_high_channels() -> None:
     cf = C.channel_frequencies()
     _, u_lo = C.encode(_tone(200.0), 22050, DRIVEN)
@@ -122,8 +143,8 @@ def test_bad_input_raises_one_line(tmp_path: Path) -> None:
         with pytest.raises(DataError) as err:
             C.encode(x, rate, name=f"{name}.wav")
         assert f"{name}.wav" in str(err.value) and "\n" not in str(err.value)
-    with pytest.raises(DataError, match="sample rate 8000 Hz"):
-        C.encode(_tone(440.0, rate=8000), 8000, name="phone.wav")
+    with pytest.raises(DataError, match="phone.wav: sample rate 6000 Hz is unsupported; the cochlea needs 8000"):
+        C.encode(_tone(440.0, rate=6000), 6000, name="phone.wav")
     with pytest.raises(DataError, match="mono"):
         C.encode(np.zeros((100, 2)), rate)
     empty = tmp_path / "empty.wav"

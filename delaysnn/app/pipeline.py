@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from ..ir.identity import Deployment
 
 IR_SUFFIXES = (".dnet",)
+# lava-dl netx HDF5 (delaysnn's export --target loihi, or SLAYER's export_hdf5): an integer network as netx runs it
+NETX_SUFFIXES = (".h5",)
 CHECKPOINT_SUFFIXES = (".pt", ".pth")
 
 
@@ -92,7 +94,8 @@ def deployment(
 
 
 def is_ir_file(path: str | os.PathLike) -> bool:
-    return Path(path).suffix.lower() in IR_SUFFIXES
+    """Whether ``path`` names an integer network (a ``.dnet``, or a netx ``.h5``), not a checkpoint."""
+    return Path(path).suffix.lower() in IR_SUFFIXES + NETX_SUFFIXES
 
 
 # The quantize options a user sets, and the flag of each (``target`` is not one: a .dnet may
@@ -148,11 +151,16 @@ def load_network(
     if is_ir_file(path):
         from .. import ir
 
-        net = ir.load(path)
+        if path.suffix.lower() in NETX_SUFFIXES:
+            from exporters.lava.netx_read import read_netx_network  # h5py only: no Lava needed to read it
+
+            net = read_netx_network(path)
+        else:
+            net = ir.load(path)
         check_fitted(net, opts.target if opts is not None else None, path)
         return net, None
     if path.suffix.lower() not in CHECKPOINT_SUFFIXES:
-        raise DelaysnnError(f"{path}: expected a checkpoint (.pt) or an IR file (.dnet), got {path.suffix!r}")
+        raise DelaysnnError(f"{path}: expected a checkpoint (.pt), an IR file (.dnet) or a netx file (.h5), got {path.suffix!r}")
     from ..model.checkpoint import load_checkpoint_and_metadata
     from ..quantization import NETX_OPTIONS, quantize_with_report
 
@@ -347,6 +355,7 @@ class EvaluationInputs:
     labels: np.ndarray | None
     description: str
     make: Callable[[int, int], np.ndarray]  # (start, stop) -> int32 [stop - start, steps, inputs]
+    saturated: dict[str, Any] | None = None  # counts above the input width, saturated (pipeline.saturation)
 
     def batches(self, size: int | None = None, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
         """Consecutive batches of at most ``size`` samples (default ``limits.BATCH_SAMPLES``) of
@@ -386,23 +395,35 @@ def evaluation_batches(
     n = len(ds) if samples is None else min(len(ds), samples)
     if n < 1:
         raise DelaysnnError(f"dataset {ds.name} has no samples; pass a split with at least one")
-    top = ds.max_count
-    if top > 2**net.input_bits - 1:
-        if data is not None and samples is not None and len(ds) >= samples:  # a capped load: advise for the whole split
-            with contextlib.suppress(DelaysnnError):
-                top = max(top, evaluation_dataset(task, data, None, seed).max_count)
-        raise DelaysnnError(
-            f"dataset {ds.name} has counts up to {top}, the network's input is {net.input_bits}-bit; "
-            f"re-quantize with --input-bits {top.bit_length()}"
-        )
     x_all = ds.x
+    ceiling = 2**net.input_bits - 1
+    saturated = saturation(x_all[:n], ceiling, net.input_bits) if ds.max_count > ceiling else None
     return EvaluationInputs(
         count=n,
         steps=int(x_all.shape[1]),
         labels=ds.y.numpy()[:n],
-        description=f"{n} samples of {ds.name}",
-        make=lambda a, b: x_all[a:b].numpy().astype(np.int32),
+        description=f"{n} samples of {ds.name}" + (f" ({saturated['note']})" if saturated else ""),
+        make=lambda a, b: np.minimum(x_all[a:b].numpy().astype(np.int32), ceiling),
+        saturated=saturated,
     )
+
+
+def saturation(x: Any, ceiling: int, bits: int) -> dict[str, Any] | None:
+    """Counts above the input's width in ``x`` (``[samples, steps, inputs]``), which the inputs
+    then carry saturated at ``ceiling``, as a graded spike's payload saturates on the chip: real
+    data goes past the training split's range (an unseen FSDD speaker reached 16 against 15).
+    ``{"ceiling", "values", "samples", "largest", "note"}``, or None when nothing is above it."""
+    over = x > ceiling
+    values = int(over.sum())
+    if not values:
+        return None
+    samples = int(over.reshape(over.shape[0], -1).any(1).sum())
+    largest = int(x.max())
+    return {
+        "ceiling": ceiling, "values": values, "samples": samples, "largest": largest,
+        "note": f"{values} input value(s) in {samples} sample(s) above the {bits}-bit input's {ceiling} "
+                f"(up to {largest}) saturated at {ceiling}, as the chip does",
+    }
 
 
 # --- what every command does first: its outputs guarded, its network and inputs opened ---
@@ -514,6 +535,8 @@ def network_and_inputs(
 
     net, _ = open_network(model, options, task=task, data=data, note=note)
     name = task or net.provenance.get("task")
+    if name is not None and not isinstance(name, str):  # a hand-edited header (hypothesis found a list)
+        raise DelaysnnError(f"{model}: provenance.task is {name!r}, expected a task name; fix the header or pass --task shd|ssc|synthetic")
     ds = dataset(name)
     if ds is not None and ds.channels != net.input_size:
         trained = net.provenance.get("task")

@@ -27,7 +27,7 @@ __all__ = [
 def load_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
     """``(wave float32 mono in [-1, 1], sample_rate)`` of an audio file (WAV; other formats via soundfile).
 
-    Multi-channel files are averaged to mono. Raises :class:`DataError` naming the path for a
+    Multi-channel files are averaged to mono, with a warning naming the file. Raises :class:`DataError` naming the path for a
     missing, unreadable or empty file.
     """
     path = Path(path)
@@ -64,8 +64,11 @@ def load_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
         raise DataError(f"{path}: cannot read audio ({reason}); give a PCM WAV file (e.g. sox IN -b 16 OUT.wav)")
     wave = np.asarray(wave)
     wave = _to_float(wave, str(path))
-    if wave.ndim == 2:
-        wave = wave.mean(axis=1) if wave.shape[1] else wave.reshape(-1)
+    if wave.ndim == 2 and wave.shape[1] > 1:  # speech is the same in every channel: mix down, and say so
+        warnings.warn(f"{path}: {wave.shape[1]} channels mixed down to mono (their mean)", stacklevel=2)
+        wave = wave.mean(axis=1)
+    elif wave.ndim == 2:
+        wave = wave.reshape(-1)
     if wave.size == 0:
         raise DataError(f"{path}: audio file is empty (0 samples); give a recording with sound in it")
     return wave.astype(np.float32), int(rate)
@@ -125,12 +128,15 @@ def collect_audio(inputs: list[str | os.PathLike]) -> list[Path]:
 
 def read_labels(
     path: str | os.PathLike, files: list[Path], classes: tuple[str, int] | None = None
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """``(labels, speakers or None)`` for ``files`` from a CSV with columns ``file,label[,speaker]``.
+) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:
+    """``(labels, speakers or None, speaker names or None)`` for ``files`` from a CSV with columns
+    ``file,label[,speaker]``.
 
     ``file`` is matched by file name (or by the path as given). Every file needs one row and
     every row one file, and labels must be classes of ``classes`` (the task reading the output,
-    ``shd_file.reader_classes``; default SHD's), else a one-line DataError.
+    ``shd_file.reader_classes``; default SHD's), else a one-line DataError. Speakers are ids
+    (integers 0..65535) or names (e.g. ``george``): when any is not an integer, every speaker is
+    a name, its id the name's place in the sorted names (returned, for ``/extra/speaker_names``).
     """
     import csv
 
@@ -164,10 +170,13 @@ def read_labels(
     has_speaker = "speaker" in rows[0]
     labels = np.zeros(len(files), np.int64)
     speakers = np.zeros(len(files), np.int64) if has_speaker else None
+    speaker_names = _speaker_names(path, [by_name[n] for n in names]) if has_speaker else None
     for j, name in enumerate(names):
         row = by_name[name]
+        if speaker_names is not None:
+            speakers[j] = speaker_names.index(str(row.get("speaker") or "").strip())
         for col, arr in (("label", labels), ("speaker", speakers)):
-            if arr is None:
+            if arr is None or (col == "speaker" and speaker_names is not None):
                 continue
             top = classes[1] - 1 if col == "label" else 65535  # speaker ids: uint16
             try:
@@ -178,7 +187,21 @@ def read_labels(
                 task = f" (the classes --task {classes[0]} reads)" if col == "label" else ""
                 raise DataError(f"{path}: line {row['_line']}: {col} {row.get(col)!r} of {name} is not an integer 0..{top}{task}")
             arr[j] = value
-    return labels, speakers
+    return labels, speakers, speaker_names
+
+
+def _speaker_names(path: Path, rows: list[dict]) -> list[str] | None:
+    """The sorted speaker names when the column holds names (any value not an integer), else None."""
+    values = [str(row.get("speaker") or "").strip() for row in rows]
+    if all(v.lstrip("-").isdigit() for v in values):
+        return None  # ids, checked 0..65535 by the caller
+    empty = next((row for row, v in zip(rows, values) if not v), None)
+    if empty is not None:
+        raise DataError(f"{path}: line {empty['_line']}: the speaker is empty; give every row a speaker name or id")
+    names = sorted(set(values))
+    if len(names) > 65536:
+        raise DataError(f"{path}: {len(names)} distinct speakers; at most 65536 fit SHD's uint16 ids")
+    return names
 
 
 def encode_files(
@@ -195,46 +218,62 @@ def encode_files(
     """
     import time
 
-    from tqdm.auto import tqdm
-
     from ..fileio import check_output_path
-    from .shd_file import check_sample, reader_classes, write_shd
+    from .batch import progress as progress_bar
+    from .cochlea import band
+    from .shd_file import reader_classes, write_shd
 
     if cochlea not in ("ours", "lauscher"):
         raise DataError(f"cochlea {cochlea!r}: use ours or lauscher")
     files = collect_audio(inputs)
     check_output_path(output, inputs=[*files, labels])  # never overwrite a recording or the labels
     if labels is not None:
-        y, speakers = read_labels(labels, files, reader_classes(output))
+        y, speakers, speaker_names = read_labels(labels, files, reader_classes(output))
     else:
-        y, speakers = np.zeros(len(files), np.int64), None
+        y, speakers, speaker_names = np.zeros(len(files), np.int64), None, None
     cfg = config or CochleaConfig()
     t0 = time.perf_counter()
-    times, units = [], []
-    for f in tqdm(files, desc="encoding", unit="file", disable=not progress, leave=False):
-        wave, rate = load_audio(f)
-        if wave.size / rate > MAX_EVENT_SECONDS:  # refused before minutes of encoding, by the loader's limit
-            raise DataError(
-                f"{f}: the recording lasts {wave.size / rate:.1f} s, longer than the {MAX_EVENT_SECONDS:g} s of spikes "
-                f"the loader accepts (delaysnn.limits.MAX_EVENT_SECONDS); cut it into shorter pieces, "
-                f"e.g. sox IN.wav OUT.wav trim 0 {MAX_EVENT_SECONDS:g} : newfile : restart"
-            )
-        if cochlea == "lauscher":
-            t, u = encode_lauscher(wave, rate, name=str(f))
-        else:
-            t, u = encode(wave, rate, cfg, name=str(f))
-        check_sample(t, u, f"{f} (encoded)")  # now, not after encoding every other file
-        times.append(t)
-        units.append(u)
+    times, units, rates = [], [], set()
+    with progress_bar(len(files), "encoding", "file", enabled=progress) as bar:
+        for f in files:
+            wave, rate = load_audio(f)
+            times_f, units_f = _encode_file(f, wave, rate, cochlea, cfg)
+            times.append(times_f)
+            units.append(units_f)
+            rates.add(rate)
+            bar.update()
     attrs = {
         "source": "delaysnn encode-audio",
         "cochlea": cochlea,
         "cochlea_config": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__} if cochlea == "ours" else "lauscher Wave2Spike(700)",
     }
-    out = write_shd(output, times, units, y, speakers=speakers, extra={"files": np.array([f.name for f in files], dtype=object)}, attrs=attrs)
+    if cochlea == "ours":  # the band each sample rate got: the top channel follows its Nyquist frequency
+        attrs["cochlea_band_hz"] = {str(r): list(band(cfg, r)) for r in sorted(rates)}
+    extra = {"files": np.array([f.name for f in files], dtype=object)}
+    if speaker_names is not None:
+        extra["speaker_names"] = np.array(speaker_names, dtype=object)
+    out = write_shd(output, times, units, y, speakers=speakers, extra=extra, attrs=attrs)
     return {
         "path": out,
         "files": len(files),
         "spikes": int(sum(len(t) for t in times)),
         "seconds": time.perf_counter() - t0,
     }
+
+
+def _encode_file(f: Path, wave: np.ndarray, rate: int, cochlea: str, cfg: CochleaConfig) -> tuple[np.ndarray, np.ndarray]:
+    """One recording's spikes, checked now rather than after encoding every other file."""
+    from .shd_file import check_sample
+
+    if wave.size / rate > MAX_EVENT_SECONDS:  # refused before minutes of encoding, by the loader's limit
+        raise DataError(
+            f"{f}: the recording lasts {wave.size / rate:.1f} s, longer than the {MAX_EVENT_SECONDS:g} s of spikes "
+            f"the loader accepts (delaysnn.limits.MAX_EVENT_SECONDS); cut it into shorter pieces, "
+            f"e.g. sox IN.wav OUT.wav trim 0 {MAX_EVENT_SECONDS:g} : newfile : restart"
+        )
+    if cochlea == "lauscher":
+        t, u = encode_lauscher(wave, rate, name=str(f))
+    else:
+        t, u = encode(wave, rate, cfg, name=str(f))
+    check_sample(t, u, f"{f} (encoded)")
+    return t, u

@@ -60,8 +60,11 @@ import numpy as np
 from ..errors import DataError
 
 __all__ = [
+    "MIN_SAMPLE_RATE",
     "CochleaConfig",
+    "band",
     "channel_frequencies",
+    "for_sample_rate",
     "encode",
     "erb",
     "erb_space",
@@ -70,6 +73,8 @@ __all__ = [
 ]
 
 N_CHANNELS = 700  # SHD's channel count
+MIN_SAMPLE_RATE = 8000  # Hz: telephone-band speech (FSDD); below it too few channels carry sound
+MAX_SAMPLE_RATE = 384_000
 
 
 @dataclass(frozen=True)
@@ -78,7 +83,7 @@ class CochleaConfig:
 
     n_channels: int = N_CHANNELS
     f_min: float = 50.0  # Hz, lowest centre frequency
-    f_max: float = 8000.0  # Hz, highest centre frequency (needs a sample rate >= 2 * f_max)
+    f_max: float = 8000.0  # Hz, highest centre frequency; lowered to the input's Nyquist frequency (for_sample_rate)
     high_first: bool = True  # unit 0 = highest frequency, as lauscher and SHD
     internal_rate: int = 3000  # Hz: the filterbank output, hair cell and LIF run at this rate
     rms: float = 1.0  # input is scaled to this RMS
@@ -137,6 +142,32 @@ def channel_frequencies(config: CochleaConfig | None = None) -> np.ndarray:
     cfg = config or CochleaConfig()
     cf = erb_space(cfg.f_min, cfg.f_max, cfg.n_channels)
     return cf[::-1].copy() if cfg.high_first else cf
+
+
+def for_sample_rate(config: CochleaConfig | None, sample_rate: int, name: str = "audio") -> CochleaConfig:
+    """The configuration :func:`encode` uses at ``sample_rate``: the top channel at ``f_max`` or
+    the Nyquist frequency, whichever is lower, so no channel sits where no sound can be (the 700
+    channels then tile the band the audio has: at 8 kHz, 50-4000 Hz). DataError naming ``name``
+    for a rate outside 8000..384000 Hz."""
+    import dataclasses
+
+    cfg = config or CochleaConfig()
+    sample_rate = int(sample_rate)
+    if not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE:
+        raise DataError(
+            f"{name}: sample rate {sample_rate} Hz is unsupported; the cochlea needs {MIN_SAMPLE_RATE} to "
+            f"{MAX_SAMPLE_RATE} Hz; resample it, e.g. sox IN.wav -r 16000 OUT.wav"
+        )
+    top = min(cfg.f_max, sample_rate / 2)
+    if top <= cfg.f_min:
+        raise DataError(f"{name}: sample rate {sample_rate} Hz puts the Nyquist frequency at or below f_min={cfg.f_min:g} Hz; lower f_min")
+    return cfg if top == cfg.f_max else dataclasses.replace(cfg, f_max=float(top))
+
+
+def band(config: CochleaConfig | None, sample_rate: int) -> tuple[float, float]:
+    """``(lowest, highest)`` centre frequency (Hz) :func:`encode` uses at ``sample_rate``."""
+    cfg = for_sample_rate(config, sample_rate)
+    return float(cfg.f_min), float(cfg.f_max)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -287,20 +318,16 @@ def encode(
 
     ``wave``: samples (any float or integer dtype; integers are read as full scale of their
     type), 1-D or ``[samples, 1]``. ``seed``: of the spontaneous spikes (None: :func:`waveform_seed`
-    of the input, so encoding is a function of the audio). Raises :class:`DataError` naming
-    ``name`` for empty, non-finite, multi-channel or silent input (no driven spikes) and for a
-    sample rate below ``2 * f_max``.
+    of the input, so encoding is a function of the audio). The top channel is ``f_max`` or the
+    Nyquist frequency, whichever is lower (:func:`for_sample_rate`). Raises :class:`DataError`
+    naming ``name`` for empty, non-finite, multi-channel or silent input (no driven spikes) and
+    for a sample rate outside 8000..384000 Hz.
     """
-    cfg = config or CochleaConfig()
+    cfg = for_sample_rate(config, sample_rate, name)
     x = _as_mono_float(wave, name)
     if seed is None:
         seed = waveform_seed(x)
     sample_rate = int(sample_rate)
-    if sample_rate < 2 * cfg.f_max or sample_rate > 384_000:
-        raise DataError(
-            f"{name}: sample rate {sample_rate} Hz is unsupported; the cochlea needs {2 * cfg.f_max:.0f} to 384000 Hz "
-            f"(its top channel is {cfg.f_max:.0f} Hz); resample it, e.g. sox IN.wav -r 22050 OUT.wav"
-        )
     peak = float(np.max(np.abs(x)))
     if peak < cfg.silence_peak:
         raise DataError(f"{name}: audio is silent (peak {peak:.2g} of full scale); give a recording with speech in it")

@@ -30,7 +30,7 @@ from ..fileio import check_output_path, write_bytes_atomic
 from ..limits import MAX_EVENT_SECONDS
 from .heidelberg_files import _TASKS, N_UNITS
 
-__all__ = ["check_sample", "reader_classes", "write_shd"]
+__all__ = ["check_sample", "reader_classes", "write_shd", "write_shd_splits"]
 
 
 def reader_classes(path: str | os.PathLike) -> tuple[str, int]:
@@ -119,3 +119,40 @@ def write_shd(
         for name, value in (attrs or {}).items():
             h5.attrs[name] = value if isinstance(value, str | int | float) else json.dumps(value)
     return write_bytes_atomic(path, buffer.getvalue())
+
+
+def write_shd_splits(out_dir: str | os.PathLike, splits: Mapping[str, Mapping[str, Any]]) -> dict[str, Path]:
+    """Write ``out_dir/shd_{name}.h5`` for each split (``name -> write_shd keyword arguments``),
+    all or none: they are staged in a temporary directory inside ``out_dir`` and renamed into
+    place only once every one is complete, so an error or Ctrl-C leaves no partial output (and
+    removes ``out_dir`` again if this call made it). Returns ``{name: path}``."""
+    import contextlib
+    import shutil
+    import tempfile
+
+    from ..fileio import move_into_place
+
+    out = Path(out_dir)
+    created = not out.exists()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise DataError(f"{out}: cannot create the output directory ({err.strerror}); choose another -o") from err
+    paths = {name: out / f"shd_{name}.h5" for name in splits}
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=".shd.", suffix=".part", dir=out))
+    except OSError as err:
+        raise DataError(f"{out}: cannot write there ({err.strerror}); choose another -o") from err
+    try:
+        staged = {name: write_shd(staging / paths[name].name, **kwargs) for name, kwargs in splits.items()}
+        for name in splits:
+            move_into_place(staged[name], paths[name])
+    except BaseException:
+        if created:
+            shutil.rmtree(staging, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                out.rmdir()
+        raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return paths

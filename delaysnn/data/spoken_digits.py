@@ -37,15 +37,10 @@ once both are complete, so a failure or Ctrl-C leaves no partial output.
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import multiprocessing
 import os
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -53,7 +48,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataError
-from ..processes import stop_pool, usable_cores, worker_signals
+from ..processes import usable_cores
 from . import espeak
 
 __all__ = [
@@ -235,34 +230,14 @@ def _encode_one(u: Utterance) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(times, dtype=np.float32), np.asarray(units, dtype=np.uint16)
 
 
-
-
 def _encode_all(
     utterances: list[Utterance], workers: int, progress: bool
 ) -> list[tuple[np.ndarray, np.ndarray]]:
-    from tqdm.auto import tqdm
+    from .batch import parallel_map
+    from .batch import progress as progress_bar
 
-    with tqdm(total=len(utterances), desc="spoken-digits", unit="utt", disable=not progress) as bar:
-        if workers <= 1:
-            results = []
-            for u in utterances:
-                results.append(_encode_one(u))
-                bar.update()
-            return results
-        # spawn: workers never inherit the parent's threads or state (torch, Lava, open files)
-        ctx = multiprocessing.get_context("spawn")
-        chunk = max(1, min(16, len(utterances) // (workers * 8)))
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=worker_signals)
-        try:
-            results = []
-            for result in pool.map(_encode_one, utterances, chunksize=chunk):
-                results.append(result)
-                bar.update()
-        except BaseException:  # Ctrl-C, SIGTERM (the CLI's Terminated), a failed utterance
-            stop_pool(pool)
-            raise
-        pool.shutdown()
-        return results
+    with progress_bar(len(utterances), "spoken-digits", "utt", enabled=progress) as bar:
+        return parallel_map(_encode_one, utterances, workers, bar)
 
 
 def make_spoken_digits(
@@ -285,8 +260,8 @@ def make_spoken_digits(
     "espeak_version": str, "seconds": float}``. Raises :class:`MissingDependencyError`
     (one line, with the install command) when espeak-ng is absent, before writing anything.
     """
-    from ..fileio import check_output_path, move_into_place
-    from .shd_file import write_shd
+    from ..fileio import check_output_path
+    from .shd_file import write_shd_splits
 
     start = time.perf_counter()
     espeak.find_espeak()
@@ -312,16 +287,6 @@ def make_spoken_digits(
             check_output_path(out / f"shd_{name}.h5")
     encoded = _encode_all(everything, workers, progress)
 
-    created = not out.exists()
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise DataError(f"{out}: cannot create the output directory ({err.strerror}); choose another -o") from err
-    paths = {name: out / f"shd_{name}.h5" for name in _SPLITS}
-    try:
-        staging = Path(tempfile.mkdtemp(prefix=".spoken-digits.", suffix=".part", dir=out))
-    except OSError as err:
-        raise DataError(f"{out}: cannot write there ({err.strerror}); choose another -o") from err
     from ..version import __version__
     from .cochlea import CochleaConfig
 
@@ -339,40 +304,29 @@ def make_spoken_digits(
         "train_variants": split["train"],
         "test_variants": split["test"],
     }
-    try:
-        offset = 0
-        staged = {}
-        for name in _SPLITS:
-            utts = plan[name]
-            results = encoded[offset : offset + len(utts)]
-            offset += len(utts)
-            staged[name] = write_shd(
-                staging / paths[name].name,
-                [r[0] for r in results],
-                [r[1] for r in results],
-                np.array([u.label for u in utts], dtype=np.uint16),
-                speakers=np.array([u.speaker for u in utts], dtype=np.uint16),
-                keys=list(KEYS),
-                extra={
-                    "speaker_names": np.array(split["speaker_names"], dtype=object),
-                    "speed_wpm": np.array([u.speed for u in utts], dtype=np.uint16),
-                    "pitch": np.array([u.pitch for u in utts], dtype=np.uint8),
-                    "pitch_range": np.array([u.pitch_range for u in utts], dtype=np.uint16),
-                    "snr_db": np.array([u.snr_db for u in utts], dtype=np.float32),
-                    "lead_ms": np.array([u.lead_ms for u in utts], dtype=np.float32),
-                },
-                attrs={**attrs, "split": name},
-            )
-        for name in _SPLITS:
-            move_into_place(staged[name], paths[name])
-    except BaseException:
-        if created:
-            shutil.rmtree(staging, ignore_errors=True)
-            with contextlib.suppress(OSError):
-                out.rmdir()
-        raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    splits = {}
+    offset = 0
+    for name in _SPLITS:
+        utts = plan[name]
+        results = encoded[offset : offset + len(utts)]
+        offset += len(utts)
+        splits[name] = dict(
+            times=[r[0] for r in results],
+            units=[r[1] for r in results],
+            labels=np.array([u.label for u in utts], dtype=np.uint16),
+            speakers=np.array([u.speaker for u in utts], dtype=np.uint16),
+            keys=list(KEYS),
+            extra={
+                "speaker_names": np.array(split["speaker_names"], dtype=object),
+                "speed_wpm": np.array([u.speed for u in utts], dtype=np.uint16),
+                "pitch": np.array([u.pitch for u in utts], dtype=np.uint8),
+                "pitch_range": np.array([u.pitch_range for u in utts], dtype=np.uint16),
+                "snr_db": np.array([u.snr_db for u in utts], dtype=np.float32),
+                "lead_ms": np.array([u.lead_ms for u in utts], dtype=np.float32),
+            },
+            attrs={**attrs, "split": name},
+        )
+    paths = write_shd_splits(out, splits)
 
     speakers = {name: len({u.speaker for u in plan[name]}) for name in _SPLITS}
     return {
