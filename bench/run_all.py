@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["bench_sim.py", "bench_onnx.py", "bench_nir.py", "quant_table.py", "cochlea.py", "speech.py", "binary_qat.py", "verify_lava.py", "frontier.py"]
+SCRIPTS = ["bench_sim.py", "bench_onnx.py", "bench_nir.py", "quant_table.py", "cochlea.py", "speech.py", "fsdd.py", "binary_qat.py", "verify_lava.py", "frontier.py"]
 
 
 def machine() -> str:
@@ -30,6 +30,22 @@ def machine() -> str:
     except OSError:
         pass
     return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()} {platform.release()}"
+
+
+def stack() -> str:
+    """Which torch and numpy made the figures: a training figure belongs to its torch (the dropout
+    stream of one seed changed between torch 2.3 and 2.13), and where Lava ran (issue 27)."""
+    import numpy
+    import torch
+
+    from delaysnn.errors import DelaysnnError
+    from exporters.lava.bridge import lava_importable, lava_python
+
+    try:
+        lava = "in process" if lava_importable() else f"through the bridge, in {lava_python() or 'no Lava environment (Lava rows skipped)'}"
+    except DelaysnnError as err:  # a bench header must not fail on a misconfigured Lava setting
+        lava = f"unavailable ({err})"
+    return f"Stack: torch {torch.__version__}, numpy {numpy.__version__}; Lava {lava}. Figures from another torch are marked where they are kept."
 
 
 def existing_sections(path: Path) -> dict[str, str]:
@@ -55,7 +71,7 @@ def main() -> int:
     ap.add_argument("--only", nargs="+", choices=SCRIPTS, help="Run these scripts only and replace their sections of the existing file.")
     args = ap.parse_args()
     sections = existing_sections(args.output)
-    parts = [f"# delaysnn benchmarks\n\nMachine: {machine()}\n"]
+    parts = [f"# delaysnn benchmarks\n\nMachine: {machine()}\n\n{stack()}\n"]
     failed = []
     for script in SCRIPTS:
         if args.only and script not in args.only:

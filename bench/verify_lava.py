@@ -9,12 +9,16 @@ of another checkout (the code before the speed-ups), measured in this run.
 ``--base``: a checkout of an earlier commit (``git worktree add /tmp/base <commit>``); its
 ``exporters.lava.run`` runs ``--per-sample`` samples in a subprocess with this Python. Every
 configuration is checked spike for spike against ``delaysnn.sim`` (hidden layers must fire).
+It measures Lava in process: run from a Python without Lava (the product's 3.11+ ``.venv``), it
+runs itself again in the Lava environment (``exporters.lava.bridge.lava_python``), and measures
+there what the bridge adds to a verify call.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -27,6 +31,7 @@ from delaysnn.app.pipeline import QuantizeOptions, evaluation_batches, load_netw
 from delaysnn.app.verify import compare, verify_batches
 from delaysnn.sim import simulate
 from exporters import lava
+from exporters.lava import bridge
 from exporters.lava.netx_read import NetxBackend, netx_copies
 
 # Runs in the --base checkout: its lava.run on the first N samples, the rate on stdout.
@@ -61,7 +66,23 @@ def base_rate(base: Path, model: str, data: str, samples: int) -> float:
     return float(lines[-1].split()[1])
 
 
+def in_lava_environment() -> int | None:
+    """Where this Python lacks Lava: this script again in the Lava environment (its exit status),
+    or a skip line where there is none; None where Lava is here."""
+    if bridge.lava_importable():
+        return None
+    python = bridge.lava_python()
+    if python is None:
+        print(f"skipped: {bridge.available()}")
+        return 0
+    env = dict(os.environ, PYTHONPATH=str(bridge.SOURCE_ROOT))
+    print(f"Lava is not importable here: running in {python}", flush=True)
+    return subprocess.run([str(python), __file__, *sys.argv[1:]], env=env, check=False).returncode
+
+
 def main() -> int:
+    if (status := in_lava_environment()) is not None:
+        return status
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="examples/spoken_digits.pt")
     ap.add_argument("--data", default="data/spoken-digits")
@@ -101,6 +122,11 @@ def main() -> int:
     for workers in (1, 2):
         (rep,), dt = timed(lambda workers=workers: verify_batches(net, [x], ["lava"], workers=workers))
         report(f"verify --backends lava --workers {workers}", n, dt, rep.ok)
+    # the bridge (a 3.10 process, the network and inputs as files), as a Python 3.11+ runs Lava
+    os.environ.setdefault(bridge.ENV_VAR, str(bridge.lava_python() or sys.executable))
+    got, dt = timed(lambda: bridge.run_bridged("lava", net, x))
+    report("lava through the bridge (process + files)", n, dt, exact(ref, got))
+    print(f"the bridge adds {dt - n / rates['verify --backends lava --workers 1']:.1f} s to the {n}-sample run", flush=True)
     # netx: the network as --target loihi deploys it (within what netx files hold)
     nx, _ = load_network(model, QuantizeOptions(target="loihi", clip_delays=True))
     nref = simulate(nx, x, record=True)

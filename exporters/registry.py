@@ -64,6 +64,7 @@ class Backend:
     for_netx: bool = False
     parallel: bool = False
     checks_profile: bool = False  # run(..., profile=NAME) refuses what that hardware profile forbids (default loihi2)
+    bridged: bool = False  # where this Python cannot import Lava, runs in the Lava environment (exporters.lava.bridge)
 
     def can(self, ability: str) -> bool:
         """Whether this backend can ``ability``: export, float (export the float model), run, describe."""
@@ -81,8 +82,15 @@ class Backend:
 
     def runner(self, profile: str | None = None) -> Callable[..., Any]:
         """The ``run(net, x, *, steps=None) -> SimResult`` function itself (imported now); with
-        ``profile``, a backend that checks one checks that profile instead of its default."""
+        ``profile``, a backend that checks one checks that profile instead of its default. A
+        ``bridged`` backend on a Python without Lava runs in the Lava environment's Python, or
+        raises ``MissingDependencyError`` saying how to get one."""
         run = self._function("run")
+        if self.bridged:
+            from .lava import bridge
+
+            if not bridge.lava_importable():
+                run = bridge.runner(self.name)
         if profile is not None and self.checks_profile:
             import functools
 
@@ -135,11 +143,11 @@ TARGETS: dict[str, Backend] = {
         Backend("sim", "the bit-accurate reference simulator (delaysnn.sim)", run_ref="delaysnn.sim:run"),
         Backend(
             "lava", "Lava 0.10 process graph (DelayDense -> LIF), bit-accurate CPU simulation",
-            run_ref="exporters.lava.runtime:run", needs=("lava",), parallel=True, checks_profile=True,
+            run_ref="exporters.lava.runtime:run", needs=("lava",), parallel=True, checks_profile=True, bridged=True,
         ),
         Backend(
             "netx", _NETX, run_ref="exporters.lava.netx_read:netx.run", describe_ref="exporters.lava.describe:describe_netx",
-            suffix=".h5", needs=("lava",), profile="loihi2", for_netx=True, parallel=True, checks_profile=True,
+            suffix=".h5", needs=("lava",), profile="loihi2", for_netx=True, parallel=True, checks_profile=True, bridged=True,
         ),
         Backend(
             "onnx", "integer ONNX model run by onnxruntime (Scan over time, integer ops)",

@@ -13,7 +13,7 @@ import click
 import pytest
 
 from delaysnn.cli import cli
-from tests.conftest import run_cli
+from tests.conftest import needs_lava_here, run_cli
 from tests.test_input_width import (  # noqa: F401  (fixtures: an SNN-delays state_dict, SHD-layout files)
     speech_dir,
     theirs,
@@ -94,6 +94,7 @@ def test_python_snippet_runs(code: str, tmp_path: Path, monkeypatch: pytest.Monk
     (tmp_path / "examples").symlink_to(ROOT / "examples")
     monkeypatch.chdir(tmp_path)
     if RUNS_LAVA.search(code):
+        needs_lava_here()  # the snippet imports Lava itself: the bridge cannot stand in
         # a script would import Lava in a fresh process; here an earlier test may have fixed the
         # multiprocessing start method, which Lava's import sets
         from exporters._deps import import_lava_runtime

@@ -11,14 +11,21 @@ from typing import Any
 
 import numpy as np
 
-from delaysnn.constants import INPUT_BITS_MAX
-from delaysnn.ir import DelayNetwork
+from delaysnn.constants import (
+    INPUT_BITS_MAX,
+    NETX_BIAS_EXP,
+    NETX_CURRENT_DECAY_OFFSET,
+    READOUT_VTH,
+    WEIGHT_BITS_MAX,
+    WEIGHT_EXP_MAX,
+)
+from delaysnn.ir import DelayKind, DelayLayer, DelayNetwork, NeuronParams
 from delaysnn.limits import MAX_DELAY_STEPS, MAX_NEURONS, MAX_STEPS, MAX_SYNAPSES
 from delaysnn.sim import SimResult, alignment, as_input, check_payloads
 
 from .._deps import import_lava_runtime, require
 from .graph import SPARSE_ZERO_FRACTION, LavaGraph, _attach_recorders, _source_data, weight_entries
-from .netx_write import save_netx
+from .netx_write import netx_weight_problem, save_netx
 from .runtime import run_graph, run_slices
 
 
@@ -56,10 +63,11 @@ def _netx_text(path: Any, g: Any, name: str) -> str:
     import h5py
 
     ds = g.get(name)
-    if not isinstance(ds, h5py.Dataset) or ds.shape != () or ds.dtype.kind not in "SOU":
+    # lava-dl SLAYER's export_hdf5 writes the type as a 1-element array, delaysnn as a scalar
+    if not isinstance(ds, h5py.Dataset) or ds.shape not in ((), (1,)) or ds.dtype.kind not in "SOU":
         got = "missing" if ds is None else f"{type(ds).__name__} of shape {getattr(ds, 'shape', '?')}, dtype {getattr(ds, 'dtype', '?')}"
         raise _netx_error(path, f"{g.name}/{name}", f"{got}, expected a string")
-    value = ds[()]
+    value = ds[()] if ds.shape == () else ds[0]
     return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
 
 
@@ -67,8 +75,9 @@ def read_netx_layout(path: str | os.PathLike) -> tuple[dict[str, Any], list[dict
     """The root attributes and the layers of a netx HDF5, every field checked (one line on the first problem).
 
     Each layer: ``{"key", "type", "shape"}`` and, for synaptic layers, ``weight [out, in]``,
-    ``delay`` (per synapse ``[out, in]``, per axon ``[in]`` or a scalar; integers >= 0) and the
-    neuron's ``iDecay``, ``vDecay``, ``vThMant`` when present.
+    ``delay`` (per synapse ``[out, in]``, per output neuron ``[out]``, per input neuron ``[in]``
+    or a scalar; integers >= 0; a 1-D length matching neither side is refused) and the neuron's
+    ``iDecay``, ``vDecay``, ``vThMant``, ``messageBits`` and ``type`` when present.
     """
     import h5py
 
@@ -132,59 +141,62 @@ def _read_layout(path: Path, f: Any) -> tuple[dict[str, Any], list[dict[str, Any
         if "weight" in g:
             w = _netx_array(path, g, "weight", (2,))
             d = _netx_array(path, g, "delay", (0, 1, 2)) if "delay" in g else np.zeros((), np.int64)
-            if d.ndim == 2 and d.shape != w.shape or d.ndim == 1 and d.shape[0] != w.shape[1]:
+            if d.ndim == 2 and d.shape != w.shape:
                 raise _netx_error(path, f"{g.name}/delay", f"has shape {list(d.shape)}, weight {list(w.shape)}")
+            if d.ndim == 1 and d.shape[0] not in w.shape:
+                from delaysnn.errors import DelaysnnError
+
+                raise DelaysnnError(
+                    f"{path}: {g.name}/delay: {d.shape[0]} delays match neither side of weight {list(w.shape)}; write one per output "
+                    f"neuron ({w.shape[0]}), one per input neuron ({w.shape[1]}) or the [out, in] matrix"
+                )
             if d.size and (d.min() < 0 or d.max() > MAX_DELAY_STEPS or np.any(d != np.rint(d))):
                 raise _netx_error(
                     path, f"{g.name}/delay", f"holds negative, fractional or huge delays, expected whole steps in 0..{MAX_DELAY_STEPS} (delaysnn.limits.MAX_DELAY_STEPS)"
                 )
             layer.update(weight=w, delay=d.astype(np.int64))
-            if "bias" in g:
-                layer["bias"] = _netx_array(path, g, "bias", (1,), "iu")
+            if "bias" in g:  # SLAYER writes floats: whole numbers are the mantissas netx sets
+                bias = _netx_array(path, g, "bias", (1,))
+                if np.any(bias != np.rint(bias)) or bias.shape != (w.shape[0],):
+                    raise _netx_error(path, f"{g.name}/bias", f"holds {bias.size} values, expected {w.shape[0]} whole-number bias mantissas")
+                layer["bias"] = np.rint(bias).astype(np.int64)
             neuron = g.get("neuron")
             params = {}
             if isinstance(neuron, h5py.Group):
-                for name in ("iDecay", "vDecay", "vThMant"):
+                for name in ("iDecay", "vDecay", "vThMant", "messageBits"):
                     if name in neuron:
                         params[name] = int(_netx_array(path, neuron, name, (0, 1)).reshape(-1)[0])
+                if "type" in neuron:
+                    params["type"] = _netx_text(path, neuron, "type")
             layer["neuron"] = params
         layers.append(layer)
     return attrs, layers
 
 
+def netx_delay_kind(delay: np.ndarray, shape: tuple[int, ...]) -> DelayKind:
+    """What netx's ``create_dense`` makes of a (checked) ``delay`` dataset for a weight of ``shape``
+    (out, in): a 1-D one of length N_out is per output neuron (first, so also when N_in == N_out),
+    of length N_in per input neuron; a matrix or a scalar is per synapse."""
+    if np.ndim(delay) != 1:
+        return DelayKind.SYNAPTIC
+    return DelayKind.DENDRITIC if len(delay) == shape[0] else DelayKind.AXONAL
+
+
 def read_netx_network(path: str | os.PathLike) -> DelayNetwork:
     """The integer network a netx HDF5 holds, as netx builds it (``LIF(du=iDecay-1, dv=vDecay,
     vth=vThMant, bias_exp=6)``; the last layer is the non-spiking readout), for ``delaysnn.sim``:
-    what a file ``export --target loihi`` wrote computes, read from the file alone. Weights are
-    split into an 8-bit mantissa and an exponent; per-synapse and per-axon delays become matrices."""
-    from delaysnn.constants import NETX_BIAS_EXP, NETX_CURRENT_DECAY_OFFSET, WEIGHT_BITS_MAX, WEIGHT_EXP_MAX
+    what a file ``export --target loihi`` (or lava-dl SLAYER's ``export_hdf5``) wrote computes,
+    read from the file alone. Weights are split into an 8-bit mantissa and an exponent. Delays
+    keep netx's reading (``create_dense``): a 1-D ``delay`` of length N_out is one per output
+    neuron (dendritic; it wins when N_in == N_out), of length N_in one per input neuron (axonal),
+    a matrix or a scalar one per synapse. What netx would not run as read is refused in one line."""
     from delaysnn.errors import DelaysnnError
-    from delaysnn.ir import DelayLayer, NeuronParams
 
     attrs, layout = read_netx_layout(path)
     dense = [layer for layer in layout if "weight" in layer]
     if not dense:
         raise DelaysnnError(f"{path}: no layer with weights; not a netx network")
-    layers = []
-    for i, layer in enumerate(dense):
-        w = layer["weight"].astype(np.int64)
-        half = 1 << (WEIGHT_BITS_MAX - 1)
-        exp = 0  # the smallest exponent whose mantissa fits 8 signed bits (netx stores weight << weight_exp)
-        while exp < WEIGHT_EXP_MAX and not -half <= int(w.min() >> exp) <= int(w.max() >> exp) < half and not np.any(w % (2 << exp)):
-            exp += 1
-        d = layer["delay"]
-        delay = np.broadcast_to(d if d.ndim != 1 else d[None, :], w.shape).astype(np.int32)
-        n = layer.get("neuron", {})
-        bias = layer.get("bias")
-        out = w.shape[0]
-        layers.append(DelayLayer(
-            weight=(w >> exp).astype(np.int32), delay=np.ascontiguousarray(delay), weight_exp=exp,
-            neuron=NeuronParams(
-                du=n.get("iDecay", NETX_CURRENT_DECAY_OFFSET) - NETX_CURRENT_DECAY_OFFSET, dv=n.get("vDecay", 0),
-                vth=None if i == len(dense) - 1 else n.get("vThMant", 0),
-                bias_mant=np.zeros(out, np.int32) if bias is None else bias.astype(np.int32), bias_exp=NETX_BIAS_EXP,
-            ),
-        ))
+    layers = [_netx_layer(path, layer, last=i == len(dense) - 1) for i, layer in enumerate(dense)]
     net = DelayNetwork(
         input_size=int(layout[0]["shape"][0]) if "weight" not in layout[0] else int(dense[0]["weight"].shape[1]),
         layers=layers, input_bits=attrs["input_bits"], tail_steps=attrs["tail_steps"], readout_scale=attrs["readout_scale"],
@@ -195,6 +207,46 @@ def read_netx_network(path: str | os.PathLike) -> DelayNetwork:
     except DelaysnnError as err:
         raise DelaysnnError(f"{path}: {err}") from err
     return net
+
+
+def _netx_layer(path: Any, layer: dict[str, Any], *, last: bool) -> DelayLayer:
+    """One weighted layer of :func:`read_netx_layout` as a ``DelayLayer``, or one line naming the
+    field netx would run differently from what the IR can state."""
+    where = f"/layer/{layer['key']}"
+    n = layer.get("neuron", {})
+    if n.get("type", "CUBA") not in ("CUBA", "LOIHI"):
+        raise _netx_error(path, f"{where}/neuron/type", f"is {n['type']!r}; delaysnn reads CUBA (Loihi LIF) neurons only")
+    if n.get("messageBits", 0):
+        raise _netx_error(path, f"{where}/neuron/messageBits", f"is {n['messageBits']}: graded output spikes; delaysnn's hidden neurons send binary spikes")
+    if last and n.get("vThMant", READOUT_VTH) != READOUT_VTH:
+        raise _netx_error(
+            path, f"{where}/neuron/vThMant",
+            f"is {n['vThMant']}: the last layer spikes and resets, but delaysnn's readout is read by its voltage (vThMant {READOUT_VTH}, "
+            f"reset only at saturation); export the network with its last layer's threshold at {READOUT_VTH} (SLAYER: threshold {READOUT_VTH / 64:g})",
+        )
+    w = layer["weight"]
+    if np.any(w != np.rint(w)):
+        raise _netx_error(path, f"{where}/weight", "holds fractional weights; netx rounds them, the IR holds integers (quantize them before export_hdf5)")
+    w = np.rint(w).astype(np.int64)
+    why = netx_weight_problem(w)
+    if why:
+        raise _netx_error(path, f"{where}/weight", f"{why}: netx would run other weights than the file's")
+    half = 1 << (WEIGHT_BITS_MAX - 1)
+    exp = 0  # the smallest exponent whose mantissa fits 8 signed bits (netx stores weight << weight_exp)
+    while exp < WEIGHT_EXP_MAX and not -half <= int(w.min() >> exp) <= int(w.max() >> exp) < half and not np.any(w % (2 << exp)):
+        exp += 1
+    d, out = layer["delay"], w.shape[0]
+    kind = netx_delay_kind(d, w.shape)
+    delay = np.broadcast_to(d, w.shape) if kind is DelayKind.SYNAPTIC else d
+    bias = layer.get("bias")
+    return DelayLayer(
+        weight=(w >> exp).astype(np.int32), delay=np.array(delay, dtype=np.int32), weight_exp=exp, delay_kind=kind,
+        neuron=NeuronParams(
+            du=n.get("iDecay", NETX_CURRENT_DECAY_OFFSET) - NETX_CURRENT_DECAY_OFFSET, dv=n.get("vDecay", 0),
+            vth=None if last else n.get("vThMant", 0),
+            bias_mant=np.zeros(out, np.int32) if bias is None else bias.astype(np.int32), bias_exp=NETX_BIAS_EXP,
+        ),
+    )
 
 
 def build_netx(
@@ -265,6 +317,15 @@ def netx_copies(net: DelayNetwork) -> int:
 
 
 @dataclass(frozen=True)
+class NetxJob:
+    """A netx file of ``copies`` copies of a network side by side, run for ``steps`` steps."""
+
+    path: Path
+    copies: int
+    steps: int
+
+
+@dataclass(frozen=True)
 class NetxBackend:
     """``delaysnn.app.verify``'s ``netx`` backend: write the netx HDF5 to a temporary file, load it
     with lava-dl's ``hdf5.Network``, run it.
@@ -280,17 +341,25 @@ class NetxBackend:
 
     def run(self, net: DelayNetwork, x: Any, *, steps: int | None = None, profile: Any = None) -> SimResult:
         """``profile``: the hardware profile the netx file is checked against (default ``self.profile``)."""
+        xs = as_input(net, x)
+        with tempfile.TemporaryDirectory(prefix="delaysnn-netx-") as tmp:
+            return self.run_file(self.write(net, xs, Path(tmp), steps=steps, profile=profile), xs)
+
+    def write(self, net: DelayNetwork, xs: np.ndarray, directory: Path, *, steps: int | None = None, profile: Any = None) -> NetxJob:
+        """Write the netx file :meth:`run_file` runs ``xs`` through into ``directory`` (no Lava
+        needed: the Lava bridge writes it on this side, runs it on the 3.10 side)."""
         from .graph import tile_network
 
-        xs = as_input(net, x)
-        n_steps = alignment(net, xs.shape[1], steps).steps
         size = max(1, min(netx_copies(net) if self.copies is None else int(self.copies), xs.shape[0]))
-        with tempfile.TemporaryDirectory(prefix="delaysnn-netx-") as tmp:
-            path = save_netx(tile_network(net, size), Path(tmp) / "network.net", profile or self.profile)
-            if size == 1:
-                return run_netx(path, xs, steps=n_steps, sparse=self.sparse)
-            layout = read_netx_layout(path)  # once: every slice loads the same file
-            return run_slices(xs, size, lambda part: build_netx(path, part, steps=n_steps, sparse=self.sparse, copies=size, layout=layout))
+        path = save_netx(tile_network(net, size), directory / "network.net", profile or self.profile)
+        return NetxJob(path=path, copies=size, steps=alignment(net, xs.shape[1], steps).steps)
+
+    def run_file(self, job: NetxJob, xs: np.ndarray) -> SimResult:
+        """Load the file :meth:`write` wrote with lava-dl and run ``xs`` through it."""
+        if job.copies == 1:
+            return run_netx(job.path, xs, steps=job.steps, sparse=self.sparse)
+        layout = read_netx_layout(job.path)  # once: every slice loads the same file
+        return run_slices(xs, job.copies, lambda part: build_netx(job.path, part, steps=job.steps, sparse=self.sparse, copies=job.copies, layout=layout))
 
 
 netx = NetxBackend()

@@ -26,9 +26,10 @@ from delaysnn.app.verify import verify
 from delaysnn.errors import HardwareLimitError, UnsupportedError
 from delaysnn.ir import READOUT_VTH
 from tests.conformance import assert_identical, case
+from tests.conftest import needs_lava_here
 from tests.factories import FRONTIER_SPECS, NetSpec, random_input, random_network
 
-pytest.importorskip("lava.proc.lif.models")
+needs_lava_here()
 from exporters import lava as elava  # noqa: E402
 
 pytestmark = pytest.mark.lava

@@ -9,9 +9,10 @@ import pytest
 
 from delaysnn import sim
 from tests.conformance import assert_identical
+from tests.conftest import needs_lava_here
 from tests.factories import NetSpec, random_input, random_network
 
-pytest.importorskip("lava.proc.lif.models")
+needs_lava_here()
 from exporters import lava as elava  # noqa: E402
 from exporters.lava.speedups import memoized_delay_weights  # noqa: E402
 
