@@ -74,17 +74,7 @@ def run_fold(args: argparse.Namespace, speaker: str) -> dict[str, Any]:
     cfg = speech_config(train_set, args.hidden)
 
     def float_run(learn: bool):
-        def make():
-            torch.manual_seed(args.seed)
-            model = DelaySNN(cfg)
-            if not learn:
-                model.set_delays(0)
-                model.set_sigma(0.0)
-            opts = TrainOptions(epochs=args.epochs, batch_size=args.batch_size, learn_delays=learn, seed=args.seed,
-                                desc=f"{speaker}: learned delays" if learn else f"{speaker}: delays fixed at 0")
-            return speech.fit(model, train_set, test_set, opts, {**meta, "learned_delays": learn})
-
-        return make
+        return speech.float_trainer(args, cfg, train_set, test_set, meta, learn, label=f"{speaker}: ")
 
     best = work / f"model-{tag(args)}.pt"
     reference, m_learned = speech.trained(best, args.retrain, float_run(True))

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["bench_sim.py", "bench_onnx.py", "bench_nir.py", "quant_table.py", "cochlea.py", "speech.py", "fsdd.py", "binary_qat.py", "verify_lava.py", "frontier.py"]
+SCRIPTS = ["bench_sim.py", "bench_onnx.py", "bench_nir.py", "quant_table.py", "cochlea.py", "speech.py", "delay_kinds.py", "fsdd.py", "binary_qat.py", "verify_lava.py", "frontier.py"]
 
 
 def machine() -> str:

@@ -78,6 +78,24 @@ def fit(model: DelaySNN, train_set: SpikeDataset, test_set: SpikeDataset, opts: 
     return model, {**meta, "test_acc": result.final_test_acc, "epochs": opts.epochs, "seconds_per_epoch": seconds / opts.epochs}
 
 
+def float_trainer(args: argparse.Namespace, cfg: Any, train_set: SpikeDataset, test_set: SpikeDataset, meta: dict[str, Any], learn: bool,
+                  label: str = "") -> Any:
+    """``make()`` for :func:`trained`: a float model of ``cfg`` trained from seed ``args.seed`` with
+    learned delays, or with every delay fixed at 0 (the no-delay baseline of the same size)."""
+
+    def make() -> tuple[DelaySNN, dict[str, Any]]:
+        torch.manual_seed(args.seed)
+        model = DelaySNN(cfg)
+        if not learn:
+            model.set_delays(0)
+            model.set_sigma(0.0)
+        desc = label + ("learned delays" if learn else "delays fixed at 0")
+        opts = TrainOptions(epochs=args.epochs, batch_size=args.batch_size, learn_delays=learn, seed=args.seed, desc=desc)
+        return fit(model, train_set, test_set, opts, {**meta, "learned_delays": learn})
+
+    return make
+
+
 def integer_accuracy(checkpoint: Path, opts: QuantizeOptions, x: np.ndarray, y: np.ndarray, reference: DelaySNN) -> tuple[dict[str, Any], Any]:
     """The checkpoint's integer network and its ``common.scored`` accuracy on ``(x, y)``, with its
     agreement with ``reference`` (every row against the learned-delay float model of the table)."""
@@ -185,16 +203,7 @@ def main() -> int:
     out: dict[str, Any] = {"data": str(args.data), "train": len(train_set), "test": len(test_set), "steps": train_set.steps, "generate_s": made}
 
     def float_run(learn: bool):
-        def make():
-            torch.manual_seed(args.seed)
-            model = DelaySNN(cfg)
-            if not learn:
-                model.set_delays(0)
-                model.set_sigma(0.0)
-            opts = TrainOptions(epochs=args.epochs, batch_size=args.batch_size, learn_delays=learn, seed=args.seed, desc="learned delays" if learn else "delays fixed at 0")
-            return fit(model, train_set, test_set, opts, {**meta, "learned_delays": learn})
-
-        return make
+        return float_trainer(args, cfg, train_set, test_set, meta, learn)
 
     best = args.work / "model.pt"
     reference, m_learned = trained(best, args.retrain, float_run(True))  # every integer row's agreement is with it
